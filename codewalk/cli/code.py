@@ -1,9 +1,202 @@
-"""Code-reading subcommands: index, show, callers, callees, search, graph (indexer work fills this)."""
+"""Code-reading subcommands: index, show, callers, callees, search, graph.
+
+Imports stay inside the handlers so `codewalk show` on a fresh index never loads tree-sitter,
+networkx or GitPython.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the code-reading subcommands."""
+    p = sub.add_parser("index", help="index a repository (incremental)")
+    p.add_argument("path")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip paths matching GLOB (e.g. '3rdparty/*'); repeatable")
+    p.add_argument("--jobs", type=int, default=None, help="parser processes (default: cores)")
+    p.set_defaults(func=_index)
+
+    p = _query(sub, "show", "declaration, definition, callers, callees and notes of a symbol")
+    p.add_argument("--no-source", action="store_true", help="omit the definition's source")
+    p.set_defaults(func=_show)
+
+    for name, helptext in (("callers", "who calls a symbol"), ("callees", "what a symbol calls")):
+        p = _query(sub, name, helptext)
+        p.add_argument("--depth", type=_positive, default=1)
+        p.set_defaults(func=_relations, direction=name)
+
+    p = sub.add_parser("search", help="symbols whose qualified name contains PATTERN")
+    p.add_argument("pattern")
+    p.add_argument("--kind", default=None)
+    _common(p)
+    p.set_defaults(func=_search)
+
+    p = _query(sub, "graph", "call graph around a symbol")
+    p.add_argument("--depth", type=_positive, default=1)
+    p.add_argument("--format", choices=["mermaid", "dot", "json"], default="mermaid")
+    p.add_argument("--direction", choices=["callees", "callers", "both"], default="callees")
+    p.set_defaults(func=_graph)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", default=None, help="repository root (default $CODEWALK_REPO, "
+                   "else the built-in corpus)")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def _query(sub: argparse._SubParsersAction, name: str, helptext: str) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=helptext)
+    p.add_argument("name")
+    _common(p)
+    return p
+
+
+def _open(args: argparse.Namespace):
+    """(Index, repo label) for --repo / $CODEWALK_REPO / built-in corpus; None on error."""
+    from codewalk.corpus import choose
+    from codewalk.session import open_index
+    try:
+        target = choose(args.repo)
+        if not target.root.is_dir():
+            raise FileNotFoundError(f"not a directory: {target.root}")
+        ix = open_index(target, progress=not args.json)
+    except (OSError, ValueError) as exc:
+        print(f"codewalk: {exc}", file=sys.stderr)
+        return None, ""
+    return ix, ("builtin" if target.builtin else str(target.root))
+
+
+def _index(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from codewalk.index.build import index_repo
+    try:
+        stats = index_repo(Path(args.path), exclude=tuple(args.exclude), jobs=args.jobs,
+                           progress=not (args.quiet or args.json))
+    except (OSError, ValueError) as exc:
+        print(f"codewalk: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, FileNotFoundError) else 1
+    doc = {"root": stats.root, "files": stats.files, "parsed": stats.parsed,
+           "removed": stats.removed, "symbols": stats.symbols, "edges": stats.edges,
+           "parse_errors": stats.parse_errors, "skipped": stats.skipped,
+           "seconds": stats.seconds, "db": stats.db}
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"files {stats.files}  symbols {stats.symbols}  edges {stats.edges}  "
+          f"parse errors {stats.parse_errors}  seconds {stats.seconds:.2f}  "
+          f"(parsed {stats.parsed}, removed {stats.removed})")
+    for reason, n in sorted(stats.skipped.items()):
+        print(f"warning: skipped {n} file(s): {reason}", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    ix, label = _open(args)
+    if ix is None:
+        return 2
+    from codewalk.views.show import show
+    return show(ix, args.name, label, args.json, not args.no_source)
+
+
+def _not_found(ix, args: argparse.Namespace, label: str, extra: dict) -> int:
+    suggestions = ix.suggestions(args.name)
+    if args.json:
+        print(json.dumps({"query": args.name, "repo": label, **extra,
+                          "suggestions": suggestions}, indent=2))
+    else:
+        print(f"not found: no symbol named {args.name} in {label}", file=sys.stderr)
+        if suggestions:
+            print("did you mean: " + ", ".join(suggestions), file=sys.stderr)
+    return 1
+
+
+def _relations(args: argparse.Namespace) -> int:
+    ix, label = _open(args)
+    if ix is None:
+        return 2
+    from codewalk.resolve import Resolver
+    from codewalk.views.show import edge_dicts
+    entities = ix.find(args.name)
+    if not entities:
+        return _not_found(ix, args, label, {"matches": []})
+    resolver = Resolver(ix)
+    matches = []
+    for entity in entities:
+        rows = _walk(resolver, entity, args.direction, args.depth)
+        matches.append({"qualified_name": entity.qname, "kind": entity.kind, args.direction: rows})
+    if args.json:
+        print(json.dumps({"query": args.name, "repo": label, "matches": matches}, indent=2))
+        return 0
+    for m in matches:
+        print(f"{m['kind']} {m['qualified_name']} — {args.direction}")
+        for r in m[args.direction]:
+            mark = " (heuristic)" if r["heuristic"] else ""
+            print(f"{'  ' * r['depth']}{r['qualified_name']}  {r['path']}:{r['line']}{mark}")
+    return 0
+
+
+def _walk(resolver, entity, direction: str, depth: int) -> list[dict]:
+    """Depth-first listing of callers/callees up to depth, each entity expanded once."""
+    from codewalk.views.show import edge_dicts
+    out: list[dict] = []
+    seen = {entity.key}
+
+    def visit(ent, level: int) -> None:
+        edges = resolver.callers(ent) if direction == "callers" else resolver.callees(ent)
+        for row in edge_dicts(resolver, edges, direction):
+            out.append({**row, "depth": level})
+            if level >= depth or row["heuristic"]:
+                continue
+            for nxt in resolver.ix.find(row["qualified_name"]):
+                if nxt.key not in seen:
+                    seen.add(nxt.key)
+                    visit(nxt, level + 1)
+    visit(entity, 1)
+    return out
+
+
+def _search(args: argparse.Namespace) -> int:
+    ix, label = _open(args)
+    if ix is None:
+        return 2
+    rows = ix.search(args.pattern, args.kind)
+    results = [{"qualified_name": r["qname"], "kind": r["kind"], "language": r["language"],
+                "path": ix.path(r), "line": r["line"], "is_definition": bool(r["is_def"])}
+               for r in rows]
+    if args.json:
+        print(json.dumps({"query": args.pattern, "repo": label, "results": results}, indent=2))
+    else:
+        for r in results:
+            print(f"{r['kind']:<12} {r['qualified_name']}  {r['path']}:{r['line']}")
+    return 0 if results else 1
+
+
+def _graph(args: argparse.Namespace) -> int:
+    ix, label = _open(args)
+    if ix is None:
+        return 2
+    entities = ix.find(args.name)
+    if not entities:
+        return _not_found(ix, args, label, {"nodes": [], "edges": []})
+    from codewalk.graph import call_graph, export, to_json
+    from codewalk.resolve import Resolver
+    g = call_graph(Resolver(ix), entities, args.depth, args.direction)
+    if args.json:
+        print(json.dumps({"query": args.name, "repo": label, **to_json(g)}, indent=2))
+    else:
+        sys.stdout.write(export(g, args.format))
+    return 0

@@ -1,0 +1,192 @@
+"""`codewalk show`: one symbol's declarations, definition, source, relations and notes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from codewalk.annotations import Notes, annotations_dir, load, notes_for_symbol
+from codewalk.lookup import Entity, Index, qualified_display
+from codewalk.resolve import Edge, Resolver
+
+MAX_SOURCE_LINES = 80
+
+
+def edge_dicts(resolver: Resolver, edges: list[Edge], side: str) -> list[dict]:
+    """Contract rows {qualified_name, path, line, heuristic}: path:line is the call site.
+
+    For callees one row per resolved target entity (plus `definition`); unresolved names are
+    kept by name, marked heuristic, with `candidates` = how many same-named callables exist.
+    """
+    ix = resolver.ix
+    out: list[dict] = []
+    seen: set[tuple] = set()
+    for e in edges:
+        site = {"path": ix.path(e.caller), "line": e.line, "heuristic": e.heuristic}
+        if side == "callers":
+            key = (e.caller["qname"], site["path"], e.line)
+            if key not in seen:
+                seen.add(key)
+                out.append({"qualified_name": e.caller["qname"], **site})
+            continue
+        targets = resolver.target_entities(e)
+        if not targets:
+            key = (e.name, e.line)
+            if key not in seen:
+                seen.add(key)
+                out.append({"qualified_name": e.name, **site, "resolved": False})
+            continue
+        for t in targets:
+            key = (t.key, e.line)
+            if key in seen:
+                continue
+            seen.add(key)
+            d = t.definitions[0] if t.definitions else t.rows[0]
+            out.append({"qualified_name": t.qname, **site, "resolved": True,
+                        "definition": {"path": ix.path(d), "line": d["line"]}})
+    return out
+
+
+def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes) -> dict:
+    """The JSON contract for one match (extra keys: comment, derived, scope, ...)."""
+    defs, decls = entity.definitions, entity.declarations
+    primary = entity.primary
+    definition = None
+    if defs and (entity.kind not in ("namespace", "module") or len(defs) == 1):
+        d = defs[0]
+        definition = {"path": ix.path(d), "line": d["line"], "end_line": d["end_line"]}
+    bases = list(resolver.chain(entity.qname)[1:]) if entity.kind in ("class", "struct") else []
+    raw_bases = [b for b in (primary["bases"] or "").split("\n") if b]
+    callable_ = entity.kind not in ("class", "struct", "enum", "namespace", "module", "field")
+    return {
+        "name": entity.name,
+        "qualified_name": entity.qname,
+        "kind": entity.kind,
+        "language": entity.language,
+        "definition": definition,
+        "declarations": [{"path": ix.path(r), "line": r["line"]} for r in decls],
+        "signature": (decls[0] if decls else primary)["signature"],
+        "comment": primary["comment"] or next((r["comment"] for r in decls if r["comment"]), ""),
+        "params": entity.params_key,
+        "callers": edge_dicts(resolver, resolver.callers(entity), "callers") if callable_ else [],
+        "callees": edge_dicts(resolver, resolver.callees(entity), "callees") if callable_ else [],
+        "bases": bases or raw_bases,
+        "derived": derived(ix, entity) if entity.kind in ("class", "struct") else [],
+        "annotations": [{"id": n.id, "title": n.title}
+                        for n in notes_for_symbol(entity.qname, notes)],
+    }
+
+
+def derived(ix: Index, entity: Entity) -> list[str]:
+    """Classes naming this one (by simple or qualified name) among their bases."""
+    rows = ix.conn.execute(
+        "SELECT qname, bases FROM symbols WHERE bases LIKE ? AND kind IN ('class','struct')",
+        (f"%{entity.name}%",))
+    out = []
+    for qname, bases in rows:
+        names = [b.split("<")[0].strip() for b in bases.split("\n")]
+        if any(b == entity.name or b.endswith(("::" + entity.name, "." + entity.name))
+               or entity.qname.endswith(b) for b in names):
+            out.append(qname)
+    return sorted(set(out))
+
+
+def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: bool) -> int:
+    """Print every match of query; exit status 1 with suggestions when nothing matches."""
+    resolver = Resolver(ix)
+    notes = load(annotations_dir(ix.root))
+    entities = ix.find(query)
+    doc = {"query": query, "repo": repo_label,
+           "matches": [match_dict(ix, resolver, e, notes) for e in entities],
+           "suggestions": [] if entities else ix.suggestions(query)}
+    if notes.errors:
+        doc["annotation_errors"] = notes.errors
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render(doc, ix.root, with_source)
+    return 0 if entities else 1
+
+
+def render(doc: dict, root: Path, with_source: bool) -> None:
+    """Rich terminal rendering of a show document."""
+    from rich.console import Console
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    for problem in doc.get("annotation_errors", []):
+        err.print(f"[yellow]warning:[/] {problem}")
+    if not doc["matches"]:
+        err.print(f"[red]not found:[/] no symbol named [bold]{doc['query']}[/] in {doc['repo']}")
+        if doc["suggestions"]:
+            err.print("did you mean: " + ", ".join(doc["suggestions"]))
+        return
+    for i, m in enumerate(doc["matches"]):
+        if i:
+            console.rule(style="dim")
+        _render_match(console, m, root, with_source)
+
+
+def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
+    from rich.markup import escape
+    console.print(f"[bold cyan]{m['kind']}[/] [bold]{escape(m['qualified_name'])}[/]"
+                  f" [dim]({m['language']})[/]")
+    if m["signature"]:
+        console.print(f"  [green]{escape(m['signature'])}[/]")
+    for d in m["declarations"]:
+        console.print(f"  declared  {d['path']}:{d['line']}", soft_wrap=True)
+    if m["definition"]:
+        d = m["definition"]
+        console.print(f"  defined   {d['path']}:{d['line']}-{d['end_line']}", soft_wrap=True)
+    if m.get("comment"):
+        console.print("  [italic]" + escape(m["comment"]).replace("\n", "\n  ") + "[/]")
+    if m["bases"]:
+        console.print("  bases     " + ", ".join(escape(b) for b in m["bases"]))
+    if m.get("derived"):
+        console.print("  derived   " + ", ".join(escape(b) for b in m["derived"]))
+    for title, rows in (("callers", m["callers"]), ("callees", m["callees"])):
+        if rows:
+            shown = _collapse(rows)
+            console.print(f"  [bold]{title}[/] ({len(shown)})")
+            for r in shown[:40]:
+                mark = f" [dim](heuristic: {r['n']} candidates)[/]" if r["heuristic"] else ""
+                console.print(f"    {escape(r['label'])}  [dim]{r['path']}:{r['line']}[/]{mark}",
+                              soft_wrap=True)
+            if len(shown) > 40:
+                console.print(f"    … {len(shown) - 40} more (use --json)")
+    for a in m["annotations"]:
+        console.print(f"  [magenta]note[/] {escape(a['id'])}: {escape(a['title'])}")
+    if with_source and m["definition"]:
+        _render_source(console, root, m)
+
+
+def _collapse(rows: list[dict]) -> list[dict]:
+    """One line per call site: heuristic candidates of a site shown as a count."""
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        short = r["qualified_name"].replace(".", "::").split("::")[-1]
+        key = (r["path"], r["line"], short) if r["heuristic"] else (r["path"], r["line"], r["qualified_name"])
+        if key in out:
+            out[key]["n"] += 1
+            continue
+        label = short if r["heuristic"] else r["qualified_name"]
+        out[key] = {**r, "label": label, "n": 1 if r.get("resolved", True) else 0}
+    return list(out.values())
+
+
+def _render_source(console, root: Path, m: dict) -> None:
+    """Definition source read from the checkout now (it may have changed since indexing)."""
+    d = m["definition"]
+    try:
+        lines = (root / d["path"]).read_text("utf-8", "replace").splitlines()
+    except OSError as exc:
+        console.print(f"  [yellow]source unavailable: {exc}[/]")
+        return
+    start, end = d["line"], min(d["end_line"], d["line"] + MAX_SOURCE_LINES - 1)
+    code = "\n".join(lines[start - 1:end])
+    from rich.syntax import Syntax
+    lexer = "python" if m["language"] == "python" else "cpp"
+    console.print(Syntax(code, lexer, line_numbers=True, start_line=start, word_wrap=False))
+    if end < d["end_line"]:
+        console.print(f"  [dim]… {d['end_line'] - end} more lines[/]")
