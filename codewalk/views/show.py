@@ -150,7 +150,8 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
             shown = _collapse(rows)
             console.print(f"  [bold]{title}[/] ({len(shown)})")
             for r in shown[:40]:
-                mark = f" [dim](heuristic: {r['n']} candidates)[/]" if r["heuristic"] else ""
+                mark = ((f" [dim](heuristic: {r['n']} candidates)[/]" if r["n"] else " [dim](unresolved)[/]")
+                        if r["heuristic"] else "")
                 console.print(f"    {escape(r['label'])}  [dim]{r['path']}:{r['line']}[/]{mark}",
                               soft_wrap=True)
             if len(shown) > 40:
