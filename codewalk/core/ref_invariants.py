@@ -54,8 +54,11 @@ def check_prefix_cache(m: PrefixCacheManager) -> None:
 
 
 def _check_requests(m: PrefixCacheManager, in_tree: set[int]) -> None:
+    free = {id(cb) for cb in m.free}
     for rid, req in m.requests.items():
         for i, cb in enumerate(req.cached_blocks):
+            if id(cb) in free:
+                _fail("held-block-not-free", f"req {rid} block {i} ({cb.memory_block_id}) is in the free queue")
             if req.req_state == "waiting" and not req.req_block_ids:
                 continue  # a lookup takes no references
             refs = cb.active_requests if req.req_state == "running" else cb.inactive_requests

@@ -268,6 +268,22 @@ class PrefixCacheManager:
         self.free.append(cb)
         freed.append(cb)
 
+    def _drop_subtree(self, cb: PrefixCachedBlock, freed: list[PrefixCachedBlock]) -> None:
+        """A swapped-out block's descendants leave the tree with it.
+
+        Upstream frees them all (FreeCachedBlockRecursively), even a block another swapped
+        request still holds; with fix_upstream_bugs such a block is only detached, and rejoins
+        the tree when its holder swaps back in.
+        """
+        if not self.fix_upstream_bugs or not cb.inactive_requests:
+            self._free_recursively(cb, freed)
+            return
+        cb.parent = None
+        self.timed.pop(cb, None)
+        children, cb.children = cb.children, {}
+        for key in sorted(children):
+            self._drop_subtree(children[key], freed)
+
     def destroy_finished_request(self, req_id: int) -> None:
         """Drop a request's references; unfilled blocks go back to the free queue (DestroyFinishedRequest)."""
         req = self._request(req_id, "destroy_finished_request")
@@ -308,7 +324,7 @@ class PrefixCacheManager:
                 cb.parent = None
                 children, cb.children = cb.children, {}
                 for key in sorted(children):
-                    self._free_recursively(children[key], freed)
+                    self._drop_subtree(children[key], freed)
                 self.timed.pop(cb, None)
         for cb in freed:
             self.timed.pop(cb, None)
@@ -414,7 +430,12 @@ class PrefixCacheManager:
                     continue
                 cb.inactive_requests.pop(req_id, None)
                 continue
-            if not cb.active_requests and len(cb.inactive_requests) == 1:
+            last_holder = not cb.active_requests and len(cb.inactive_requests) == 1
+            if last_holder and cb.parent is None and cb.is_shareable:  # detached by _drop_subtree
+                self._reset(cb)
+                self.free.append(cb)
+                continue
+            if last_holder:
                 self.reusable[cb] = None
             cb.inactive_requests.pop(req_id, None)
         del self.requests[req_id]
