@@ -1,0 +1,43 @@
+// Configuration records shared by the cache manager and the scheduler (twins of codewalk/core/config.py).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ksana_llm {
+
+// The part of KsanaLLM's CacheManagerConfig the prefix cache reads. Fields are signed so a bad
+// value set from Python reaches the constructor's check instead of wrapping around.
+struct CacheConfig {
+  int64_t block_size = 16;  // KsanaLLM: block_token_num
+  int64_t device_blocks = 100;
+  int64_t host_blocks = 100;
+  bool enable_prefix_caching = true;
+  // Reproduce KsanaLLM's known bookkeeping bugs (false) or correct them (true).
+  bool fix_upstream_bugs = false;
+};
+
+// The part of KsanaLLM's BatchSchedulerConfig that ContinuousBatchingStrategy reads.
+struct SchedulerConfig {
+  int64_t block_size = 16;
+  int64_t device_blocks = 100;
+  int64_t host_blocks = 100;
+  int64_t max_batch_size = 8;
+  int64_t max_step_token_num = 4096;
+  int64_t split_fuse_token_num = 0;
+  std::string preempt_mode = "swap";  // or "recompute"
+  bool enable_prefix_caching = true;
+  std::optional<int64_t> waiting_timeout_steps;
+  std::optional<int64_t> max_waiting_queue_len;
+  double launch_block_threshold = 0.0;
+  double swapin_block_threshold = 0.0;
+  bool fix_upstream_bugs = false;
+
+  // The cache manager's share of this configuration.
+  CacheConfig GetCacheConfig() const {
+    return CacheConfig{block_size, device_blocks, host_blocks, enable_prefix_caching, fix_upstream_bugs};
+  }
+};
+
+}  // namespace ksana_llm

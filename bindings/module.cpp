@@ -1,0 +1,404 @@
+// pybind11 face of the C++ core: codewalk._core. The only file that knows about Python.
+// Names are the snake_case of KsanaLLM's; every result matches codewalk.core.reference.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cache_config.h"
+#include "continuous_batching.h"
+#include "core_error.h"
+#include "prefix_cache_manager.h"
+
+namespace py = pybind11;
+using namespace ksana_llm;
+
+namespace {
+
+// codewalk.core.errors.CoreError, imported on first use: importing it while _core itself is being
+// imported would re-enter codewalk.core/__init__, which imports _core. The handle is stored once and
+// deliberately never released, so nothing touches it after the interpreter shuts down.
+PyObject* CoreErrorClass() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+  return storage
+      .call_once_and_store_result([]() { return py::module_::import("codewalk.core.errors").attr("CoreError"); })
+      .get_stored()
+      .ptr();
+}
+
+void TranslateCoreError(std::exception_ptr p) {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const CoreError& e) {
+    PyObject* cls = nullptr;
+    try {
+      cls = CoreErrorClass();
+    } catch (py::error_already_set&) {
+      cls = PyExc_RuntimeError;  // codewalk.core.errors could not be imported: still a clean error
+    }
+    PyErr_SetString(cls, e.what());
+  }
+}
+
+std::string Repr(const py::handle& value) { return std::string(py::str(py::repr(value))); }
+std::string Repr(const std::string& value) { return Repr(py::str(value)); }
+std::string Repr(double value) { return Repr(py::float_(value)); }
+
+std::string BoolRepr(bool b) { return b ? "True" : "False"; }
+
+std::string OptRepr(const std::optional<int64_t>& v) { return v ? std::to_string(*v) : "None"; }
+
+// Duck-typed configs, as the reference reads them (any object with the fields works).
+CacheConfig CacheConfigFrom(const py::object& obj) {
+  if (py::isinstance<CacheConfig>(obj)) return obj.cast<CacheConfig>();
+  CacheConfig c;
+  c.block_size = py::int_(obj.attr("block_size")).cast<int64_t>();
+  c.device_blocks = py::int_(obj.attr("device_blocks")).cast<int64_t>();
+  c.host_blocks = py::int_(obj.attr("host_blocks")).cast<int64_t>();
+  c.enable_prefix_caching = py::bool_(py::getattr(obj, "enable_prefix_caching", py::bool_(true)));
+  c.fix_upstream_bugs = py::bool_(py::getattr(obj, "fix_upstream_bugs", py::bool_(false)));
+  return c;
+}
+
+std::optional<int64_t> OptionalInt(const py::object& v) {
+  if (v.is_none()) return std::nullopt;
+  return py::int_(v).cast<int64_t>();
+}
+
+SchedulerConfig SchedulerConfigFrom(const py::object& obj) {
+  if (py::isinstance<SchedulerConfig>(obj)) return obj.cast<SchedulerConfig>();
+  SchedulerConfig c;
+  c.block_size = py::int_(obj.attr("block_size")).cast<int64_t>();
+  c.device_blocks = py::int_(obj.attr("device_blocks")).cast<int64_t>();
+  c.host_blocks = py::int_(obj.attr("host_blocks")).cast<int64_t>();
+  c.max_batch_size = py::int_(obj.attr("max_batch_size")).cast<int64_t>();
+  c.max_step_token_num = py::int_(obj.attr("max_step_token_num")).cast<int64_t>();
+  c.split_fuse_token_num = py::int_(obj.attr("split_fuse_token_num")).cast<int64_t>();
+  c.preempt_mode = py::str(obj.attr("preempt_mode")).cast<std::string>();
+  c.enable_prefix_caching = py::bool_(obj.attr("enable_prefix_caching"));
+  c.waiting_timeout_steps = OptionalInt(obj.attr("waiting_timeout_steps"));
+  c.max_waiting_queue_len = OptionalInt(obj.attr("max_waiting_queue_len"));
+  c.launch_block_threshold = py::float_(obj.attr("launch_block_threshold")).cast<double>();
+  c.swapin_block_threshold = py::float_(obj.attr("swapin_block_threshold")).cast<double>();
+  c.fix_upstream_bugs = py::bool_(py::getattr(obj, "fix_upstream_bugs", py::bool_(false)));
+  return c;
+}
+
+py::dict SnapshotDict(const CacheSnapshot& s) {
+  py::list nodes;
+  for (const auto& n : s.nodes) {
+    py::dict d;
+    d["block_id"] = n.block_id;
+    d["tokens"] = py::cast(n.tokens);
+    d["parent"] = n.parent ? py::object(py::int_(*n.parent)) : py::object(py::none());
+    d["children"] = py::cast(n.children);
+    d["active_requests"] = py::cast(n.active_requests);
+    d["inactive_requests"] = py::cast(n.inactive_requests);
+    d["shareable"] = n.shareable;
+    d["on_device"] = n.on_device;
+    nodes.append(d);
+  }
+  py::dict requests;
+  for (const auto& [rid, r] : s.requests) {
+    py::list blocks;
+    for (const auto& b : r.blocks) {
+      py::dict bd;
+      bd["block_id"] = b.block_id;
+      bd["on_device"] = b.on_device;
+      bd["shareable"] = b.shareable;
+      blocks.append(bd);
+    }
+    py::dict rd;
+    rd["state"] = r.state;
+    rd["shared_block_num"] = r.shared_block_num;
+    rd["blocks"] = blocks;
+    rd["block_ids"] = py::cast(r.block_ids);
+    requests[py::int_(rid)] = rd;
+  }
+  py::dict d;
+  d["block_size"] = s.block_size;
+  d["nodes"] = nodes;
+  d["timed"] = py::cast(s.timed);
+  d["reusable"] = py::cast(s.reusable);
+  d["free"] = py::cast(s.free);
+  d["host_free"] = py::cast(s.host_free);
+  d["requests"] = requests;
+  d["usable"] = s.usable;
+  d["future_free"] = s.future_free;
+  d["leaked"] = s.leaked;
+  return d;
+}
+
+py::list PairList(const std::vector<std::pair<int64_t, int64_t>>& pairs, bool as_tuples) {
+  py::list out;
+  for (const auto& [a, b] : pairs) {
+    if (as_tuples) {
+      out.append(py::make_tuple(a, b));
+    } else {
+      py::list l;
+      l.append(a);
+      l.append(b);
+      out.append(l);
+    }
+  }
+  return out;
+}
+
+py::dict PairDict(const std::vector<std::pair<int64_t, int64_t>>& pairs) {
+  py::dict d;
+  for (const auto& [k, v] : pairs) d[py::int_(k)] = v;
+  return d;
+}
+
+py::dict StepResultDict(const StepResult& r) {
+  py::dict d;
+  d["step"] = r.step;
+  d["prefill"] = PairList(r.prefill, false);
+  d["decode"] = py::cast(r.decode);
+  d["swapped_out"] = py::cast(r.swapped_out);
+  d["swapped_in"] = py::cast(r.swapped_in);
+  d["recomputed"] = py::cast(r.recomputed);
+  d["finished"] = py::cast(r.finished);
+  d["timed_out"] = py::cast(r.timed_out);
+  d["waiting"] = py::cast(r.waiting);
+  d["running"] = py::cast(r.running);
+  d["swapped"] = py::cast(r.swapped);
+  d["prefix_hit_tokens"] = PairDict(r.prefix_hit_tokens);
+  d["usable_blocks"] = r.usable_blocks;
+  d["swapin_merged"] = py::cast(r.swapin_merged);
+  d["swapout_merged"] = py::cast(r.swapout_merged);
+  d["reusable_blocks"] = r.reusable_blocks;
+  return d;
+}
+
+void BindConfigs(py::module_& m) {
+  py::class_<CacheConfig>(m, "CacheConfig",
+                          "The prefix cache's configuration (KsanaLLM's CacheManagerConfig, reduced).\n\n"
+                          "Fields: block_size (tokens per block), device_blocks, host_blocks, "
+                          "enable_prefix_caching, fix_upstream_bugs (correct KsanaLLM's bookkeeping bugs).")
+      .def(py::init([](int64_t block_size, int64_t device_blocks, int64_t host_blocks, bool enable_prefix_caching,
+                       bool fix_upstream_bugs) {
+             return CacheConfig{block_size, device_blocks, host_blocks, enable_prefix_caching, fix_upstream_bugs};
+           }),
+           py::arg("block_size") = 16, py::arg("device_blocks") = 100, py::arg("host_blocks") = 100,
+           py::arg("enable_prefix_caching") = true, py::arg("fix_upstream_bugs") = false,
+           "Build a config; values are checked when a PrefixCacheManager is built from it.")
+      .def_readwrite("block_size", &CacheConfig::block_size, "Tokens per block (KsanaLLM: block_token_num).")
+      .def_readwrite("device_blocks", &CacheConfig::device_blocks, "Device (GPU) blocks in the pool.")
+      .def_readwrite("host_blocks", &CacheConfig::host_blocks, "Host (CPU) blocks available to swap-out.")
+      .def_readwrite("enable_prefix_caching", &CacheConfig::enable_prefix_caching,
+                     "Share computed blocks between requests through the prefix tree.")
+      .def_readwrite("fix_upstream_bugs", &CacheConfig::fix_upstream_bugs,
+                     "Correct KsanaLLM's known bookkeeping bugs instead of reproducing them.")
+      .def(
+          "__eq__",
+          [](const CacheConfig& a, const CacheConfig& b) {
+            return a.block_size == b.block_size && a.device_blocks == b.device_blocks &&
+                   a.host_blocks == b.host_blocks && a.enable_prefix_caching == b.enable_prefix_caching &&
+                   a.fix_upstream_bugs == b.fix_upstream_bugs;
+          },
+          py::is_operator())
+      .def("__repr__", [](const CacheConfig& c) {
+        return "CacheConfig(block_size=" + std::to_string(c.block_size) +
+               ", device_blocks=" + std::to_string(c.device_blocks) + ", host_blocks=" + std::to_string(c.host_blocks) +
+               ", enable_prefix_caching=" + BoolRepr(c.enable_prefix_caching) +
+               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) + ")";
+      });
+
+  py::class_<SchedulerConfig>(m, "SchedulerConfig",
+                              "The scheduler's configuration (the parts of KsanaLLM's BatchSchedulerConfig that "
+                              "ContinuousBatchingStrategy reads). preempt_mode is 'swap' or 'recompute'; "
+                              "waiting_timeout_steps and max_waiting_queue_len accept None (no limit).")
+      .def(py::init([](int64_t block_size, int64_t device_blocks, int64_t host_blocks, int64_t max_batch_size,
+                       int64_t max_step_token_num, int64_t split_fuse_token_num, std::string preempt_mode,
+                       bool enable_prefix_caching, std::optional<int64_t> waiting_timeout_steps,
+                       std::optional<int64_t> max_waiting_queue_len, double launch_block_threshold,
+                       double swapin_block_threshold, bool fix_upstream_bugs) {
+             return SchedulerConfig{block_size,           device_blocks,          host_blocks,
+                                    max_batch_size,       max_step_token_num,     split_fuse_token_num,
+                                    std::move(preempt_mode), enable_prefix_caching, waiting_timeout_steps,
+                                    max_waiting_queue_len, launch_block_threshold, swapin_block_threshold,
+                                    fix_upstream_bugs};
+           }),
+           py::arg("block_size") = 16, py::arg("device_blocks") = 100, py::arg("host_blocks") = 100,
+           py::arg("max_batch_size") = 8, py::arg("max_step_token_num") = 4096, py::arg("split_fuse_token_num") = 0,
+           py::arg("preempt_mode") = "swap", py::arg("enable_prefix_caching") = true,
+           py::arg("waiting_timeout_steps") = py::none(), py::arg("max_waiting_queue_len") = py::none(),
+           py::arg("launch_block_threshold") = 0.0, py::arg("swapin_block_threshold") = 0.0,
+           py::arg("fix_upstream_bugs") = false,
+           "Build a config; values are checked when a Scheduler is built from it.")
+      .def_readwrite("block_size", &SchedulerConfig::block_size, "Tokens per block.")
+      .def_readwrite("device_blocks", &SchedulerConfig::device_blocks, "Device blocks in the pool.")
+      .def_readwrite("host_blocks", &SchedulerConfig::host_blocks, "Host blocks available to swap-out.")
+      .def_readwrite("max_batch_size", &SchedulerConfig::max_batch_size, "Most requests in one step.")
+      .def_readwrite("max_step_token_num", &SchedulerConfig::max_step_token_num, "Most tokens computed in one step.")
+      .def_readwrite("split_fuse_token_num", &SchedulerConfig::split_fuse_token_num,
+                     "Chunked-prefill size; 0 turns split-fuse off.")
+      .def_readwrite("preempt_mode", &SchedulerConfig::preempt_mode, "'swap' or 'recompute'.")
+      .def_readwrite("enable_prefix_caching", &SchedulerConfig::enable_prefix_caching, "Use the prefix tree.")
+      .def_readwrite("waiting_timeout_steps", &SchedulerConfig::waiting_timeout_steps,
+                     "Steps after arrival when a request times out, or None.")
+      .def_readwrite("max_waiting_queue_len", &SchedulerConfig::max_waiting_queue_len,
+                     "Capacity of the waiting buffer, or None.")
+      .def_readwrite("launch_block_threshold", &SchedulerConfig::launch_block_threshold,
+                     "Blocks kept free per running request before launching a waiting one.")
+      .def_readwrite("swapin_block_threshold", &SchedulerConfig::swapin_block_threshold,
+                     "Blocks kept free per running request before swapping one in.")
+      .def_readwrite("fix_upstream_bugs", &SchedulerConfig::fix_upstream_bugs,
+                     "Correct KsanaLLM's known bookkeeping bugs instead of reproducing them.")
+      .def("cache_config", &SchedulerConfig::GetCacheConfig, "The cache manager's share of this configuration.")
+      .def("__repr__", [](const SchedulerConfig& c) {
+        return "SchedulerConfig(block_size=" + std::to_string(c.block_size) +
+               ", device_blocks=" + std::to_string(c.device_blocks) + ", host_blocks=" + std::to_string(c.host_blocks) +
+               ", max_batch_size=" + std::to_string(c.max_batch_size) +
+               ", max_step_token_num=" + std::to_string(c.max_step_token_num) +
+               ", split_fuse_token_num=" + std::to_string(c.split_fuse_token_num) + ", preempt_mode=" +
+               Repr(c.preempt_mode) + ", enable_prefix_caching=" + BoolRepr(c.enable_prefix_caching) +
+               ", waiting_timeout_steps=" + OptRepr(c.waiting_timeout_steps) +
+               ", max_waiting_queue_len=" + OptRepr(c.max_waiting_queue_len) +
+               ", launch_block_threshold=" + Repr(c.launch_block_threshold) +
+               ", swapin_block_threshold=" + Repr(c.swapin_block_threshold) +
+               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) + ")";
+      });
+}
+
+void BindPrefixCacheManager(py::module_& m) {
+  using M = PrefixCacheManager;
+  py::class_<M>(m, "PrefixCacheManager",
+                "KsanaLLM's prefix-cache block tree (PrefixCacheManager): reference counts, eviction in timed-list "
+                "order and two-phase swap. Bookkeeping only; block ids are memory block ids. Every refused call "
+                "raises codewalk.core.errors.CoreError and leaves the state as it was.")
+      .def(py::init([](const py::object& config) { return std::make_unique<M>(CacheConfigFrom(config)); }),
+           py::arg("config"),
+           "Build from a CacheConfig (or any object with its fields); every device block starts free.")
+      .def("get_request_prefix_block_number", &M::GetRequestPrefixBlockNumber, py::arg("req_id"), py::arg("tokens"),
+           py::arg("check_token_num") = py::none(),
+           "GetRequestPrefixBlockNumber: match full blocks of tokens against the tree, taking no references. "
+           "Returns (shared_block_num, unique_block_num, shared_token_num).")
+      .def("allocate_request_blocks", &M::AllocateRequestBlocks, py::arg("req_id"), py::arg("block_num"),
+           "AllocateRequestBlocks: reference the matched blocks and take block_num free ones (evicting if needed). "
+           "Returns the request's device block ids.")
+      .def("update_request_tokens", &M::UpdateRequestTokens, py::arg("req_id"), py::arg("kvcached_tokens"),
+           py::arg("shareable_token_num") = py::none(),
+           "UpdateRequestTokens: put newly filled blocks into the tree, merging duplicates. "
+           "Returns (block ids, block_merged).")
+      .def("free_cached_blocks", py::overload_cast<int64_t>(&M::FreeCachedBlocks), py::arg("block_num"),
+           "FreeCachedBlocks: evict unreferenced tree blocks, newest first, each with its subtree. "
+           "Returns the number of blocks freed.")
+      .def("destroy_finished_request", &M::DestroyFinishedRequest, py::arg("req_id"),
+           "DestroyFinishedRequest: drop the request's references; unfilled blocks return to the free queue.")
+      .def("swapout_request_async", &M::SwapoutRequestAsync, py::arg("req_id"),
+           "SwapoutRequestAsync: start copying the blocks only this request uses to host. "
+           "Returns (swapped_block_num, free_block_num).")
+      .def("merge_swapout_request", &M::MergeSwapoutRequest, py::arg("req_id"),
+           "MergeSwapoutRequest: finish the swap-out; the device blocks become free.")
+      .def("swapin_request_async", &M::SwapinRequestAsync, py::arg("req_id"),
+           "SwapinRequestAsync: reserve device blocks for the host blocks plus the next token. "
+           "Returns the device blocks it needs.")
+      .def("merge_swapin_request", &M::MergeSwapinRequest, py::arg("req_id"),
+           "MergeSwapinRequest: finish the swap-in; blocks rejoin the tree (merging twins). Returns block ids.")
+      .def("destroy_swapped_request", &M::DestroySwappedRequest, py::arg("req_id"),
+           "DestroySwappedRequest: drop a swapped request; its own host blocks are freed.")
+      .def("get_usable_block_number", &M::GetUsableBlockNumber, "GetUsableBlockNumber: free plus reusable blocks.")
+      .def("get_future_free_block_number", &M::GetFutureFreeBlockNumber,
+           "GetFutureFreeBlockNumber: blocks free once pending swap-outs merge.")
+      .def("get_host_free_block_number", &M::GetHostFreeBlockNumber, "GetHostFreeBlockNumber: free host blocks.")
+      .def("get_used_block_number", &M::GetUsedBlockNumber,
+           "GetUsedBlockNumber: device blocks in use and not reusable.")
+      .def("get_reusable_block_number", &M::GetReusableBlockNumber,
+           "Tree blocks no request references (evictable).")
+      .def("get_request_usable_block_number", &M::GetRequestUsableBlockNumber, py::arg("req_id"),
+           "GetRequestUsableBlockNumber: usable blocks minus the request's own matched reusable ones.")
+      .def("get_request_step_block_number", &M::GetRequestStepBlockNumber, py::arg("req_id"), py::arg("token_num"),
+           "GetRequestStepBlockNumber: blocks still to allocate so token_num tokens fit.")
+      .def("get_request_needed_block_num_for_one_next_token", &M::GetRequestNeededBlockNumForOneNextToken,
+           py::arg("req_id"),
+           "GetRequestNeededBlockNumForOneNextToken: host blocks to bring back plus one if the last block is full.")
+      .def("request_block_ids", &M::RequestBlockIds, py::arg("req_id"),
+           "The request's device block ids as the scheduler holds them (InferRequest::kv_cache_blocks).")
+      .def("has_request", &M::HasRequest, py::arg("req_id"), "Whether the manager tracks this request.")
+      .def("check_invariants", &M::CheckInvariants, "Raise CoreError naming the first broken invariant.")
+      .def(
+          "snapshot", [](const M& self) { return SnapshotDict(self.Snapshot()); },
+          "Everything observable: tree nodes, timed list, reusable set, free queue, requests (a dict equal to "
+          "the reference's).");
+}
+
+void BindScheduler(py::module_& m) {
+  py::class_<StepResult>(m, "StepResult", "What one Scheduler.step() did, in KsanaLLM's order of work.")
+      .def(py::init<>(), "An empty result.")
+      .def_readonly("step", &StepResult::step, "The step's number (0-based).")
+      .def_property_readonly(
+          "prefill", [](const StepResult& r) { return PairList(r.prefill, true); },
+          "(req_id, tokens computed this step) for each prefill.")
+      .def_readonly("decode", &StepResult::decode, "Requests that decoded one token.")
+      .def_readonly("swapped_out", &StepResult::swapped_out, "Swap-outs started this step.")
+      .def_readonly("swapped_in", &StepResult::swapped_in, "Swap-ins started this step.")
+      .def_readonly("recomputed", &StepResult::recomputed, "Requests sent back to the waiting queue.")
+      .def_readonly("finished", &StepResult::finished, "Requests that finished.")
+      .def_readonly("timed_out", &StepResult::timed_out, "Requests stopped by the waiting timeout.")
+      .def_readonly("waiting", &StepResult::waiting, "The waiting queue after the step.")
+      .def_readonly("running", &StepResult::running, "The decoding queue after the step.")
+      .def_readonly("swapped", &StepResult::swapped, "Swapped (or swapping) requests after the step.")
+      .def_property_readonly(
+          "prefix_hit_tokens", [](const StepResult& r) { return PairDict(r.prefix_hit_tokens); },
+          "{req_id: tokens found in the prefix cache}.")
+      .def_readonly("usable_blocks", &StepResult::usable_blocks, "Usable device blocks after the step.")
+      .def_readonly("swapin_merged", &StepResult::swapin_merged, "Swap-ins merged this step.")
+      .def_readonly("swapout_merged", &StepResult::swapout_merged, "Swap-outs merged this step.")
+      .def_readonly("reusable_blocks", &StepResult::reusable_blocks, "Reusable device blocks after the step.")
+      .def("to_dict", &StepResultDict, "A JSON-ready dict equal to the reference's to_dict().")
+      .def(
+          "__eq__",
+          [](const StepResult& a, const py::object& b) -> py::object {
+            if (!py::isinstance<StepResult>(b)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+            return py::bool_(StepResultDict(a).equal(StepResultDict(b.cast<const StepResult&>())));
+          },
+          py::is_operator())
+      .def("__repr__", [](const StepResult& r) { return "StepResult(" + Repr(StepResultDict(r)) + ")"; });
+
+  using S = ContinuousBatchingStrategy;
+  py::class_<S>(m, "Scheduler",
+                "KsanaLLM's ContinuousBatchingStrategy over a PrefixCacheManager, stepped deterministically: "
+                "each step() is one Schedule() (decoding, swapped, waiting queue), a fake forward pass and "
+                "UpdateRunningRequests. Time is the step counter.")
+      .def(py::init([](const py::object& config) { return std::make_unique<S>(SchedulerConfigFrom(config)); }),
+           py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
+      .def(
+          "add_request",
+          [](S& self, int64_t req_id, const std::vector<int>& prompt_tokens, int64_t max_new_tokens,
+             const std::optional<std::vector<int>>& output_tokens) {
+            self.AddRequest(req_id, prompt_tokens, max_new_tokens, output_tokens.value_or(std::vector<int>{}));
+          },
+          py::arg("req_id"), py::arg("prompt_tokens"), py::arg("max_new_tokens"), py::arg("output_tokens") = py::none(),
+          "Queue a request for the next step (BatchScheduler::EnqueueWaitingBufferQueue). output_tokens, if "
+          "given, replace the fake model's tokens.")
+      .def("step", &S::Step, "One Schedule + fake forward + UpdateRunningRequests; returns a StepResult.")
+      .def("run", &S::Run, py::arg("max_steps"),
+           "Step until every request is done or max_steps steps have run; returns the StepResults.")
+      .def("has_work", &S::HasWork, "Whether any queue still holds a request.")
+      .def("request_tokens", &S::RequestTokens, py::arg("req_id"),
+           "All tokens of a live request (prompt + generated so far).")
+      .def_property_readonly("cache", py::cpp_function(&S::cache, py::return_value_policy::reference_internal),
+                             "The scheduler's PrefixCacheManager (kept alive by the scheduler).")
+      .def_property_readonly("step_count", &S::step_count, "Steps run so far.")
+      .def_property_readonly("config", &S::config, "A copy of the scheduler's configuration.");
+
+  m.def("fake_token", &FakeToken, py::arg("req_id"), py::arg("position"),
+        "The fake model's token for a request at a sequence position (same rule as the reference).");
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() =
+      "codewalk's C++17 core: KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy (c451219c), "
+      "bound with pybind11. Refused calls raise codewalk.core.errors.CoreError.";
+  py::register_exception_translator(&TranslateCoreError);
+  BindConfigs(m);
+  BindPrefixCacheManager(m);
+  BindScheduler(m);
+}
