@@ -330,6 +330,28 @@ void PrefixCacheManager::FreeCachedBlockRecursively(PrefixCachedBlock* cached_bl
   }
 }
 
+// A swapped-out block's descendants leave the tree with it. Upstream frees them all
+// (FreeCachedBlockRecursively), even a block another swapped request still holds; with
+// fix_upstream_bugs such a block is only detached, and rejoins the tree when its holder swaps back in.
+// Iterative pre-order so the free queue fills in the reference's order without deep recursion.
+void PrefixCacheManager::DropSubtree(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks) {
+  std::vector<PrefixCachedBlock*> stack{cached_block};
+  while (!stack.empty()) {
+    PrefixCachedBlock* cb = stack.back();
+    stack.pop_back();
+    if (!fix_upstream_bugs_ || cb->inactive_requests.empty()) {
+      FreeCachedBlockRecursively(cb, free_blocks, stack.size());
+      continue;
+    }
+    cb->parent = nullptr;
+    RemoveCachedBlockFromTimedList(cb);
+    std::map<std::vector<int>, PrefixCachedBlock*> children;
+    children.swap(cb->children);
+    for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(it->second);
+    if (stack.size() > block_pool_.size()) throw std::runtime_error("swapout_request_async: tree has a cycle");
+  }
+}
+
 // PrefixCacheManager::DestroyFinishedRequest: drop references; unfilled blocks return to the free queue.
 void PrefixCacheManager::DestroyFinishedRequest(int64_t req_id) {
   PrefixCachedRequest& req = GetRequest(req_id, "destroy_finished_request");
@@ -379,7 +401,7 @@ std::pair<int64_t, int64_t> PrefixCacheManager::SwapoutRequestAsync(int64_t req_
     cb->parent = nullptr;
     std::map<std::vector<int>, PrefixCachedBlock*> children;
     children.swap(cb->children);
-    for (auto& kv : children) FreeCachedBlockRecursively(kv.second, freed, 0);
+    for (auto& kv : children) DropSubtree(kv.second, freed);
     RemoveCachedBlockFromTimedList(cb);
   }
   for (PrefixCachedBlock* cb : freed) RemoveCachedBlockFromTimedList(cb);
@@ -546,7 +568,13 @@ void PrefixCacheManager::DestroySwappedRequest(int64_t req_id) {
       cb->inactive_requests.erase(req_id);
       continue;
     }
-    if (cb->active_requests.empty() && cb->inactive_requests.size() == 1) reusable_cached_blocks_.insert(cb);
+    const bool last_holder = cb->active_requests.empty() && cb->inactive_requests.size() == 1;
+    if (last_holder && cb->parent == nullptr && cb->is_shareable) {  // detached by DropSubtree
+      ResetCachedBlock(cb);
+      free_cached_blocks_.push_back(cb);
+      continue;
+    }
+    if (last_holder) reusable_cached_blocks_.insert(cb);
     cb->inactive_requests.erase(req_id);
   }
   cached_requests_.erase(req_id);
@@ -765,8 +793,16 @@ void PrefixCacheManager::CheckInvariants() const {
 
 // Each request's shared blocks record its reference; a running request's block table matches its blocks.
 void PrefixCacheManager::CheckRequests(const BlockSet& in_tree) const {
+  const BlockSet free(free_cached_blocks_.begin(), free_cached_blocks_.end());
   for (const auto& [rid, req] : cached_requests_) {
     const std::string who = "req " + std::to_string(rid);
+    for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
+      const PrefixCachedBlock* cb = req.cached_blocks[i];
+      if (free.count(cb)) {
+        FailInvariant("held-block-not-free",
+                      who + " block " + std::to_string(i) + " (" + Id(cb) + ") is in the free queue");
+      }
+    }
     if (!(req.req_state == RequestState::kWaiting && req.req_block_ids.empty())) {  // a lookup takes no references
       for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
         const PrefixCachedBlock* cb = req.cached_blocks[i];

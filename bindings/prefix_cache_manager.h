@@ -153,6 +153,7 @@ class PrefixCacheManager {
   size_t CountEvictableBlocks(const BlockSet& reserved) const;
   void FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks,
                                   size_t depth);
+  void DropSubtree(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks);
   bool AppendFilledCachedBlock(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* cached_block);
   void MergeFilledCachedBlocks(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* dst,
                                PrefixCachedBlock* src);
