@@ -39,6 +39,11 @@ def choose(repo: str | None) -> Target:
     chosen = repo or os.environ.get("CODEWALK_REPO")
     if chosen:
         return Target(Path(chosen).expanduser().resolve())
+    return builtin()
+
+
+def builtin() -> Target:
+    """The built-in corpus: our own `bindings/` and `codewalk/core/`."""
     root = corpus_root()
     if root is None:
         raise FileNotFoundError("no --repo, no $CODEWALK_REPO and no built-in corpus found")

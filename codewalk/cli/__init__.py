@@ -6,10 +6,10 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from codewalk.cli import code, demo
+from codewalk.cli import code, demo, notes
 
 # Each module adds its subcommands and sets `func` on them; `func(args) -> int` is the exit status.
-_GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, demo.register)
+_GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, demo.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,166 @@
+"""`codewalk check`: is every note still attached to the code it was written against?
+
+Each note's symbol is looked up in its source's index and its definition fingerprinted again:
+`ok` (same fingerprint), `drifted` (found, code changed: a line diff against the pinned revision
+when the checkout has it, and the first commit that changed it) or `missing` (with suggestions by
+name and by an identical fingerprint elsewhere, i.e. a rename or a move).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codewalk import fingerprint as fp
+from codewalk.annotations import Note, Notes, Source
+from codewalk.corpus import Target
+from codewalk.lookup import Entity, Index
+
+
+@dataclass(slots=True)
+class NoteStatus:
+    """The verdict on one note."""
+
+    id: str
+    source: str
+    symbol: str
+    status: str  # ok | drifted | missing | skipped
+    note: str  # file:line of the note
+    expected: str = ""
+    actual: str = ""
+    definition: str = ""  # path:line in the checkout
+    detail: str = ""
+    stale_since: str = ""
+    suggestions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SymbolText:
+    """Reads definition text from a checkout, parsing each file once for its comments."""
+
+    def __init__(self, ix: Index) -> None:
+        self.ix = ix
+        self._files: dict[str, tuple[bytes, list[tuple[int, int]]]] = {}
+
+    def file(self, rel: str, language: str) -> tuple[bytes, list[tuple[int, int]]]:
+        if rel not in self._files:
+            data = (self.ix.root / rel).read_bytes()
+            data = data.decode("utf-8", "replace").encode("utf-8")  # offsets were taken on this text
+            self._files[rel] = (data, fp.comment_spans(data, language))
+        return self._files[rel]
+
+    def normalized(self, row: Any) -> str:
+        data, spans = self.file(self.ix.path(row), row["language"])
+        return fp.normalize_clean(fp.without_comments(data, spans, row["start_byte"], row["end_byte"]), row["name"])
+
+    def raw(self, row: Any) -> str:
+        data, _ = self.file(self.ix.path(row), row["language"])
+        return data[row["start_byte"]:row["end_byte"]].decode("utf-8", "replace")
+
+
+def exact(ix: Index, qname: str) -> list[Entity]:
+    """Entities whose qualified name is exactly qname (overloads included)."""
+    return [e for e in ix.find(qname) if e.qname == qname]
+
+
+def describe_row(ix: Index, entity: Entity) -> Any:
+    """The row a fingerprint is taken from: the definition, else the declaration."""
+    return entity.primary
+
+
+def symbol_fingerprint(ix: Index, texts: SymbolText, entities: list[Entity]) -> str:
+    return fp.digest([texts.normalized(describe_row(ix, e)) for e in entities])
+
+
+def check_notes(notes: Notes, targets: dict[str, Target | None], indexes: dict[str, Index]) -> list[NoteStatus]:
+    """A status for every note; sources without a checkout give `skipped`."""
+    out: list[NoteStatus] = []
+    texts = {name: SymbolText(ix) for name, ix in indexes.items()}
+    for note in notes.notes:
+        where = f"{note.path}:{note.line}"
+        ix = indexes.get(note.source)
+        if ix is None:
+            out.append(NoteStatus(note.id, note.source, note.symbol, "skipped", where,
+                                  detail=f"no checkout for source '{note.source}'"))
+            continue
+        out.append(_check_one(note, ix, texts[note.source], notes.sources.get(note.source), where))
+    return out
+
+
+def _check_one(note: Note, ix: Index, texts: SymbolText, source: Source | None, where: str) -> NoteStatus:
+    status = NoteStatus(note.id, note.source, note.symbol, "ok", where, expected=note.fingerprint)
+    entities = exact(ix, note.symbol)
+    if not entities:
+        status.status = "missing"
+        status.suggestions = suggest(ix, texts, note)
+        status.detail = f"'{note.symbol}' is not defined in {ix.root}"
+        return status
+    row = describe_row(ix, entities[0])
+    status.definition = f"{ix.path(row)}:{row['line']}"
+    status.actual = symbol_fingerprint(ix, texts, entities)
+    if status.actual != note.fingerprint:
+        status.status = "drifted"
+        _explain_drift(status, ix, texts, entities[0], source)
+    return status
+
+
+def _explain_drift(status: NoteStatus, ix: Index, texts: SymbolText, entity: Entity, source: Source | None) -> None:
+    """Line diff against the pinned revision and the first commit since then that changed it."""
+    status.detail = "fingerprint changed"
+    rev = source.revision if source else ""
+    if not rev or not (ix.root / ".git").exists():
+        return
+    from codewalk import history
+
+    row = describe_row(ix, entity)
+    try:
+        diff = history.diff_against(ix.root, rev, ix.path(row), entity.qname, texts.raw(row))
+    except history.HistoryError as exc:
+        status.detail = f"fingerprint changed ({exc})"
+        return
+    status.detail = f"fingerprint changed: {diff}"
+    first = history.first_change_since(ix.root, rev, ix.path(row), entity.qname)
+    if first:
+        status.stale_since = first
+
+
+def suggest(ix: Index, texts: SymbolText, note: Note, limit: int = 6) -> list[str]:
+    """Where a missing symbol may have gone: same fingerprint elsewhere first, then similar names."""
+    name = note.symbol.replace("::", ".").split(".")[-1]
+    moved = [q for q in _same_fingerprint(ix, texts, note) if q != note.symbol]
+    named: list[str] = []
+    for cand in ix.suggestions(name, limit=limit):
+        named += [e.qname for e in ix.find(cand)][:2]
+    ranked = [f"{q} (same code)" for q in moved] + [q for q in named if q not in moved]
+    return list(dict.fromkeys(ranked))[:limit]
+
+
+def _same_fingerprint(ix: Index, texts: SymbolText, note: Note) -> list[str]:
+    rows = ix.conn.execute("SELECT * FROM symbols WHERE is_def=1 AND kind NOT IN ('namespace', 'module', 'field')")
+    hits = []
+    for row in rows:
+        try:
+            if fp.digest([texts.normalized(row)]) == note.fingerprint:
+                hits.append(row["qname"])
+        except OSError:
+            continue
+    return hits
+
+
+def summary(statuses: list[NoteStatus]) -> dict[str, dict[str, int]]:
+    """Counts per source and status."""
+    counts: dict[str, dict[str, int]] = {}
+    for s in statuses:
+        counts.setdefault(s.source, {}).setdefault(s.status, 0)
+        counts[s.source][s.status] += 1
+    return counts
+
+
+def relative(path: str, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return path

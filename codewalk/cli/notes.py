@@ -1,0 +1,163 @@
+"""Note subcommands: `check` (drift), `annotate` (a YAML stub), `history` (commits of a symbol)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add check, annotate and history."""
+    p = sub.add_parser("check", help="check every note against its source's code: ok, drifted or missing")
+    p.add_argument("--source", action="append", metavar="NAME=PATH", help="checkout of a source; repeatable")
+    p.add_argument("--annotations", default=None, help="annotations folder (default: codewalk's own)")
+    p.add_argument("--strict", action="store_true", help="drifted notes fail too")
+    p.add_argument("--refresh", nargs="*", metavar="ID", default=None,
+                   help="rewrite the fingerprints of these notes (after re-reading them)")
+    p.add_argument("--all", action="store_true", help="with --refresh: every drifted note")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("annotate", help="print a YAML stub for a new note on SYMBOL")
+    p.add_argument("symbol")
+    p.add_argument("--source", default="core", help="source name (ksanallm, vllm, core)")
+    p.add_argument("--repo", default=None, help="checkout of that source")
+    p.set_defaults(func=_annotate)
+
+    p = sub.add_parser("history", help="commits that changed a symbol's definition")
+    p.add_argument("symbol")
+    p.add_argument("--repo", default=None, help="a git checkout (default $CODEWALK_REPO)")
+    p.add_argument("--max", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_history)
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"codewalk: {message}", file=sys.stderr)
+    return status
+
+
+def _load_notes(folder: str | None) -> Any:
+    from codewalk.annotations import annotations_dir, load
+
+    directory = Path(folder) if folder else annotations_dir()
+    return load(directory), directory
+
+
+def _indexes(notes: Any, pairs: list[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """An index per source that has a checkout; notices for those skipped."""
+    from codewalk import sources
+    from codewalk.session import open_index
+
+    overrides = sources.parse_pairs(pairs)
+    names = sorted(set(notes.sources) | {n.source for n in notes.notes} | set(overrides))
+    indexes, notices = {}, []
+    for name in names:
+        target = sources.resolve(name, notes.sources.get(name), overrides)
+        if target is None:
+            notices.append(f"source '{name}' skipped: no checkout (pass --source {name}=PATH)")
+            continue
+        indexes[name] = open_index(target, progress=False)
+    return indexes, notices
+
+
+def _check(args: argparse.Namespace) -> int:
+    from codewalk import check
+    from codewalk.sources import SourceError
+
+    notes, directory = _load_notes(args.annotations)
+    try:
+        indexes, notices = _indexes(notes, args.source)
+    except SourceError as exc:
+        return _fail(str(exc))
+    statuses = check.check_notes(notes, {}, indexes)
+    if args.refresh is not None:
+        from codewalk.refresh import refresh
+
+        changed = refresh(notes, statuses, set(args.refresh), args.all)
+        notices.append(f"refreshed {len(changed)} fingerprint(s): {', '.join(changed) or '-'}")
+        statuses = check.check_notes(notes if not changed else _load_notes(args.annotations)[0], {}, indexes)
+    failed = bool(notes.errors) or any(s.status == "missing" for s in statuses)
+    failed = failed or (args.strict and any(s.status == "drifted" for s in statuses))
+    if args.json:
+        print(json.dumps({"annotations": str(directory), "errors": notes.errors, "notices": notices,
+                          "summary": check.summary(statuses), "notes": [s.to_dict() for s in statuses]}))
+    else:
+        from codewalk.views.check import render
+
+        render(notes.errors, notices, statuses)
+    return 1 if failed else 0
+
+
+def _annotate(args: argparse.Namespace) -> int:
+    from codewalk import check, sources
+    from codewalk.annotations import annotations_dir, load
+    from codewalk.session import open_index
+
+    notes = load(annotations_dir())
+    overrides = {args.source: Path(args.repo).resolve()} if args.repo else {}
+    target = sources.resolve(args.source, notes.sources.get(args.source), overrides)
+    if target is None:
+        return _fail(f"no checkout for source '{args.source}': pass --repo PATH")
+    ix = open_index(target)
+    entities = check.exact(ix, args.symbol) or ix.find(args.symbol)
+    if not entities:
+        hint = ", ".join(ix.suggestions(args.symbol)) or "none"
+        return _fail(f"'{args.symbol}' not found in {target.root}; did you mean: {hint}", 1)
+    qname = entities[0].qname
+    same = [e for e in entities if e.qname == qname]
+    print(stub(args.source, qname, check.symbol_fingerprint(ix, check.SymbolText(ix), same),
+               f"{ix.path(same[0].primary)}:{same[0].primary['line']}"))
+    return 0
+
+
+def stub(source: str, qname: str, fingerprint: str, where: str) -> str:
+    """A ready-to-edit note for one symbol (YAML, to paste under a file's `notes:`)."""
+    parts = [p for p in re.split(r"::|\.", qname) if p][-2:]
+    slug = ".".join(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", p).lower().replace("_", "-") for p in parts)
+    return "\n".join([
+        f"  # {where}",
+        f"  - id: {source}.{slug}",
+        f"    source: {source}",
+        f"    symbol: {json.dumps(qname)}",
+        f"    fingerprint: {fingerprint}",
+        "    title: TODO one line, your own words",
+        "    concepts: []",
+        "    en: |",
+        "      TODO what it does and why, in your own words",
+        "    zh: |",
+        "      TODO 中文说明",
+        "    see_also: []",
+    ])
+
+
+def _history(args: argparse.Namespace) -> int:
+    from codewalk import history
+    from codewalk.corpus import choose
+    from codewalk.session import open_index
+
+    target = choose(args.repo)
+    ix = open_index(target)
+    entities = ix.find(args.symbol)
+    if not entities:
+        hint = ", ".join(ix.suggestions(args.symbol)) or "none"
+        return _fail(f"'{args.symbol}' not found; did you mean: {hint}", 1)
+    entity = entities[0]
+    row = entity.primary
+    module = ix.conn.execute("SELECT module FROM files WHERE id=?", (row["file_id"],)).fetchone()[0] or None
+    try:
+        changes = history.symbol_history(target.root, ix.path(row), entity.qname, args.max, module=module)
+    except history.HistoryError as exc:
+        return _fail(str(exc), 1)
+    if args.json:
+        print(json.dumps({"symbol": entity.qname, "path": ix.path(row),
+                          "commits": [c.to_dict() for c in changes]}))
+        return 0
+    from codewalk.views.check import render_history
+
+    render_history(entity.qname, ix.path(row), changes)
+    return 0
