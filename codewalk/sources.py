@@ -42,3 +42,19 @@ def resolve(name: str, source: Source | None, overrides: dict[str, Path]) -> Tar
     if name == "core":
         return builtin()
     return None
+
+
+def identify(root: Path, known: dict[str, Source], builtin_root: bool = False) -> str:
+    """Which named source a checkout is: the built-in corpus, a configured checkout, or by layout."""
+    if builtin_root:
+        return "core"
+    root = root.resolve()
+    for name, source in known.items():
+        env = source.env or f"CODEWALK_{name.upper()}"
+        if os.environ.get(env) and Path(os.environ[env]).expanduser().resolve() == root:
+            return name
+    if (root / "src" / "ksana_llm").is_dir():
+        return "ksanallm"
+    if (root / "vllm" / "v1").is_dir():
+        return "vllm"
+    return ""

@@ -88,10 +88,17 @@ def test_repo_from_environment(repo: Path, capsys: pytest.CaptureFixture,
 def test_show_lists_annotations(repo: Path, capsys: pytest.CaptureFixture) -> None:
     notes = repo / "annotations"
     notes.mkdir()
-    (notes / "n.yaml").write_text("id: toy-admission\nsymbol: toy::BatchStrategy::ProcessWaitingQueue\n"
-                                  "title: How admission works\nsource: fixture\n")
+    (notes / "n.yaml").write_text(
+        "notes:\n"
+        "  - id: toy-admission\n    source: fixture\n"
+        "    symbol: toy::BatchStrategy::ProcessWaitingQueue\n    fingerprint: 0123456789abcdef\n"
+        "    title: How admission works\n    title_zh: 准入\n    en: FCFS.\n    zh: 先来先服务。\n"
+        "    see_also: [{source: vllm, symbol: vllm.v1.core.sched.scheduler.Scheduler.schedule}]\n")
     (notes / "broken.yaml").write_text(": : :\n  - [")
-    code, out, _ = _run(capsys, "show", "ProcessWaitingQueue", "--repo", str(repo), "--json")
+    code, out, _ = _run(capsys, "show", "ProcessWaitingQueue", "--repo", str(repo), "--json", "--lang", "zh")
     doc = json.loads(out)
-    assert doc["matches"][0]["annotations"] == [{"id": "toy-admission", "title": "How admission works"}]
+    note = doc["matches"][0]["annotations"][0]
+    assert (note["id"], note["title"], note["text"]) == ("toy-admission", "准入", "先来先服务。")
+    assert doc["matches"][0]["counterparts"] == [
+        {"source": "vllm", "symbol": "vllm.v1.core.sched.scheduler.Scheduler.schedule", "via": "toy-admission"}]
     assert any("broken.yaml" in e for e in doc["annotation_errors"])

@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = _query(sub, "show", "declaration, definition, callers, callees and notes of a symbol")
     p.add_argument("--no-source", action="store_true", help="omit the definition's source")
+    p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of notes (default: locale)")
     p.set_defaults(func=_show)
 
     for name, helptext in (("callers", "who calls a symbol"), ("callees", "what a symbol calls")):
@@ -109,7 +110,7 @@ def _show(args: argparse.Namespace) -> int:
     if ix is None:
         return 2
     from codewalk.views.show import show
-    return show(ix, args.name, label, args.json, not args.no_source)
+    return show(ix, args.name, label, args.json, not args.no_source, args.lang)
 
 
 def _not_found(ix, args: argparse.Namespace, label: str, extra: dict) -> int:

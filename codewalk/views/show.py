@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from codewalk.annotations import Notes, annotations_dir, load, notes_for_symbol
+from codewalk.annotations import Note, Notes, annotations_dir, load
 from codewalk.lookup import Entity, Index, qualified_display
 from codewalk.resolve import Edge, Resolver
 
@@ -48,7 +48,8 @@ def edge_dicts(resolver: Resolver, edges: list[Edge], side: str) -> list[dict]:
     return out
 
 
-def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes) -> dict:
+def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes, source: str = "",
+               lang: str = "en") -> dict:
     """The JSON contract for one match (extra keys: comment, derived, scope, ...)."""
     defs, decls = entity.definitions, entity.declarations
     primary = entity.primary
@@ -73,9 +74,34 @@ def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes) -> d
         "callees": edge_dicts(resolver, resolver.callees(entity), "callees") if callable_ else [],
         "bases": bases or raw_bases,
         "derived": derived(ix, entity) if entity.kind in ("class", "struct") else [],
-        "annotations": [{"id": n.id, "title": n.title}
-                        for n in notes_for_symbol(entity.qname, notes)],
+        "annotations": [note_dict(n, lang) for n in notes.for_symbol(entity.qname, source or None)],
+        "counterparts": counterparts(notes, source, entity.qname),
     }
+
+
+def note_dict(note: Note, lang: str) -> dict:
+    """A note as `show` reports it: id and title (the contract) plus its text in `lang`."""
+    return {"id": note.id, "title": note.heading(lang), "source": note.source, "text": note.text(lang),
+            "concepts": note.concepts}
+
+
+def counterparts(notes: Notes, source: str, qname: str) -> list[dict]:
+    """The same idea in the other sources: see_also links from this symbol's notes, and notes
+    elsewhere that link to this symbol."""
+    out: dict[tuple[str, str], str] = {}
+    by_id = notes.by_id()
+    for note in notes.for_symbol(qname, source or None):
+        for link in note.see_also:
+            target = by_id.get(link.note)
+            src, sym = (target.source, target.symbol) if target else (link.source, link.symbol)
+            if src and src != note.source:
+                out.setdefault((src, sym), note.id)
+    for note in notes.notes:
+        if note.source == source:
+            continue
+        if any(link.source == source and link.symbol == qname for link in note.see_also):
+            out.setdefault((note.source, note.symbol), note.id)
+    return [{"source": s, "symbol": q, "via": via} for (s, q), via in sorted(out.items())]
 
 
 def derived(ix: Index, entity: Entity) -> list[str]:
@@ -92,13 +118,26 @@ def derived(ix: Index, entity: Entity) -> list[str]:
     return sorted(set(out))
 
 
-def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: bool) -> int:
+def default_lang() -> str:
+    """'zh' when the locale says Chinese, else 'en'."""
+    import os
+
+    loc = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "zh" if loc.lower().startswith("zh") else "en"
+
+
+def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: bool,
+         lang: str | None = None) -> int:
     """Print every match of query; exit status 1 with suggestions when nothing matches."""
+    from codewalk.sources import identify
+
     resolver = Resolver(ix)
     notes = load(annotations_dir(ix.root))
+    source = identify(ix.root, notes.sources, builtin_root=repo_label == "builtin")
+    lang = lang or default_lang()
     entities = ix.find(query)
-    doc = {"query": query, "repo": repo_label,
-           "matches": [match_dict(ix, resolver, e, notes) for e in entities],
+    doc = {"query": query, "repo": repo_label, "source": source, "lang": lang,
+           "matches": [match_dict(ix, resolver, e, notes, source, lang) for e in entities],
            "suggestions": [] if entities else ix.suggestions(query)}
     if notes.errors:
         doc["annotation_errors"] = notes.errors
@@ -157,7 +196,10 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
             if len(shown) > 40:
                 console.print(f"    … {len(shown) - 40} more (use --json)")
     for a in m["annotations"]:
-        console.print(f"  [magenta]note[/] {escape(a['id'])}: {escape(a['title'])}")
+        console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
+        console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
+    for c in m.get("counterparts", []):
+        console.print(f"  [blue]counterpart[/] {c['source']}: {escape(c['symbol'])} [dim](via {c['via']})[/]")
     if with_source and m["definition"]:
         _render_source(console, root, m)
 
