@@ -44,6 +44,7 @@ class SymbolText:
     def __init__(self, ix: Index) -> None:
         self.ix = ix
         self._files: dict[str, tuple[bytes, list[tuple[int, int]]]] = {}
+        self._table: dict[str, list[str]] | None = None
 
     def file(self, rel: str, language: str) -> tuple[bytes, list[tuple[int, int]]]:
         if rel not in self._files:
@@ -55,6 +56,20 @@ class SymbolText:
     def normalized(self, row: Any) -> str:
         data, spans = self.file(self.ix.path(row), row["language"])
         return fp.normalize_clean(fp.without_comments(data, spans, row["start_byte"], row["end_byte"]), row["name"])
+
+    def by_fingerprint(self) -> dict[str, list[str]]:
+        """Fingerprint -> qualified names of every definition; built once, only when a note is missing."""
+        if self._table is None:
+            self._table = {}
+            rows = self.ix.conn.execute(
+                "SELECT * FROM symbols WHERE is_def=1 AND kind NOT IN ('namespace', 'module', 'field')")
+            for row in rows:
+                try:
+                    key = fp.digest([self.normalized(row)])
+                except OSError:
+                    continue
+                self._table.setdefault(key, []).append(row["qname"])
+        return self._table
 
     def raw(self, row: Any) -> str:
         data, _ = self.file(self.ix.path(row), row["language"])
@@ -139,15 +154,7 @@ def suggest(ix: Index, texts: SymbolText, note: Note, limit: int = 6) -> list[st
 
 
 def _same_fingerprint(ix: Index, texts: SymbolText, note: Note) -> list[str]:
-    rows = ix.conn.execute("SELECT * FROM symbols WHERE is_def=1 AND kind NOT IN ('namespace', 'module', 'field')")
-    hits = []
-    for row in rows:
-        try:
-            if fp.digest([texts.normalized(row)]) == note.fingerprint:
-                hits.append(row["qname"])
-        except OSError:
-            continue
-    return hits
+    return texts.by_fingerprint().get(note.fingerprint, [])
 
 
 def summary(statuses: list[NoteStatus]) -> dict[str, dict[str, int]]:
