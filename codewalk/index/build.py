@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sqlite3
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import shutil
+import tempfile
+from queue import Empty
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -16,11 +19,14 @@ from typing import Callable, Iterator
 from codewalk import store
 from codewalk.index import language_for
 from codewalk.index.walk import list_files
-from codewalk.index.worker import Job, Packed, digest, max_bytes, read, run_batch
+from codewalk.index.worker import Job, Packed, digest, max_bytes, read, rows, run_batch, serve
 
 # Below this many changed files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 64
-BATCH = 16
+MAX_CHUNK = 64
+# Each parser process stages into its own SQLite file, ATTACHed to the store to merge it;
+# SQLite attaches at most 10 databases at once (9 besides main).
+MAX_WORKERS = 9
 
 
 @dataclass(slots=True)
@@ -89,20 +95,96 @@ def _jobs(root: Path, paths: list[str]) -> list[Job]:
     return jobs
 
 
-def _results(jobs: list[Job], workers: int) -> Iterator[Packed]:
-    """Parse serially for small batches, else across a process pool (queries compiled once each)."""
-    if workers <= 1 or len(jobs) < PARALLEL_THRESHOLD:
-        yield from run_batch(jobs)
-        return
-    from codewalk.index.parse import warm_up
-    # Biggest files first so one huge file does not finish alone at the end.
-    jobs = sorted(jobs, key=lambda j: -_size(Path(j.root) / j.path))
-    batches = [jobs[i::max(1, len(jobs) // BATCH)] for i in range(max(1, len(jobs) // BATCH))]
+def _chunks(jobs: list[Job], root: Path, workers: int) -> list[list[Job]]:
+    """Biggest files first, in chunks that shrink towards the end (guided scheduling): few
+    round-trips early, and the last chunks are small so both cores finish together."""
+    sized = sorted(((_size(root / j.path), j) for j in jobs), key=lambda t: -t[0])
+    total = sum(size for size, _ in sized) or 1
+    chunks: list[list[Job]] = []
+    current: list[Job] = []
+    acc, remaining = 0, total
+    for size, job in sized:
+        current.append(job)
+        acc += size
+        # each chunk takes ~1/(8*workers) of what is left, but at most MAX_CHUNK files
+        if acc >= remaining / (8 * workers) or len(current) >= MAX_CHUNK:
+            chunks.append(current)
+            remaining -= acc
+            current, acc = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _parallel(conn: sqlite3.Connection, root: Path, jobs: list[Job], workers: int,
+              advance: Callable[[int], None]) -> None:
+    """Parse across `workers` processes; each writes a private staging SQLite file, which is
+    copied into the store with INSERT ... SELECT (C speed) as soon as its worker is done.
+
+    Runs inside the caller's transaction: the staging files are ATTACHed (allowed inside a
+    transaction) and only DETACHed by the caller after COMMIT/ROLLBACK (see _detach_all)."""
+    workers = min(workers, MAX_WORKERS)
     ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=warm_up) as pool:
-        futures = [pool.submit(run_batch, b) for b in batches]
-        for fut in as_completed(futures):
-            yield from fut.result()
+    chunks = _chunks(jobs, root, workers)
+    tmp = tempfile.mkdtemp(prefix="codewalk-stage-")
+    _staging_dirs.append(tmp)
+    counter = ctx.Value("q", 0)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=serve, args=(chunks, counter, queue, os.path.join(tmp, f"w{i}.sqlite")),
+                         daemon=True) for i in range(workers)]
+    try:
+        for p in procs:
+            p.start()
+        done = 0
+        while done < len(procs):
+            try:
+                msg = queue.get(timeout=0.5)
+            except Empty:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RuntimeError(f"parser process died (exit code {dead[0].exitcode})")
+                continue
+            if msg[0] == "files":
+                advance(msg[1])
+            elif msg[0] == "done":
+                _merge(conn, msg[1], done)
+                done += 1
+            else:
+                raise RuntimeError("parser process failed:\n" + msg[1])
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+        queue.close()
+
+
+_staging_dirs: list[str] = []
+
+
+def _merge(conn: sqlite3.Connection, db: str, n: int) -> None:
+    """Copy one staging database into the store, shifting its file and symbol ids past ours."""
+    alias = f"stage{n}"
+    conn.execute(f"ATTACH DATABASE ? AS {alias}", (db,))
+    fo = conn.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
+    so = conn.execute("SELECT COALESCE(MAX(id), 0) FROM symbols").fetchone()[0]
+    conn.execute(f"INSERT INTO files SELECT id + {fo}, path, language, size, mtime_ns, digest, "
+                 f"parse_errors, module FROM {alias}.files")
+    conn.execute(f"INSERT INTO symbols SELECT id + {so}, file_id + {fo}, name, qname, kind, line, "
+                 f"end_line, is_def, scope, signature, params_key, comment, start_byte, end_byte, "
+                 f"bases, type_text, language FROM {alias}.symbols")
+    conn.execute(f"INSERT INTO calls SELECT file_id + {fo}, caller_id + {so}, name, kind, line, "
+                 f"receiver, qualifier, nargs FROM {alias}.calls")
+    conn.execute(f"INSERT INTO imports SELECT file_id + {fo}, target, alias, line FROM {alias}.imports")
+
+
+def _detach_all(conn: sqlite3.Connection) -> None:
+    """After COMMIT/ROLLBACK: detach staging databases and delete their files."""
+    for (_, name, _) in conn.execute("PRAGMA database_list").fetchall():
+        if name.startswith("stage"):
+            conn.execute(f"DETACH DATABASE {name}")
+    while _staging_dirs:
+        shutil.rmtree(_staging_dirs.pop(), ignore_errors=True)
 
 
 def _size(path: Path) -> int:
@@ -111,24 +193,18 @@ def _size(path: Path) -> int:
 
 
 def write_result(conn: sqlite3.Connection, res: Packed, next_id: list[int]) -> None:
-    """Replace one file's rows. Symbol ids are assigned here so calls can refer to callers."""
-    path, language, size, mtime, dig, errors, warning, syms, calls, imports = res
-    row = conn.execute("SELECT id FROM files WHERE path=?", (path,)).fetchone()
+    """Replace one file's rows (serial path). Symbol ids are assigned here so calls can refer
+    to callers."""
+    row = conn.execute("SELECT id FROM files WHERE path=?", (res[0],)).fetchone()
     if row is not None:
         _delete_file_rows(conn, row[0])
-    if warning and not syms:
-        language = "skipped"
-    cur = conn.execute(
-        "INSERT INTO files(path, language, size, mtime_ns, digest, parse_errors, module) "
-        "VALUES(?,?,?,?,?,?,?)", (path, language, size, mtime, dig, errors, warning))
-    file_id = cur.lastrowid
-    base = next_id[0]
+    file_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
+    file_row, syms, calls, imports = rows(res, file_id, next_id[0])
     next_id[0] += len(syms)
-    conn.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                     [(base + i, file_id, *s, language) for i, s in enumerate(syms)])
-    conn.executemany("INSERT INTO calls VALUES(?,?,?,?,?,?,?,?)",
-                     [(file_id, base + c[0], *c[1:]) for c in calls])
-    conn.executemany("INSERT INTO imports VALUES(?,?,?,?)", [(file_id, *i) for i in imports])
+    conn.execute("INSERT INTO files VALUES(?,?,?,?,?,?,?,?)", file_row)
+    conn.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", syms)
+    conn.executemany("INSERT INTO calls VALUES(?,?,?,?,?,?,?,?)", calls)
+    conn.executemany("INSERT INTO imports VALUES(?,?,?,?)", imports)
 
 
 def _delete_file_rows(conn: sqlite3.Connection, file_id: int) -> None:
@@ -179,6 +255,8 @@ def index_repo(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            _detach_all(conn)
     finally:
         conn.close()
     for reason, n in listing.skipped.items():
@@ -195,12 +273,19 @@ def _update(conn: sqlite3.Connection, root: Path, files: list[str], dirs: list[s
     for rel in removed:
         row = conn.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
         _delete_file_rows(conn, row[0])
-    next_id = [conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM symbols").fetchone()[0]]
     workers = jobs or os.cpu_count() or 1
     with _progress(progress, len(todo)) as advance:
-        for res in _results(_jobs(root, todo), workers):
-            write_result(conn, res, next_id)
-            advance()
+        if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
+            stored = conn.execute("SELECT id FROM files WHERE path IN (SELECT value FROM "
+                                  "json_each(?))", (json.dumps(todo),)).fetchall()
+            for (file_id,) in stored:  # changed files: old rows go before the new ones arrive
+                _delete_file_rows(conn, file_id)
+            _parallel(conn, root, _jobs(root, todo), workers, advance)
+        else:
+            next_id = [conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM symbols").fetchone()[0]]
+            for res in run_batch(_jobs(root, todo)):
+                write_result(conn, res, next_id)
+                advance(1)
     _record_dirs(conn, root, dirs)
     store.set_meta(conn, "root", str(root))
     stats.parsed, stats.removed = len(todo), len(removed)
@@ -215,9 +300,9 @@ class _progress:
         self.total = total
         self.bar = None
 
-    def __enter__(self) -> Callable[[], None]:
+    def __enter__(self) -> Callable[[int], None]:
         if not self.enabled:
-            return lambda: None
+            return lambda n: None
         from rich.console import Console
         from rich.progress import Progress
         # auto_refresh=False: no refresh thread, so forking the parser pool stays safe.
@@ -225,8 +310,8 @@ class _progress:
         self.bar.start()
         task = self.bar.add_task("indexing", total=self.total)
 
-        def advance() -> None:
-            self.bar.advance(task)
+        def advance(n: int) -> None:
+            self.bar.advance(task, n)
             self.bar.refresh()
         return advance
 

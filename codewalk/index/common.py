@@ -13,9 +13,24 @@ MAX_SIGNATURE = 400
 MAX_COMMENT = 800
 
 
+_source = [b""]  # the bytes being extracted (set by use_source); slicing beats Node.text 2x
+
+
+def use_source(source: bytes) -> None:
+    """Make text() slice this source; every extract() calls it before touching nodes."""
+    _source[0] = source
+
+
 def text(node: ts.Node | None) -> str:
     """Node source as str (sources were decoded with replacement, so this never fails)."""
-    return node.text.decode("utf-8", "replace") if node is not None else ""
+    if node is None:
+        return ""
+    return _source[0][node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def head(node: ts.Node, end: int) -> str:
+    """Source from node's start up to byte `end` (a signature without its body)."""
+    return _source[0][node.start_byte:end].decode("utf-8", "replace")
 
 
 def squash(s: str, limit: int = MAX_SIGNATURE) -> str:

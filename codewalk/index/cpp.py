@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+
 import tree_sitter as ts
 
-from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text
-from codewalk.index.parse import captures, parse
-from codewalk.index.records import Call, FileResult, Import, Symbol
+from codewalk.index.common import MAX_SIGNATURE, Enclosing, count_errors, leading_comment, squash, text, use_source
+from codewalk.index.common import head as source_head
+from codewalk.index.parse import captures, language, parse
+from codewalk.index.records import FileResult, Symbol
 
 _CLASS_TYPES = ("class_specifier", "struct_specifier", "union_specifier")
 _WRAPPERS = ("pointer_declarator", "reference_declarator", "attributed_declarator",
@@ -68,7 +71,7 @@ def _param_type(param: ts.Node) -> str:
     """Parameter text without its name and default value: the part that tells overloads apart."""
     start, end = param.start_byte, param.end_byte
     default = param.child_by_field_name("default_value")
-    src = param.text
+    src = param.text  # small; sliced by offsets below
     if default is not None:
         end = default.start_byte
     ident = param.child_by_field_name("declarator")
@@ -101,25 +104,39 @@ def params_key(params: ts.Node | None, declarator: ts.Node | None) -> str:
     return key
 
 
-def _scope_chain(node: ts.Node) -> tuple[list[str], bool]:
-    """Enclosing namespace/class names, outermost first, and whether the innermost is a class."""
-    names: list[str] = []
-    in_class = None
-    parent = node.parent
-    while parent is not None:
-        if parent.type == "namespace_definition":
-            name = parent.child_by_field_name("name")
-            if name is not None:  # anonymous namespaces add no qualifier
-                names.extend(reversed(text(name).replace(" ", "").split("::")))
-            in_class = False if in_class is None else in_class
-        elif parent.type in _CLASS_TYPES:
-            name = parent.child_by_field_name("name")
-            if name is not None:
-                names.append(_name_parts(name)[-1])
-                in_class = True if in_class is None else in_class
-        parent = parent.parent
-    names.reverse()
-    return names, bool(in_class)
+class _Scopes:
+    """Enclosing named namespaces/classes by byte range. Node.parent walks down from the root
+    in tree-sitter >= 0.24, so climbing parents for every symbol is the slow way."""
+
+    def __init__(self, namespaces: list[ts.Node], classes: list[ts.Node]) -> None:
+        items = [(n.start_byte, -n.end_byte, n, False) for n in namespaces]
+        items += [(n.start_byte, -n.end_byte, n, True) for n in classes]
+        items.sort(key=lambda t: (t[0], t[1]))
+        self.own: dict[int, tuple[list[str], bool]] = {}  # container id -> its enclosing scope
+        ranges = []
+        stack: list[tuple[int, list[str], bool]] = []  # (end_byte, parts incl. itself, is_class)
+        for start, neg_end, node, is_class in items:
+            end = -neg_end
+            while stack and stack[-1][0] < end:
+                stack.pop()
+            parts, in_class = (stack[-1][1], stack[-1][2]) if stack else ([], False)
+            self.own[node.id] = (parts, in_class)
+            name = node.child_by_field_name("name")
+            if is_class:
+                added = [_name_parts(name)[-1]]
+            else:
+                added = text(name).replace(" ", "").split("::")
+            stack.append((end, parts + added, is_class))
+            ranges.append((start, end, (stack[-1][1], is_class)))
+        self._enc = Enclosing(ranges)
+
+    def of(self, node: ts.Node) -> tuple[list[str], bool]:
+        """Enclosing namespace/class names, outermost first, and whether the innermost is a class."""
+        known = self.own.get(node.id)
+        if known is not None:
+            return known
+        found = self._enc.find(node.start_byte, node.end_byte)
+        return (list(found[0]), found[1]) if found is not None else ([], False)
 
 
 def _kind(name: str, scope_parts: list[str], member: bool) -> str:
@@ -146,6 +163,7 @@ class _Extractor:
         self.result = result
         self.root = root
         self.callables: list[tuple[int, int, int]] = []
+        self.scopes = _Scopes([], [])
 
     def add(self, sym: Symbol, node: ts.Node, callable_body: bool = False) -> None:
         sym.start_byte, sym.end_byte = node.start_byte, node.end_byte
@@ -160,12 +178,12 @@ class _Extractor:
         parts = _name_parts(name_node)
         if not parts or not parts[-1]:
             return
-        outer, in_class = _scope_chain(node)
+        outer, in_class = self.scopes.of(node)
         scope_parts = outer + parts[:-1]
         kind = _kind(parts[-1], scope_parts, in_class or len(parts) > 1)
         body = node.child_by_field_name("body")
         head_end = body.start_byte if (is_def and body is not None) else node.end_byte
-        head = node.text[: head_end - node.start_byte].decode("utf-8", "replace").rstrip(" ;{")
+        head = source_head(node, head_end).rstrip(" ;{")
         self.add(Symbol(
             name=parts[-1], qname="::".join(scope_parts + parts[-1:]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=is_def,
@@ -178,7 +196,7 @@ class _Extractor:
         parts = _name_parts(name) if name is not None else []
         if not parts:
             return
-        outer, _ = _scope_chain(node)
+        outer, _ = self.scopes.of(node)
         scope_parts = outer + parts[:-1]
         bases: list[str] = []
         for child in node.named_children:
@@ -188,11 +206,11 @@ class _Extractor:
         if kind == "class" and node.type == "struct_specifier":
             kind = "struct"
         body = node.child_by_field_name("body")
-        head = node.text[: (body.start_byte if body else node.end_byte) - node.start_byte]
+        head = source_head(node, body.start_byte if body else node.end_byte)
         self.add(Symbol(
             name=parts[-1], qname="::".join(scope_parts + parts[-1:]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
-            scope="::".join(scope_parts), signature=squash(head.decode("utf-8", "replace")),
+            scope="::".join(scope_parts), signature=squash(head),
             comment=leading_comment(_outer(node)), bases=tuple(bases),
         ), node)
 
@@ -200,7 +218,7 @@ class _Extractor:
         name = node.child_by_field_name("name")
         if name is None:
             return
-        outer, _ = _scope_chain(node)
+        outer, _ = self.scopes.of(node)
         parts = outer + text(name).replace(" ", "").split("::")
         self.add(Symbol(
             name=parts[-1], qname="::".join(parts), kind="namespace",
@@ -216,7 +234,7 @@ class _Extractor:
                 self.function(node, d, is_def=False)
             return
         type_node = node.child_by_field_name("type")
-        outer, _ = _scope_chain(node)
+        outer, _ = self.scopes.of(node)
         for d in declarators:
             ident = d
             while ident is not None and ident.type != "field_identifier":
@@ -243,58 +261,100 @@ class _Extractor:
     def include(self, node: ts.Node) -> None:
         path = node.child_by_field_name("path")
         target = text(path).strip('"<>')
-        self.result.imports.append(Import(target=target, line=node.start_point.row + 1))
+        self.result.imports.append((target, "", node.start_point.row + 1))
 
-    def calls(self, nodes: list[ts.Node]) -> None:
-        enclosing = Enclosing(self.callables)
+    def calls(self, nodes: list[ts.Node], src: bytes, commented: list[int]) -> None:
+        """Call tuples (caller, name, kind, line, receiver, qualifier, nargs) for every call
+        inside a function body, classified by how the callee is written (see records.Call)."""
+        find = Enclosing(self.callables).find
+        append = self.result.calls.append
         for node in nodes:
-            caller = enclosing.find(node.start_byte, node.end_byte)
+            caller = find(node.start_byte, node.end_byte)
             if caller is None:
                 continue
-            call = _call(node, caller)
+            call = _call(node, caller, src, commented)
             if call is not None:
-                self.result.calls.append(call)
+                append(call)
 
 
-def _call(node: ts.Node, caller: int) -> Call | None:
+def _ident(node: ts.Node, src: bytes) -> str:
+    """Text of an identifier-like node; whitespace-free, so _name_parts' squash is a no-op."""
+    s = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    return s if len(s) <= MAX_SIGNATURE else squash(s)
+
+
+def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple | None:
     """Classify one call_expression by how its callee is written."""
-    fn = node.child_by_field_name("function")
-    args = node.child_by_field_name("arguments")
-    nargs = sum(1 for a in args.named_children if a.type != "comment") if args else 0
-    line = node.start_point.row + 1
-    t = fn.type
-    if t == "template_function":
-        fn, t = fn.child_by_field_name("name"), fn.child_by_field_name("name").type
-    if t == "identifier":
-        return Call(caller, text(fn), "plain", line, nargs=nargs)
-    if t == "qualified_identifier":
+    fn = node.child_by_field_id(_F_FUNCTION)
+    args = node.child_by_field_id(_F_ARGUMENTS)
+    if args is None:
+        nargs = 0
+    elif commented and _holds(commented, args):
+        nargs = sum(1 for a in args.named_children if a.type != "comment")
+    else:
+        nargs = args.named_child_count
+    t = fn.kind_id
+    if t == _K_TEMPLATE_FUNCTION:
+        fn = fn.child_by_field_id(_F_NAME)
+        t = fn.kind_id
+    if t == _K_IDENTIFIER:
+        return (caller, _ident(fn, src), "plain", node.start_point[0] + 1, "", "", nargs)
+    if t == _K_QUALIFIED:
         parts = _name_parts(fn)
         if not parts or parts[0] == "std":  # the standard library is never in the index
             return None
-        return Call(caller, parts[-1], "qualified", line, qualifier="::".join(parts[:-1]),
-                    nargs=nargs)
-    if t != "field_expression":
+        return (caller, parts[-1], "qualified", node.start_point[0] + 1, "",
+                "::".join(parts[:-1]), nargs)
+    if t != _K_FIELD_EXPRESSION:
         return None
-    field = fn.child_by_field_name("field")
-    parts = _name_parts(field) if field is not None else []
-    if not parts:
+    field = fn.child_by_field_id(_F_FIELD)
+    if field is None:
         return None
-    arg = fn.child_by_field_name("argument")
-    if arg.type == "this":
-        return Call(caller, parts[-1], "this", line, nargs=nargs)
-    return Call(caller, parts[-1], "member", line, receiver=_receiver(arg), nargs=nargs)
+    if field.kind_id == _K_FIELD_IDENTIFIER:
+        name = _ident(field, src)
+    else:
+        parts = _name_parts(field)
+        if not parts:
+            return None
+        name = parts[-1]
+    arg = fn.child_by_field_id(_F_ARGUMENT)
+    line = node.start_point[0] + 1
+    if arg.kind_id == _K_THIS:
+        return (caller, name, "this", line, "", "", nargs)
+    return (caller, name, "member", line, _receiver(arg, src), "", nargs)
 
 
-def _receiver(arg: ts.Node) -> str:
+def _receiver(arg: ts.Node, src: bytes) -> str:
     """`x` for x.f()/x->f()/this->x->f(); '' when the receiver is an arbitrary expression."""
-    if arg.type == "identifier":
-        return text(arg)
-    if arg.type == "field_expression":
-        inner = arg.child_by_field_name("argument")
-        field = arg.child_by_field_name("field")
-        if inner is not None and inner.type == "this" and field is not None:
-            return text(field)
+    t = arg.kind_id
+    if t == _K_IDENTIFIER:
+        return src[arg.start_byte:arg.end_byte].decode("utf-8", "replace")
+    if t == _K_FIELD_EXPRESSION:
+        inner = arg.child_by_field_id(_F_ARGUMENT)
+        field = arg.child_by_field_id(_F_FIELD)
+        if inner is not None and inner.kind_id == _K_THIS and field is not None:
+            return src[field.start_byte:field.end_byte].decode("utf-8", "replace")
     return ""
+
+
+def _holds(starts: list[int], node: ts.Node) -> bool:
+    """Whether any of the sorted byte offsets lies inside node."""
+    i = bisect.bisect_left(starts, node.start_byte)
+    return i < len(starts) and starts[i] < node.end_byte
+
+
+_LANG = language("cpp")
+_F_FUNCTION = _LANG.field_id_for_name("function")
+_F_ARGUMENTS = _LANG.field_id_for_name("arguments")
+_F_ARGUMENT = _LANG.field_id_for_name("argument")
+_F_FIELD = _LANG.field_id_for_name("field")
+_F_NAME = _LANG.field_id_for_name("name")
+_K_IDENTIFIER = _LANG.id_for_node_kind("identifier", True)
+_K_FIELD_IDENTIFIER = _LANG.id_for_node_kind("field_identifier", True)
+_K_QUALIFIED = _LANG.id_for_node_kind("qualified_identifier", True)
+_K_TEMPLATE_FUNCTION = _LANG.id_for_node_kind("template_function", True)
+_K_FIELD_EXPRESSION = _LANG.id_for_node_kind("field_expression", True)
+_K_THIS = _LANG.id_for_node_kind("this", True)
 
 
 def smart_pointee(type_text: str) -> str:
@@ -311,11 +371,13 @@ def smart_pointee(type_text: str) -> str:
 
 def extract(result: FileResult, source: bytes) -> FileResult:
     """Fill result with the symbols, calls and includes of one C++ source."""
+    use_source(source)
     tree = parse("cpp", source)
     root = tree.root_node
     result.parse_errors = count_errors(root)
     caps = captures("cpp", root)
     ex = _Extractor(result, root)
+    ex.scopes = _Scopes(caps.get("namespace", []), caps.get("class", []))
     for node in caps.get("namespace", ()):
         ex.namespace(node)
     for node in caps.get("class", ()):
@@ -337,5 +399,6 @@ def extract(result: FileResult, source: bytes) -> FileResult:
         ex.macro(node)
     for node in caps.get("include", ()):
         ex.include(node)
-    ex.calls(caps.get("call", []))
+    commented = sorted(n.start_byte for n in caps.get("call.comment", ()))
+    ex.calls(caps.get("call", []), source, commented)
     return result

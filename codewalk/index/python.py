@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+
 import tree_sitter as ts
 
-from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text
-from codewalk.index.parse import captures, parse
-from codewalk.index.records import Call, FileResult, Import, Symbol
+from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text, use_source
+from codewalk.index.common import head as source_head
+from codewalk.index.parse import captures, language, parse
+from codewalk.index.records import FileResult, Symbol
 
 
 def _docstring(body: ts.Node | None) -> str:
@@ -23,18 +26,35 @@ def _docstring(body: ts.Node | None) -> str:
     return raw.strip().split("\n\n")[0].strip()[:800]
 
 
-def _scope(node: ts.Node, module: str) -> tuple[list[str], str]:
-    """Qualified-name parts of the enclosing classes/functions and the innermost one's type."""
-    names: list[str] = []
-    innermost = ""
-    parent = node.parent
-    while parent is not None:
-        if parent.type in ("class_definition", "function_definition"):
-            names.append(text(parent.child_by_field_name("name")))
-            innermost = innermost or parent.type
-        parent = parent.parent
-    names.reverse()
-    return ([module] if module else []) + names, innermost
+class _Scopes:
+    """Enclosing classes/functions by byte range (Node.parent is a walk from the root in
+    tree-sitter >= 0.24, so climbing parents per symbol is the slow way)."""
+
+    def __init__(self, module: str, containers: list[ts.Node]) -> None:
+        base = [module] if module else []
+        nodes = sorted(containers, key=lambda n: (n.start_byte, -n.end_byte))
+        ranges = []
+        self.chain: dict[int, tuple[list[str], str]] = {}  # container id -> its own scope
+        stack: list[tuple[int, list[str], str]] = []  # (end_byte, parts incl. itself, type)
+        for n in nodes:
+            s, e = n.start_byte, n.end_byte
+            while stack and stack[-1][0] < e:
+                stack.pop()
+            parts = stack[-1][1] if stack else base
+            inner = stack[-1][2] if stack else ""
+            self.chain[n.id] = (parts, inner)
+            stack.append((e, parts + [text(n.child_by_field_name("name"))], n.type))
+            ranges.append((s, e, (stack[-1][1], n.type)))
+        self._enc = Enclosing(ranges)
+        self._base = base
+
+    def of(self, node: ts.Node) -> tuple[list[str], str]:
+        """Qualified-name parts of the enclosing classes/functions and the innermost one's type."""
+        known = self.chain.get(node.id)
+        if known is not None:
+            return known
+        found = self._enc.find(node.start_byte, node.end_byte)
+        return found if found is not None else (self._base, "")
 
 
 def _outer(node: ts.Node) -> ts.Node:
@@ -52,6 +72,7 @@ class _Extractor:
         self.package = module if is_package else module.rpartition(".")[0]
         self.callables: list[tuple[int, int, int]] = []
         self.class_fields: dict[tuple[str, str], Symbol] = {}
+        self.scopes = _Scopes(module, [])
 
     def add(self, sym: Symbol, node: ts.Node, callable_body: bool = False) -> None:
         sym.start_byte, sym.end_byte = node.start_byte, node.end_byte
@@ -66,33 +87,33 @@ class _Extractor:
         ), root)
 
     def class_def(self, node: ts.Node) -> None:
-        parts, _ = _scope(node, self.module)
+        parts, _ = self.scopes.of(node)
         name = text(node.child_by_field_name("name"))
         supers = node.child_by_field_name("superclasses")
         bases = tuple(squash(text(b)) for b in (supers.named_children if supers else [])
                       if b.type not in ("keyword_argument", "comment", "list_splat",
                                         "dictionary_splat"))
         body = node.child_by_field_name("body")
-        head = node.text[: body.start_byte - node.start_byte] if body else node.text
+        head = source_head(node, body.start_byte if body else node.end_byte)
         self.add(Symbol(
             name=name, qname=".".join(parts + [name]), kind="class",
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
-            scope=".".join(parts), signature=squash(head.decode("utf-8", "replace")).rstrip(":"),
+            scope=".".join(parts), signature=squash(head).rstrip(":"),
             comment=_docstring(body) or leading_comment(_outer(node)), bases=bases,
         ), node)
 
     def function(self, node: ts.Node) -> None:
-        parts, innermost = _scope(node, self.module)
+        parts, innermost = self.scopes.of(node)
         name = text(node.child_by_field_name("name"))
         body = node.child_by_field_name("body")
-        head = node.text[: body.start_byte - node.start_byte] if body else node.text
+        head = source_head(node, body.start_byte if body else node.end_byte)
         kind = "method" if innermost == "class_definition" else "function"
         if kind == "method" and name == "__init__":
             kind = "constructor"
         self.add(Symbol(
             name=name, qname=".".join(parts + [name]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
-            scope=".".join(parts), signature=squash(head.decode("utf-8", "replace")).rstrip(":"),
+            scope=".".join(parts), signature=squash(head).rstrip(":"),
             comment=_docstring(body) or leading_comment(_outer(node)),
         ), node, callable_body=True)
 
@@ -117,14 +138,14 @@ class _Extractor:
         left = node.child_by_field_name("left")
         if text(left.child_by_field_name("object")) != "self":
             return
-        parts, innermost = _scope(node, self.module)
+        parts, innermost = self.scopes.of(node)
         if innermost != "function_definition" or len(parts) < 2:
             return
         owner = ".".join(parts[:-1])  # method's class; nested-function edge cases accepted
         self.field(owner, text(left.child_by_field_name("attribute")), _value_type(node), node)
 
     def class_attribute(self, node: ts.Node) -> None:
-        parts, _ = _scope(node, self.module)
+        parts, _ = self.scopes.of(node)
         name = text(node.child_by_field_name("left"))
         self.field(".".join(parts), name, _annotation_type(node.child_by_field_name("type")), node)
 
@@ -135,10 +156,10 @@ class _Extractor:
                 if item.type == "aliased_import":
                     target = text(item.child_by_field_name("name"))
                     self.result.imports.append(
-                        Import(target, line, text(item.child_by_field_name("alias"))))
+                        (target, text(item.child_by_field_name("alias")), line))
                 elif item.type == "dotted_name":
                     # `import a.b` binds the dotted path itself for attribute lookups
-                    self.result.imports.append(Import(text(item), line, text(item)))
+                    self.result.imports.append((text(item), text(item), line))
             return
         base = self._from_module(node.child_by_field_name("module_name"))
         for item in node.children_by_field_name("name"):
@@ -147,9 +168,9 @@ class _Extractor:
                 alias = text(item.child_by_field_name("alias"))
             else:
                 name = alias = text(item)
-            self.result.imports.append(Import(f"{base}.{name}" if base else name, line, alias))
+            self.result.imports.append((f"{base}.{name}" if base else name, alias, line))
         if any(c.type == "wildcard_import" for c in node.named_children):
-            self.result.imports.append(Import(f"{base}.*", line, "*"))
+            self.result.imports.append((f"{base}.*", "*", line))
 
     def _from_module(self, node: ts.Node | None) -> str:
         """Absolute dotted module of a `from X import`, resolving leading dots."""
@@ -164,13 +185,47 @@ class _Extractor:
         pkg_parts = pkg_parts[: len(pkg_parts) - (dots - 1)] if dots > 1 else pkg_parts
         return ".".join(p for p in pkg_parts + [rest] if p)
 
-    def calls(self, nodes: list[ts.Node]) -> None:
-        enclosing = Enclosing(self.callables)
+    def calls(self, nodes: list[ts.Node], src: bytes, commented: list[int]) -> None:
+        """Classify every call by how its callee is written (see records.Call); tuples
+        (caller, name, kind, line, receiver, qualifier, nargs). Module-level code -> module."""
+        find = Enclosing(self.callables).find
+        out = self.result.calls
+        append = out.append
         for node in nodes:
-            caller = enclosing.find(node.start_byte, node.end_byte)
-            call = _call(node, 0 if caller is None else caller)  # module-level code -> module
-            if call is not None:
-                self.result.calls.append(call)
+            fn = node.child_by_field_id(_F_FUNCTION)
+            args = node.child_by_field_id(_F_ARGUMENTS)
+            if args is None:
+                nargs = 0
+            elif commented and _holds(commented, args):
+                nargs = sum(1 for a in args.named_children if a.type != "comment")
+            else:
+                nargs = args.named_child_count
+            start = node.start_byte
+            caller = find(start, node.end_byte)
+            if caller is None:
+                caller = 0
+            kind = fn.kind_id
+            if kind == _K_IDENTIFIER:
+                append((caller, src[fn.start_byte:fn.end_byte].decode("utf-8", "replace"), "plain",
+                        node.start_point[0] + 1, "", "", nargs))
+                continue
+            if kind != _K_ATTRIBUTE:
+                continue
+            attr = fn.child_by_field_id(_F_ATTRIBUTE)
+            name = src[attr.start_byte:attr.end_byte].decode("utf-8", "replace")
+            obj = fn.child_by_field_id(_F_OBJECT)
+            dotted = _dotted(obj, src)
+            line = node.start_point[0] + 1
+            if dotted == "self":
+                append((caller, name, "self", line, "", "", nargs))
+            elif dotted.startswith("self.") and dotted.count(".") == 1:
+                append((caller, name, "self_attr", line, dotted[5:], "", nargs))
+            elif obj.kind_id == _K_CALL and text(obj.child_by_field_id(_F_FUNCTION)) == "super":
+                append((caller, name, "super", line, "", "", nargs))
+            elif dotted:
+                append((caller, name, "attr", line, dotted, "", nargs))
+            else:
+                append((caller, name, "member", line, "", "", nargs))
 
 
 def _annotation_type(node: ts.Node | None) -> str:
@@ -198,47 +253,45 @@ def _value_type(node: ts.Node) -> str:
     return ""
 
 
-def _dotted(node: ts.Node) -> str:
+def _dotted(node: ts.Node, src: bytes) -> str:
     """`a.b.c` for a pure chain of identifiers, else ''."""
-    if node.type == "identifier":
-        return text(node)
-    if node.type == "attribute":
-        head = _dotted(node.child_by_field_name("object"))
-        return f"{head}.{text(node.child_by_field_name('attribute'))}" if head else ""
+    kind = node.kind_id
+    if kind == _K_IDENTIFIER:
+        return src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+    if kind == _K_ATTRIBUTE:
+        head = _dotted(node.child_by_field_id(_F_OBJECT), src)
+        if not head:
+            return ""
+        attr = node.child_by_field_id(_F_ATTRIBUTE)
+        return f"{head}.{src[attr.start_byte:attr.end_byte].decode('utf-8', 'replace')}"
     return ""
 
 
-def _call(node: ts.Node, caller: int) -> Call | None:
-    """Classify one call by how its callee is written (see records.Call)."""
-    fn = node.child_by_field_name("function")
-    args = node.child_by_field_name("arguments")
-    nargs = sum(1 for a in args.named_children if a.type != "comment") if args else 0
-    line = node.start_point.row + 1
-    if fn.type == "identifier":
-        return Call(caller, text(fn), "plain", line, nargs=nargs)
-    if fn.type != "attribute":
-        return None
-    name = text(fn.child_by_field_name("attribute"))
-    obj = fn.child_by_field_name("object")
-    dotted = _dotted(obj)
-    if dotted == "self":
-        return Call(caller, name, "self", line, nargs=nargs)
-    if dotted.startswith("self.") and dotted.count(".") == 1:
-        return Call(caller, name, "self_attr", line, receiver=dotted[5:], nargs=nargs)
-    if obj.type == "call" and text(obj.child_by_field_name("function")) == "super":
-        return Call(caller, name, "super", line, nargs=nargs)
-    if dotted:
-        return Call(caller, name, "attr", line, receiver=dotted, nargs=nargs)
-    return Call(caller, name, "member", line, nargs=nargs)
+def _holds(starts: list[int], node: ts.Node) -> bool:
+    """Whether any of the sorted byte offsets lies inside node."""
+    i = bisect.bisect_left(starts, node.start_byte)
+    return i < len(starts) and starts[i] < node.end_byte
+
+
+_LANG = language("python")
+_F_FUNCTION = _LANG.field_id_for_name("function")
+_F_ARGUMENTS = _LANG.field_id_for_name("arguments")
+_F_ATTRIBUTE = _LANG.field_id_for_name("attribute")
+_F_OBJECT = _LANG.field_id_for_name("object")
+_K_IDENTIFIER = _LANG.id_for_node_kind("identifier", True)
+_K_ATTRIBUTE = _LANG.id_for_node_kind("attribute", True)
+_K_CALL = _LANG.id_for_node_kind("call", True)
 
 
 def extract(result: FileResult, source: bytes, module: str, is_package: bool) -> FileResult:
     """Fill result with the module, classes, functions, fields, calls and imports of a file."""
+    use_source(source)
     tree = parse("python", source)
     root = tree.root_node
     result.parse_errors = count_errors(root)
     caps = captures("python", root)
     ex = _Extractor(result, module, is_package)
+    ex.scopes = _Scopes(module, list(caps.get("class", ())) + list(caps.get("function", ())))
     ex.module_symbol(root)
     for node in caps.get("class", ()):
         ex.class_def(node)
@@ -250,5 +303,6 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
         ex.self_attribute(node)
     for node in caps.get("import", ()):
         ex.imports(node)
-    ex.calls(caps.get("call", []))
+    commented = sorted(n.start_byte for n in caps.get("call.comment", ()))
+    ex.calls(caps.get("call", []), source, commented)
     return result

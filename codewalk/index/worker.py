@@ -80,17 +80,91 @@ Packed = tuple  # (path, language, size, mtime_ns, digest, parse_errors, warning
 
 
 def pack(res: FileResult) -> Packed:
-    """Flatten to plain tuples: they pickle several times faster than slotted dataclasses,
-    and the rows are already in the column order the store inserts."""
+    """Flatten to plain tuples, already in the column order the store inserts.
+    Calls and imports are tuples from the extractors; only symbols are dataclasses."""
     syms = [(s.name, s.qname, s.kind, s.line, s.end_line, int(s.is_def), s.scope, s.signature,
              s.params_key, s.comment, s.start_byte, s.end_byte, "\n".join(s.bases), s.type_text)
             for s in res.symbols]
-    calls = [(c.caller, c.name, c.kind, c.line, c.receiver, c.qualifier, c.nargs) for c in res.calls]
-    imports = [(i.target, i.alias, i.line) for i in res.imports]
     return (res.path, res.language, res.size, res.mtime_ns, res.digest, res.parse_errors,
-            res.warning, syms, calls, imports)
+            res.warning, syms, res.calls, res.imports)
 
 
 def run_batch(jobs: list[Job]) -> list[Packed]:
-    """Several files per task: one pickle round-trip per batch keeps IPC overhead small."""
+    """Serial path: extract every job, in order."""
     return [pack(run(job)) for job in jobs]
+
+
+def rows(res: Packed, file_id: int, base: int) -> tuple[tuple, list, list, list]:
+    """(files row, symbol rows, call rows, import rows) of one result; symbol ids start at base.
+
+    Shared by the serial writer (build.write_result) and the staging writer below, so both
+    paths store exactly the same rows."""
+    path, language, size, mtime, dig, errors, warning, syms, calls, imports = res
+    if warning and not syms:
+        language = "skipped"
+    file_row = (file_id, path, language, size, mtime, dig, errors, warning)
+    sym_rows = [(base + i, file_id, *s, language) for i, s in enumerate(syms)]
+    call_rows = [(file_id, base + c[0], *c[1:]) for c in calls]
+    import_rows = [(file_id, *i) for i in imports]
+    return file_row, sym_rows, call_rows, import_rows
+
+
+# Staging tables: same columns and order as the store's, no indexes (the store has them).
+STAGING_SCHEMA = (
+    "CREATE TABLE files(id INTEGER PRIMARY KEY, path, language, size, mtime_ns, digest, "
+    "parse_errors, module)",
+    "CREATE TABLE symbols(id INTEGER PRIMARY KEY, file_id, name, qname, kind, line, end_line, "
+    "is_def, scope, signature, params_key, comment, start_byte, end_byte, bases, type_text, "
+    "language)",
+    "CREATE TABLE calls(file_id, caller_id, name, kind, line, receiver, qualifier, nargs)",
+    "CREATE TABLE imports(file_id, target, alias, line)",
+)
+
+
+def serve(chunks: list[list[Job]], counter, queue, db: str) -> None:  # noqa: ANN001
+    """Parser process: take chunk numbers from the shared counter until none are left, write
+    every result into a private staging database `db`, then report ('done', db).
+
+    The staging file is scratch space (journal and fsync off): the parent copies it into the
+    store inside its own transaction, so a crash here can never touch the real index.
+    Messages: ('files', n) after each chunk, ('done', db) at the end, ('error', text)."""
+    import sqlite3
+    import traceback
+    try:
+        from codewalk.index.parse import warm_up
+        warm_up()
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        for statement in STAGING_SCHEMA:
+            conn.execute(statement)
+        conn.execute("BEGIN")
+        file_id, next_sym = 1, 1
+        n = len(chunks)
+        while True:
+            with counter.get_lock():
+                i = counter.value
+                counter.value = i + 1
+            if i >= n:
+                break
+            files, syms, calls, imports = [], [], [], []
+            for job in chunks[i]:
+                f, s, c, m = rows(pack(run(job)), file_id, next_sym)
+                file_id += 1
+                next_sym += len(s)
+                files.append(f)
+                syms += s
+                calls += c
+                imports += m
+            conn.executemany("INSERT INTO files VALUES(?,?,?,?,?,?,?,?)", files)
+            conn.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", syms)
+            conn.executemany("INSERT INTO calls VALUES(?,?,?,?,?,?,?,?)", calls)
+            conn.executemany("INSERT INTO imports VALUES(?,?,?,?)", imports)
+            queue.put(("files", len(files)))
+        conn.execute("COMMIT")
+        conn.close()
+        queue.put(("done", db))
+    except KeyboardInterrupt:  # the parent was interrupted too and cleans up
+        pass
+    except BaseException:
+        queue.put(("error", traceback.format_exc()))

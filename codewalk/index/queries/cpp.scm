@@ -2,28 +2,31 @@
 ; Capture names are the contract with codewalk/index/cpp.py: change them together
 ; and bump QUERY_VERSION in codewalk/index/__init__.py.
 
-(namespace_definition name: (_) @namespace.name) @namespace
+(namespace_definition name: (_)) @namespace
 
 ; Only specifiers with a body define a type; `class Foo;` and uses do not.
-(class_specifier name: (_) @class.name body: (_)) @class
-(struct_specifier name: (_) @class.name body: (_)) @class
-(union_specifier name: (_) @class.name body: (_)) @class
-(enum_specifier name: (_) @enum.name body: (_)) @enum
+(class_specifier name: (_) body: (_)) @class
+(struct_specifier name: (_) body: (_)) @class
+(union_specifier name: (_) body: (_)) @class
+(enum_specifier name: (_) body: (_)) @enum
 
-(function_definition declarator: (_) @function.declarator) @function
+(function_definition declarator: (_)) @function
 
 ; Prototypes: at namespace/file scope and inside class bodies (methods, constructors).
-(translation_unit (declaration declarator: (_) @prototype.declarator) @prototype)
-(declaration_list (declaration declarator: (_) @prototype.declarator) @prototype)
-(template_declaration (declaration declarator: (_) @prototype.declarator) @prototype)
-(field_declaration_list (declaration declarator: (_) @prototype.declarator) @prototype)
-(field_declaration_list (template_declaration (declaration declarator: (_) @prototype.declarator) @prototype))
+(translation_unit (declaration declarator: (_)) @prototype)
+(declaration_list (declaration declarator: (_)) @prototype)
+(template_declaration (declaration declarator: (_)) @prototype)
+(field_declaration_list (declaration declarator: (_)) @prototype)
+(field_declaration_list (template_declaration (declaration declarator: (_)) @prototype))
 
 ; Member prototypes and data members share field_declaration; cpp.py tells them apart.
-(field_declaration_list (field_declaration declarator: (_) @member.declarator) @member)
+(field_declaration_list (field_declaration declarator: (_)) @member)
 
-(preproc_function_def name: (identifier) @macro.name) @macro
+(preproc_function_def name: (identifier)) @macro
 
-(preproc_include path: (_) @include.path) @include
+(preproc_include path: (_)) @include
 
-(call_expression function: (_) @call.function arguments: (argument_list) @call.arguments) @call
+(call_expression function: (_) arguments: (argument_list)) @call
+; Comments inside argument lists: nargs must not count them (rare; such calls are counted
+; the slow way).
+(call_expression arguments: (argument_list (comment) @call.comment))

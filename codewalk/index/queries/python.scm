@@ -2,17 +2,20 @@
 ; Capture names are the contract with codewalk/index/python.py: change them together
 ; and bump QUERY_VERSION in codewalk/index/__init__.py.
 
-(class_definition name: (identifier) @class.name body: (block) @class.body) @class
+(class_definition name: (identifier) body: (block)) @class
 
-(function_definition name: (identifier) @function.name parameters: (parameters) @function.parameters) @function
+(function_definition name: (identifier) parameters: (parameters)) @function
 
-(call function: (_) @call.function arguments: (_) @call.arguments) @call
+(call function: (_) arguments: (_)) @call
+; Comments inside argument lists: nargs must not count them (rare; such calls are counted
+; the slow way).
+(call arguments: (_ (comment) @call.comment))
 
 (import_statement) @import
 (import_from_statement) @import
 
 ; `self.x = Foo(...)` and `self.x: Foo = ...` give members a type for call resolution.
-(assignment left: (attribute object: (identifier) @attr.object attribute: (identifier) @attr.name)) @attr
+(assignment left: (attribute object: (identifier) attribute: (identifier))) @attr
 
 ; Class-level annotated attributes (`x: Foo`) and dataclass fields.
-(class_definition body: (block (expression_statement (assignment left: (identifier) @classattr.name type: (_) @classattr.type) @classattr)))
+(class_definition body: (block (expression_statement (assignment left: (identifier) type: (_)) @classattr)))
