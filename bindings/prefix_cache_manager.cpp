@@ -136,6 +136,7 @@ std::tuple<int64_t, int64_t, int64_t> PrefixCacheManager::GetRequestPrefixBlockN
   if (it == cached_requests_.end()) {
     it = cached_requests_.emplace(req_id, PrefixCachedRequest{}).first;
     it->second.req_id = req_id;
+    it->second.created_seq = next_request_seq_++;
   }
   PrefixCachedRequest& req = it->second;
   // An earlier lookup's match is kept only while it is still the same chain of tree blocks.
@@ -794,26 +795,28 @@ void PrefixCacheManager::CheckInvariants() const {
 // Each request's shared blocks record its reference; a running request's block table matches its blocks.
 void PrefixCacheManager::CheckRequests(const BlockSet& in_tree) const {
   const BlockSet free(free_cached_blocks_.begin(), free_cached_blocks_.end());
-  for (const auto& [rid, req] : cached_requests_) {
-    const std::string who = "req " + std::to_string(rid);
+  // Visit requests in creation order, as the reference's dict does, so the same invariant is named first.
+  std::vector<const PrefixCachedRequest*> order;
+  for (const auto& kv : cached_requests_) order.push_back(&kv.second);
+  std::sort(order.begin(), order.end(),
+            [](const PrefixCachedRequest* a, const PrefixCachedRequest* b) { return a->created_seq < b->created_seq; });
+  for (const PrefixCachedRequest* r : order) {
+    const PrefixCachedRequest& req = *r;
+    const std::string who = "req " + std::to_string(req.req_id);
     for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
       const PrefixCachedBlock* cb = req.cached_blocks[i];
       if (free.count(cb)) {
         FailInvariant("held-block-not-free",
                       who + " block " + std::to_string(i) + " (" + Id(cb) + ") is in the free queue");
       }
-    }
-    if (!(req.req_state == RequestState::kWaiting && req.req_block_ids.empty())) {  // a lookup takes no references
-      for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
-        const PrefixCachedBlock* cb = req.cached_blocks[i];
-        const auto& refs = req.req_state == RequestState::kRunning ? cb->active_requests : cb->inactive_requests;
-        auto ref = refs.find(rid);
-        if (cb->is_shareable && (ref == refs.end() || ref->second != i)) {
-          FailInvariant("request-refs", who + " block " + std::to_string(i) + " does not record the request's reference");
-        }
-        if (cb->is_shareable && cb->is_device_location && cb->parent != nullptr && !in_tree.count(cb)) {
-          FailInvariant("request-refs", who + " block " + std::to_string(i) + " hangs off a detached parent");
-        }
+      if (req.req_state == RequestState::kWaiting && req.req_block_ids.empty()) continue;  // a lookup takes no refs
+      const auto& refs = req.req_state == RequestState::kRunning ? cb->active_requests : cb->inactive_requests;
+      auto ref = refs.find(req.req_id);
+      if (cb->is_shareable && (ref == refs.end() || ref->second != i)) {
+        FailInvariant("request-refs", who + " block " + std::to_string(i) + " does not record the request's reference");
+      }
+      if (cb->is_shareable && cb->is_device_location && cb->parent != nullptr && !in_tree.count(cb)) {
+        FailInvariant("request-refs", who + " block " + std::to_string(i) + " hangs off a detached parent");
       }
     }
     if (!req.req_block_ids.empty() && req.swap_phase == SwapPhase::kNone && req.req_state == RequestState::kRunning) {

@@ -51,6 +51,7 @@ struct PrefixCachedRequest {
   std::vector<PrefixCachedBlock*> cached_blocks;  // non-owning
   std::vector<int> req_block_ids;                 // the InferRequest's kv_cache_blocks[0]
   SwapPhase swap_phase = SwapPhase::kNone;
+  uint64_t created_seq = 0;  // creation order: the reference's dict visits requests in it
 };
 
 // A plain-data picture of everything observable, converted to the reference's snapshot() dict.
@@ -189,7 +190,8 @@ class PrefixCacheManager {
   std::unordered_map<PrefixCachedBlock*, std::list<PrefixCachedBlock*>::iterator> timed_cached_block_iters_;
   std::vector<SwapoutTask> swapout_tasks_;  // in start order
   std::vector<SwapinTask> swapin_tasks_;
-  int64_t leaked_blocks_ = 0;  // device blocks lost by KsanaLLM's duplicate swap-in
+  int64_t leaked_blocks_ = 0;
+  uint64_t next_request_seq_ = 0;  // device blocks lost by KsanaLLM's duplicate swap-in
 };
 
 }  // namespace ksana_llm
