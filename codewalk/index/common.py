@@ -21,6 +21,11 @@ def use_source(source: bytes) -> None:
     _source[0] = source
 
 
+def source() -> bytes:
+    """The bytes set by use_source."""
+    return _source[0]
+
+
 def text(node: ts.Node | None) -> str:
     """Node source as str (sources were decoded with replacement, so this never fails)."""
     if node is None:

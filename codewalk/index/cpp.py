@@ -6,7 +6,7 @@ import bisect
 
 import tree_sitter as ts
 
-from codewalk.index.common import MAX_SIGNATURE, Enclosing, count_errors, leading_comment, squash, text, use_source
+from codewalk.index.common import MAX_SIGNATURE, Enclosing, count_errors, leading_comment, source, squash, text, use_source
 from codewalk.index.common import head as source_head
 from codewalk.index.parse import captures, language, parse
 from codewalk.index.records import FileResult, Symbol
@@ -39,7 +39,10 @@ def _name_parts(node: ts.Node) -> list[str]:
         return ["operator " + squash(text(node.child_by_field_name("type")))]
     if t == "dependent_name":
         return _name_parts(node.named_children[-1]) if node.named_children else []
-    return [squash(text(node)).replace(" ", "")] if t != "operator_name" else [squash(text(node))]
+    s = text(node)
+    if s.isidentifier() and len(s) <= MAX_SIGNATURE:  # plain name: squash would not change it
+        return [s]
+    return [squash(s).replace(" ", "")] if t != "operator_name" else [squash(s)]
 
 
 def _unwrap(declarator: ts.Node | None) -> tuple[ts.Node | None, ts.Node | None]:
@@ -70,21 +73,30 @@ def _unwrap(declarator: ts.Node | None) -> tuple[ts.Node | None, ts.Node | None]
 def _param_type(param: ts.Node) -> str:
     """Parameter text without its name and default value: the part that tells overloads apart."""
     start, end = param.start_byte, param.end_byte
-    default = param.child_by_field_name("default_value")
-    src = param.text  # small; sliced by offsets below
+    default = param.child_by_field_id(_F_DEFAULT_VALUE)
+    src = source()
     if default is not None:
         end = default.start_byte
-    ident = param.child_by_field_name("declarator")
-    while ident is not None and ident.type not in ("identifier", "field_identifier"):
+    ident = param.child_by_field_id(_F_DECLARATOR)
+    while ident is not None and ident.kind_id not in _IDENT_KINDS:
         ident = _inner(ident)
     if ident is not None:
-        cut = src[: ident.start_byte - start] + src[ident.end_byte - start: end - start]
+        cut = src[start: ident.start_byte] + src[ident.end_byte: end]
     else:
-        cut = src[: end - start]
-    s = squash(cut.decode("utf-8", "replace")).rstrip("= ")
-    for ch in ("*", "&", ",", "<", ">", "::"):
-        s = s.replace(" " + ch, ch).replace(ch + " ", ch)
-    return s
+        cut = src[start: end]
+    known = _PARAM_TYPES.get(cut)
+    if known is None:
+        s = squash(cut.decode("utf-8", "replace")).rstrip("= ")
+        for ch in ("*", "&", ",", "<", ">", "::"):
+            s = s.replace(" " + ch, ch).replace(ch + " ", ch)
+        known = s
+        if len(_PARAM_TYPES) < 65536:  # bounded: one process may index many repositories
+            _PARAM_TYPES[cut] = s
+    return known
+
+
+# Normalised parameter types by raw text: the same few hundred types repeat all over a code base.
+_PARAM_TYPES: dict[bytes, str] = {}
 
 
 def params_key(params: ts.Node | None, declarator: ts.Node | None) -> str:
@@ -349,12 +361,15 @@ _F_ARGUMENTS = _LANG.field_id_for_name("arguments")
 _F_ARGUMENT = _LANG.field_id_for_name("argument")
 _F_FIELD = _LANG.field_id_for_name("field")
 _F_NAME = _LANG.field_id_for_name("name")
+_F_DEFAULT_VALUE = _LANG.field_id_for_name("default_value")
+_F_DECLARATOR = _LANG.field_id_for_name("declarator")
 _K_IDENTIFIER = _LANG.id_for_node_kind("identifier", True)
 _K_FIELD_IDENTIFIER = _LANG.id_for_node_kind("field_identifier", True)
 _K_QUALIFIED = _LANG.id_for_node_kind("qualified_identifier", True)
 _K_TEMPLATE_FUNCTION = _LANG.id_for_node_kind("template_function", True)
 _K_FIELD_EXPRESSION = _LANG.id_for_node_kind("field_expression", True)
 _K_THIS = _LANG.id_for_node_kind("this", True)
+_IDENT_KINDS = (_K_IDENTIFIER, _K_FIELD_IDENTIFIER)
 
 
 def smart_pointee(type_text: str) -> str:

@@ -14,12 +14,13 @@ from codewalk.index.records import FileResult, Symbol
 
 def _docstring(body: ts.Node | None) -> str:
     """First paragraph of a docstring, which is what Python code uses as its leading comment."""
-    if body is None or not body.named_children:
+    # named_child(0), not named_children[0]: the latter builds a node for every statement
+    if body is None or not body.named_child_count:
         return ""
-    first = body.named_children[0]
-    if first.type != "expression_statement" or not first.named_children:
+    first = body.named_child(0)
+    if first.type != "expression_statement" or not first.named_child_count:
         return ""
-    string = first.named_children[0]
+    string = first.named_child(0)
     if string.type != "string":
         return ""
     raw = text(string).strip("rRbBuUfF").strip("\"'")

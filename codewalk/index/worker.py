@@ -62,7 +62,7 @@ def run(job: Job) -> FileResult:
     if data is None:
         return result
     # Invalid UTF-8 is replaced, then re-encoded, so node byte offsets match decodable text.
-    source = data.decode("utf-8", "replace").encode("utf-8")
+    source = data if data.isascii() else data.decode("utf-8", "replace").encode("utf-8")
     try:
         if job.language == "cpp":
             from codewalk.index import cpp
@@ -121,32 +121,51 @@ STAGING_SCHEMA = (
 )
 
 
-def serve(chunks: list[list[Job]], counter, queue, db: str) -> None:  # noqa: ANN001
-    """Parser process: take chunk numbers from the shared counter until none are left, write
-    every result into a private staging database `db`, then report ('done', db).
+def serve(chunks: list[list[Job]], counter, queue, db: str, bounds: tuple[int, ...] = ()) -> None:  # noqa: ANN001
+    """Parser process: take chunk numbers from the shared counter until none are left and
+    write every result into private staging databases `db`-0, `db`-1, ...
 
-    The staging file is scratch space (journal and fsync off): the parent copies it into the
-    store inside its own transaction, so a crash here can never touch the real index.
-    Messages: ('files', n) after each chunk, ('done', db) at the end, ('error', text)."""
+    A staging file is closed and reported as ('segment', path) once the chunk numbers pass the
+    next of `bounds`, so the parent merges it while parsing goes on; the last is reported as
+    ('done', path). Also ('files', n) after each chunk and ('error', text) on failure.
+    Staging files are scratch space (journal and fsync off): the parent copies them into the
+    store inside its own transaction, so a crash here can never touch the real index."""
     import sqlite3
     import traceback
     try:
         from codewalk.index.parse import warm_up
         warm_up()
-        conn = sqlite3.connect(db, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
-        for statement in STAGING_SCHEMA:
-            conn.execute(statement)
-        conn.execute("BEGIN")
-        file_id, next_sym = 1, 1
+        segment = 0
+
+        def open_segment() -> tuple[sqlite3.Connection, str]:
+            path = f"{db}-{segment}"
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            for statement in STAGING_SCHEMA:
+                conn.execute(statement)
+            conn.execute("BEGIN")
+            return conn, path
+
+        conn, path = open_segment()
+        file_id, next_sym, wrote = 1, 1, False
         n = len(chunks)
+        pending = list(bounds)
         while True:
             with counter.get_lock():
                 i = counter.value
                 counter.value = i + 1
             if i >= n:
                 break
+            if pending and i >= pending[0] and wrote:
+                while pending and i >= pending[0]:
+                    pending.pop(0)
+                conn.execute("COMMIT")
+                conn.close()
+                queue.put(("segment", path))
+                segment += 1
+                conn, path = open_segment()
+                wrote = False
             files, syms, calls, imports = [], [], [], []
             for job in chunks[i]:
                 f, s, c, m = rows(pack(run(job)), file_id, next_sym)
@@ -160,10 +179,11 @@ def serve(chunks: list[list[Job]], counter, queue, db: str) -> None:  # noqa: AN
             conn.executemany("INSERT INTO symbols VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", syms)
             conn.executemany("INSERT INTO calls VALUES(?,?,?,?,?,?,?,?)", calls)
             conn.executemany("INSERT INTO imports VALUES(?,?,?,?)", imports)
+            wrote = True
             queue.put(("files", len(files)))
         conn.execute("COMMIT")
         conn.close()
-        queue.put(("done", db))
+        queue.put(("done", path))
     except KeyboardInterrupt:  # the parent was interrupted too and cleans up
         pass
     except BaseException:
