@@ -140,14 +140,7 @@ std::tuple<int64_t, int64_t, int64_t> PrefixCacheManager::GetRequestPrefixBlockN
   }
   PrefixCachedRequest& req = it->second;
   // An earlier lookup's match is kept only while it is still the same chain of tree blocks.
-  for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
-    PrefixCachedBlock* cb = req.cached_blocks[i];
-    PrefixCachedBlock* prev = i == 0 ? root_cached_block_ : req.cached_blocks[i - 1];
-    if (!(cb->parent == prev && cb->is_shareable && cb->is_device_location && cb->token_ids == TokenSlice(tokens, i))) {
-      req.cached_blocks.resize(i);
-      break;
-    }
-  }
+  req.cached_blocks.resize(ValidMatchLength(req, tokens));
   PrefixCachedBlock* cur = req.cached_blocks.empty() ? root_cached_block_ : req.cached_blocks.back();
   if (enable_prefix_caching_) {
     const size_t full_blocks = static_cast<size_t>(check / block_size_);
@@ -160,7 +153,19 @@ std::tuple<int64_t, int64_t, int64_t> PrefixCacheManager::GetRequestPrefixBlockN
   }
   const int64_t shared = static_cast<int64_t>(req.cached_blocks.size());
   req.shared_block_num = req.cached_blocks.size();
+  req.matched_tokens.assign(tokens.begin(), tokens.begin() + shared * block_size_);
   return {shared, check / block_size_ + 1 - shared, shared * block_size_};
+}
+
+size_t PrefixCacheManager::ValidMatchLength(const PrefixCachedRequest& req, const std::vector<int>& tokens) const {
+  for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
+    const PrefixCachedBlock* cb = req.cached_blocks[i];
+    const PrefixCachedBlock* prev = i == 0 ? root_cached_block_ : req.cached_blocks[i - 1];
+    if (!(cb->parent == prev && cb->is_shareable && cb->is_device_location && cb->token_ids == TokenSlice(tokens, i))) {
+      return i;
+    }
+  }
+  return req.cached_blocks.size();
 }
 
 // PrefixCacheManager::AllocateRequestBlocks: reference the matched blocks, then pop block_num free ones.
@@ -172,6 +177,12 @@ std::vector<int> PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64
   if (block_num < 0 || block_num > device_blocks_) {
     throw CoreError("allocate_request_blocks: " + Req(req_id) + ": block_num " + std::to_string(block_num) +
                     " outside 0.." + std::to_string(device_blocks_));
+  }
+  if (req.req_block_ids.empty() && ValidMatchLength(req, req.matched_tokens) < req.cached_blocks.size()) {
+    // A lookup takes no references, so its matches can be evicted before this call; upstream
+    // would then reference free blocks. Only a fresh lookup may allocate.
+    throw CoreError("allocate_request_blocks: " + Req(req_id) +
+                    ": blocks matched by its lookup were evicted since; call get_request_prefix_block_number again");
   }
   const int64_t free_now = static_cast<int64_t>(free_cached_blocks_.size());
   const size_t needed = static_cast<size_t>(std::max<int64_t>(0, block_num - free_now));
@@ -805,11 +816,12 @@ void PrefixCacheManager::CheckRequests(const BlockSet& in_tree) const {
     const std::string who = "req " + std::to_string(req.req_id);
     for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
       const PrefixCachedBlock* cb = req.cached_blocks[i];
+      // A lookup takes no references: its matches may be evicted (allocation then refuses).
+      if (req.req_state == RequestState::kWaiting && req.req_block_ids.empty()) continue;
       if (free.count(cb)) {
         FailInvariant("held-block-not-free",
                       who + " block " + std::to_string(i) + " (" + Id(cb) + ") is in the free queue");
       }
-      if (req.req_state == RequestState::kWaiting && req.req_block_ids.empty()) continue;  // a lookup takes no refs
       const auto& refs = req.req_state == RequestState::kRunning ? cb->active_requests : cb->inactive_requests;
       auto ref = refs.find(req.req_id);
       if (cb->is_shareable && (ref == refs.end() || ref->second != i)) {

@@ -50,6 +50,7 @@ struct PrefixCachedRequest {
   size_t shared_block_num = 0;
   std::vector<PrefixCachedBlock*> cached_blocks;  // non-owning
   std::vector<int> req_block_ids;                 // the InferRequest's kv_cache_blocks[0]
+  std::vector<int> matched_tokens;                // tokens of the blocks the last lookup matched
   SwapPhase swap_phase = SwapPhase::kNone;
   uint64_t created_seq = 0;  // creation order: the reference's dict visits requests in it
 };
@@ -149,6 +150,8 @@ class PrefixCacheManager {
   const PrefixCachedRequest& GetRequest(int64_t req_id, const char* op) const;
   static std::string Phase(const PrefixCachedRequest& req);
   std::vector<int> TokenSlice(const std::vector<int>& tokens, size_t index) const;
+  // How many of the request's matched blocks are still the tree blocks holding `tokens`.
+  size_t ValidMatchLength(const PrefixCachedRequest& req, const std::vector<int>& tokens) const;
 
   size_t FreeCachedBlocks(size_t block_num, const BlockSet& reserved);
   size_t CountEvictableBlocks(const BlockSet& reserved) const;

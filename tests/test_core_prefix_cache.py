@@ -204,3 +204,19 @@ def test_out_of_blocks_raises(core):
 def test_invalid_config(core):
     with pytest.raises(CoreError):
         manager(core, block_size=0)
+
+
+def test_allocation_after_matches_were_evicted_is_refused(core):
+    m = manager(core, block_size=4, device=6)
+    toks = [1, 2, 3, 4, 5, 6, 7, 8]
+    run_request(m, 1, toks)
+    m.destroy_finished_request(1)
+    assert m.get_request_prefix_block_number(2, toks) == (2, 1, 8)
+    assert m.free_cached_blocks(2) == 2  # a lookup takes no references: its matches can go
+    before = m.snapshot()
+    with pytest.raises(CoreError, match="look"):
+        m.allocate_request_blocks(2, 1)
+    assert m.snapshot() == before
+    assert m.get_request_prefix_block_number(2, toks) == (0, 3, 0)  # a fresh lookup starts over
+    assert m.allocate_request_blocks(2, 3) == [3, 4, 5]  # FIFO: 2, 1, 0 were freed after 3, 4, 5
+    m.check_invariants()

@@ -57,10 +57,10 @@ def _check_requests(m: PrefixCacheManager, in_tree: set[int]) -> None:
     free = {id(cb) for cb in m.free}
     for rid, req in m.requests.items():
         for i, cb in enumerate(req.cached_blocks):
+            if req.req_state == "waiting" and not req.req_block_ids:
+                continue  # a lookup takes no references: its matches may be evicted (allocation then refuses)
             if id(cb) in free:
                 _fail("held-block-not-free", f"req {rid} block {i} ({cb.memory_block_id}) is in the free queue")
-            if req.req_state == "waiting" and not req.req_block_ids:
-                continue  # a lookup takes no references
             refs = cb.active_requests if req.req_state == "running" else cb.inactive_requests
             if cb.is_shareable and refs.get(rid) != i:
                 _fail("request-refs", f"req {rid} block {i} does not record the request's reference")

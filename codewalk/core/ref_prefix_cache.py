@@ -40,6 +40,7 @@ class PrefixCachedRequest:
     shared_block_num: int = 0
     cached_blocks: list[PrefixCachedBlock] = field(default_factory=list)
     req_block_ids: list[int] = field(default_factory=list)  # the InferRequest's kv_cache_blocks[0]
+    matched_tokens: list[int] = field(default_factory=list)  # tokens of the blocks the last lookup matched
     swap_phase: str = ""  # "", "swapping_out", "swapping_in"
 
 
@@ -126,12 +127,7 @@ class PrefixCacheManager:
             req = self.requests[req_id] = PrefixCachedRequest(req_id)
         bs = self.block_size
         # Keep the earlier match only while it is still the same chain of tree blocks.
-        for i, cb in enumerate(req.cached_blocks):
-            prev = self.root if i == 0 else req.cached_blocks[i - 1]
-            if not (cb.parent is prev and cb.is_shareable and cb.is_device_location
-                    and cb.token_ids == tuple(tokens[i * bs:(i + 1) * bs])):
-                del req.cached_blocks[i:]
-                break
+        del req.cached_blocks[self._valid_match(req, tokens):]
         cur = req.cached_blocks[-1] if req.cached_blocks else self.root
         if self.enable_prefix_caching:
             for i in range(len(req.cached_blocks), check // bs):
@@ -141,7 +137,18 @@ class PrefixCacheManager:
                 req.cached_blocks.append(cur)
         shared = len(req.cached_blocks)
         req.shared_block_num = shared
+        req.matched_tokens = tokens[:shared * bs]
         return shared, (check + bs) // bs - shared, shared * bs
+
+    def _valid_match(self, req: PrefixCachedRequest, tokens: list[int]) -> int:
+        """How many of the request's matched blocks are still the tree blocks holding `tokens`."""
+        bs = self.block_size
+        for i, cb in enumerate(req.cached_blocks):
+            prev = self.root if i == 0 else req.cached_blocks[i - 1]
+            if not (cb.parent is prev and cb.is_shareable and cb.is_device_location
+                    and cb.token_ids == tuple(tokens[i * bs:(i + 1) * bs])):
+                return i
+        return len(req.cached_blocks)
 
     def allocate_request_blocks(self, req_id: int, block_num: int) -> list[int]:
         """Take references on matched blocks and pop `block_num` free blocks (AllocateRequestBlocks)."""
@@ -151,6 +158,11 @@ class PrefixCacheManager:
         if block_num < 0 or block_num > self.device_blocks:
             raise CoreError(f"allocate_request_blocks: req {req_id}: block_num {block_num} "
                             f"outside 0..{self.device_blocks}")
+        if not req.req_block_ids and self._valid_match(req, req.matched_tokens) < len(req.cached_blocks):
+            # A lookup takes no references, so its matches can be evicted before this call;
+            # upstream would then reference free blocks. Only a fresh lookup may allocate.
+            raise CoreError(f"allocate_request_blocks: req {req_id}: blocks matched by its lookup were "
+                            f"evicted since; call get_request_prefix_block_number again")
         needed = max(0, block_num - len(self.free))
         reserved = req.cached_blocks
         if needed and self.fix_upstream_bugs and self._evictable(reserved) < needed:
