@@ -145,3 +145,58 @@ def test_annotations_loader(tmp_path: Path) -> None:
     assert [n.id for n in notes_for_symbol("toy::BatchStrategy::ProcessWaitingQueue", notes)] == ["n1"]
     assert len(notes.errors) == 1 and "bad.yaml" in notes.errors[0]
     assert load(tmp_path / "missing").notes == []
+
+
+def _dump(root: Path) -> list[tuple]:
+    """Every stored fact with ids replaced by what they point at (ids differ between paths)."""
+    conn = store.connect(store.db_path(root), readonly=True)
+    paths = dict(conn.execute("SELECT id, path FROM files"))
+    syms = {r[0]: (paths[r[1]], *r[2:]) for r in conn.execute("SELECT * FROM symbols")}
+    facts = [("S", *s) for s in syms.values()]
+    facts += [("C", paths[r[0]], syms.get(r[1]), *r[2:]) for r in conn.execute("SELECT * FROM calls")]
+    facts += [("I", paths[r[0]], *r[1:]) for r in conn.execute("SELECT * FROM imports")]
+    facts += [("F", *r[1:]) for r in conn.execute("SELECT * FROM files")]
+    return sorted(facts, key=repr)
+
+
+def test_parallel_path_stores_the_same_facts(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serial = index_repo(repo, jobs=1)
+    expected = _dump(repo)
+    store.db_path(repo).unlink()
+    monkeypatch.setattr(build, "PARALLEL_THRESHOLD", 1)
+    parallel = index_repo(repo, jobs=2)  # two worker processes, staging files, merge
+    assert (parallel.parsed, parallel.symbols, parallel.edges) == (serial.parsed, serial.symbols,
+                                                                    serial.edges)
+    assert _dump(repo) == expected
+    # incremental through the parallel path: changed files replace their rows, ids stay unique
+    for p in repo.rglob("*.py"):
+        p.write_text(p.read_text() + "\n# edit\n")
+    assert index_repo(repo, jobs=2).parsed == 4
+    conn = store.connect(store.db_path(repo), readonly=True)
+    assert conn.execute("SELECT COUNT(*) FROM symbols").fetchone()[0] == serial.symbols
+    assert not list(conn.execute("SELECT name FROM pragma_database_list WHERE name LIKE 'stage%'"))
+
+
+def test_interrupted_parallel_merge_keeps_previous(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = index_repo(repo)
+    for p in repo.rglob("*.py"):
+        p.write_text(p.read_text() + "\n# edit\n")
+    monkeypatch.setattr(build, "PARALLEL_THRESHOLD", 1)
+    real = build._merge
+    calls = {"n": 0}
+
+    def failing(conn, db, n):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C after one staging file was merged
+        real(conn, db, n)
+
+    monkeypatch.setattr(build, "_merge", failing)
+    with pytest.raises(KeyboardInterrupt):
+        index_repo(repo, jobs=2)
+    assert not build._staging_dirs  # staging files removed
+    monkeypatch.setattr(build, "_merge", real)
+    conn = store.connect(store.db_path(repo), readonly=True)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM symbols").fetchone()[0] == before.symbols
+    assert index_repo(repo).parsed == 4  # the edits are still pending, nothing half-applied

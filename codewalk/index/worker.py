@@ -130,8 +130,12 @@ def serve(chunks: list[list[Job]], counter, queue, db: str, bounds: tuple[int, .
     ('done', path). Also ('files', n) after each chunk and ('error', text) on failure.
     Staging files are scratch space (journal and fsync off): the parent copies them into the
     store inside its own transaction, so a crash here can never touch the real index."""
+    import gc
     import sqlite3
     import traceback
+    # Short-lived process whose garbage is freed by reference counting (no cycles are built):
+    # the cyclic collector would only rescan the growing row lists (~5% of the CPU time).
+    gc.disable()
     try:
         from codewalk.index.parse import warm_up
         warm_up()
