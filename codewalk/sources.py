@@ -58,3 +58,11 @@ def identify(root: Path, known: dict[str, Source], builtin_root: bool = False) -
     if (root / "vllm" / "v1").is_dir():
         return "vllm"
     return ""
+
+
+def target(name: str) -> Target | None:
+    """The checkout a source name means outside `check`: sources.yaml's env variable, else None."""
+    from codewalk.annotations import annotations_dir, load
+
+    known = load(annotations_dir()).sources
+    return resolve(name, known.get(name), {})

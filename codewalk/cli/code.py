@@ -53,9 +53,9 @@ def _positive(text: str) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--repo", default=None, help="repository root (default $CODEWALK_REPO, "
-                   "else the built-in corpus)")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    from codewalk.cli.common import add_target_args
+
+    add_target_args(p)
 
 
 def _query(sub: argparse._SubParsersAction, name: str, helptext: str) -> argparse.ArgumentParser:
@@ -67,10 +67,10 @@ def _query(sub: argparse._SubParsersAction, name: str, helptext: str) -> argpars
 
 def _open(args: argparse.Namespace):
     """(Index, repo label) for --repo / $CODEWALK_REPO / built-in corpus; None on error."""
-    from codewalk.corpus import choose
+    from codewalk.cli.common import target_from_args
     from codewalk.session import open_index
     try:
-        target = choose(args.repo)
+        target = target_from_args(args)
         if not target.root.is_dir():
             raise FileNotFoundError(f"not a directory: {target.root}")
         ix = open_index(target, progress=not args.json)

@@ -184,6 +184,11 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
         console.print("  bases     " + ", ".join(escape(b) for b in m["bases"]))
     if m.get("derived"):
         console.print("  derived   " + ", ".join(escape(b) for b in m["derived"]))
+    for a in m["annotations"]:
+        console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
+        console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
+    for c in m.get("counterparts", []):
+        console.print(f"  [blue]counterpart[/] {c['source']}: {escape(c['symbol'])} [dim](via {c['via']})[/]")
     for title, rows in (("callers", m["callers"]), ("callees", m["callees"])):
         if rows:
             shown = _collapse(rows)
@@ -195,11 +200,6 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
                               soft_wrap=True)
             if len(shown) > 40:
                 console.print(f"    … {len(shown) - 40} more (use --json)")
-    for a in m["annotations"]:
-        console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
-        console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
-    for c in m.get("counterparts", []):
-        console.print(f"  [blue]counterpart[/] {c['source']}: {escape(c['symbol'])} [dim](via {c['via']})[/]")
     if with_source and m["definition"]:
         _render_source(console, root, m)
 
