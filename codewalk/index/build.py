@@ -71,10 +71,13 @@ def _plan(conn: sqlite3.Connection, root: Path, files: list[str]) -> tuple[list[
     todo: list[str] = []
     for rel in files:
         row = stored.get(rel)
-        key = store.stat_key(root / rel)
-        if row is not None and key == (row["size"], row["mtime_ns"]):
+        if row is None:  # new file (every file of a first index): nothing to compare
+            todo.append(rel)
             continue
-        if row is not None and row["digest"] and key is not None:
+        key = store.stat_key(root / rel)
+        if key == (row["size"], row["mtime_ns"]):
+            continue
+        if row["digest"] and key is not None:
             data, size, mtime, _ = read(root / rel, max_bytes())
             if data is not None and digest(data) == row["digest"]:
                 # touched but identical: refresh the stat, skip the parse
@@ -131,31 +134,36 @@ def _chunks(jobs: list[Job], root: Path, workers: int) -> tuple[list[list[Job]],
     return chunks, tuple(bounds)
 
 
-def _parallel(conn: sqlite3.Connection, root: Path, jobs: list[Job], workers: int,
-              advance: Callable[[int], None]) -> None:
-    """Parse across `workers` processes; each writes a private staging SQLite file, which is
-    copied into the store with INSERT ... SELECT (C speed) as soon as its worker is done.
+class _Parsers:
+    """Parser processes (see worker.serve). Started before the file listing on a full index,
+    so their imports and query compilation overlap with the listing and planning here."""
 
-    Runs inside the caller's transaction: the staging files are ATTACHed (allowed inside a
-    transaction) and only DETACHed by the caller after COMMIT/ROLLBACK (see _detach_all)."""
-    workers = min(workers, MAX_WORKERS)
-    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    chunks, bounds = _chunks(jobs, root, workers)
-    tmp = tempfile.mkdtemp(prefix="codewalk-stage-")
-    _staging_dirs.append(tmp)
-    counter = ctx.Value("q", 0)
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=serve, args=(chunks, counter, queue, os.path.join(tmp, f"w{i}"), bounds),
-                         daemon=True) for i in range(workers)]
-    try:
-        for p in procs:
+    def __init__(self, workers: int) -> None:
+        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self.tmp = tempfile.mkdtemp(prefix="codewalk-stage-")
+        _staging_dirs.append(self.tmp)
+        self.counter = ctx.Value("q", 0)
+        self.work = ctx.Queue()
+        self.queue = ctx.Queue()
+        self.procs = [ctx.Process(target=serve, daemon=True, args=(
+            self.work, self.counter, self.queue, os.path.join(self.tmp, f"w{i}")))
+            for i in range(min(workers, MAX_WORKERS))]
+        for p in self.procs:
             p.start()
+
+    def run(self, conn: sqlite3.Connection, root: Path, jobs: list[Job],
+            advance: Callable[[int], None]) -> None:
+        """Parse jobs; each staging segment is merged (inside the caller's transaction) as soon
+        as it is reported. Staging files stay ATTACHed until _detach_all after COMMIT/ROLLBACK."""
+        chunks, bounds = _chunks(jobs, root, len(self.procs))
+        for _ in self.procs:
+            self.work.put((chunks, bounds))
         done = merged = 0
-        while done < len(procs):
+        while done < len(self.procs):
             try:
-                msg = queue.get(timeout=0.5)
+                msg = self.queue.get(timeout=0.5)
             except Empty:
-                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                dead = [p for p in self.procs if p.exitcode not in (None, 0)]
                 if dead:
                     raise RuntimeError(f"parser process died (exit code {dead[0].exitcode})")
                 continue
@@ -167,12 +175,15 @@ def _parallel(conn: sqlite3.Connection, root: Path, jobs: list[Job], workers: in
                 done += msg[0] == "done"
             else:
                 raise RuntimeError("parser process failed:\n" + msg[1])
-    finally:
-        for p in procs:
+
+    def close(self) -> None:
+        """Stop whatever still runs (unused pool, error, Ctrl-C) and reap the processes."""
+        for p in self.procs:
             if p.is_alive():
                 p.terminate()
             p.join()
-        queue.close()
+        self.work.close()
+        self.queue.close()
 
 
 _staging_dirs: list[str] = []
@@ -261,8 +272,17 @@ def index_repo(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
     if not root.is_dir():
         raise FileNotFoundError(f"not a directory: {root}")
     stats = IndexStats(root=str(root), db=str(store.db_path(root, include)))
-    listing = list_files(root, include, exclude)
     conn = store.connect(Path(stats.db))
+    workers = jobs or os.cpu_count() or 1
+    # No current index means every file will be parsed: start the parsers right away.
+    parsers = _Parsers(workers) if workers > 1 and not store.is_current(conn) else None
+    try:
+        listing = list_files(root, include, exclude)
+    except BaseException:
+        if parsers is not None:
+            parsers.close()
+        conn.close()
+        raise
     # The whole index is written in one transaction: a page cache big enough for it means no
     # spilling dirty pages (and syncing the journal) mid-way. Memory only; safety unchanged.
     conn.execute("PRAGMA cache_size=-262144")
@@ -270,12 +290,14 @@ def index_repo(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _update(conn, root, listing.files, listing.dirs, stats, jobs, progress)
+            _update(conn, root, listing.files, listing.dirs, stats, workers, progress, parsers)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         finally:
+            if parsers is not None:
+                parsers.close()
             _detach_all(conn)
     finally:
         conn.close()
@@ -286,21 +308,25 @@ def index_repo(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
 
 
 def _update(conn: sqlite3.Connection, root: Path, files: list[str], dirs: list[str],
-            stats: IndexStats, jobs: int | None, progress: bool) -> None:
+            stats: IndexStats, workers: int, progress: bool, parsers: _Parsers | None) -> None:
     if not store.is_current(conn):
         store.reset(conn)
     todo, removed, _ = _plan(conn, root, files)
     for rel in removed:
         row = conn.execute("SELECT id FROM files WHERE path=?", (rel,)).fetchone()
         _delete_file_rows(conn, row[0])
-    workers = jobs or os.cpu_count() or 1
     with _progress(progress, len(todo)) as advance:
         if workers > 1 and len(todo) >= PARALLEL_THRESHOLD:
             stored = conn.execute("SELECT id FROM files WHERE path IN (SELECT value FROM "
                                   "json_each(?))", (json.dumps(todo),)).fetchall()
             for (file_id,) in stored:  # changed files: old rows go before the new ones arrive
                 _delete_file_rows(conn, file_id)
-            _parallel(conn, root, _jobs(root, todo), workers, advance)
+            own = _Parsers(workers) if parsers is None else None  # incremental, many changes
+            try:
+                (parsers or own).run(conn, root, _jobs(root, todo), advance)
+            finally:
+                if own is not None:
+                    own.close()
         else:
             next_id = [conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM symbols").fetchone()[0]]
             for res in run_batch(_jobs(root, todo)):

@@ -44,7 +44,11 @@ def read(path: Path, limit: int) -> tuple[bytes | None, int, int, str]:
         if st.st_size > limit:
             return None, st.st_size, st.st_mtime_ns, f"larger than {limit} bytes"
         with path.open("rb") as fh:
-            data = fh.read(limit + 1)
+            # Read the stat size (+1 to notice growth), not limit+1: read(n) allocates n bytes
+            # up front, and 8 MiB per file is most of the cost of reading small sources.
+            data = fh.read(st.st_size + 1)
+            if len(data) > st.st_size:  # grew since the stat: read on, up to the limit
+                data += fh.read(limit + 1 - len(data))
     except OSError as exc:  # unreadable, symlink loop (ELOOP), vanished meanwhile
         return None, 0, 0, f"unreadable ({exc.strerror or exc.__class__.__name__})"
     if len(data) > limit:
@@ -121,9 +125,10 @@ STAGING_SCHEMA = (
 )
 
 
-def serve(chunks: list[list[Job]], counter, queue, db: str, bounds: tuple[int, ...] = ()) -> None:  # noqa: ANN001
-    """Parser process: take chunk numbers from the shared counter until none are left and
-    write every result into private staging databases `db`-0, `db`-1, ...
+def serve(work, counter, queue, db: str) -> None:  # noqa: ANN001
+    """Parser process: warm up, receive (chunks, bounds) from `work` (None: nothing to do),
+    take chunk numbers from the shared counter until none are left and write every result
+    into private staging databases `db`-0, `db`-1, ...
 
     A staging file is closed and reported as ('segment', path) once the chunk numbers pass the
     next of `bounds`, so the parent merges it while parsing goes on; the last is reported as
@@ -139,6 +144,10 @@ def serve(chunks: list[list[Job]], counter, queue, db: str, bounds: tuple[int, .
     try:
         from codewalk.index.parse import warm_up
         warm_up()
+        item = work.get()
+        if item is None:
+            return
+        chunks, bounds = item
         segment = 0
 
         def open_segment() -> tuple[sqlite3.Connection, str]:
