@@ -66,7 +66,12 @@ def run(job: Job) -> FileResult:
     if data is None:
         return result
     # Invalid UTF-8 is replaced, then re-encoded, so node byte offsets match decodable text.
-    source = data if data.isascii() else data.decode("utf-8", "replace").encode("utf-8")
+    source = data
+    if not data.isascii():
+        try:
+            data.decode("utf-8")  # valid UTF-8 is its own round trip
+        except UnicodeDecodeError:
+            source = data.decode("utf-8", "replace").encode("utf-8")
     try:
         if job.language == "cpp":
             from codewalk.index import cpp
