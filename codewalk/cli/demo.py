@@ -1,19 +1,70 @@
-"""`codewalk demo …`: step the bound core through a built-in trace (filled in by the core work)."""
+"""`codewalk demo …`: step the bound core through a built-in trace, or run a computed demo.
+
+* `prefix-cache`, `schedule` — replay a trace through the C++ core (views/demo.py);
+* `paged-vs-contiguous` — KV waste of max_len reservation vs paging on a generated workload;
+* `online-softmax` — FlashAttention-style tiled attention checked against naive attention
+  (both rendered by views/paging.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 
+CORE_DEMOS = ["prefix-cache", "schedule"]
+COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax"]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
-    p = sub.add_parser("demo", help="replay a built-in trace through the C++ core")
-    p.add_argument("name", choices=["prefix-cache", "schedule"])
+    from codewalk import paging
+
+    p = sub.add_parser("demo", help="replay a built-in trace through the C++ core, or run a computed demo",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=CORE_DEMOS + COMPUTED_DEMOS)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="paged-vs-contiguous, online-softmax: random seed (0)")
+    g = p.add_argument_group("paged-vs-contiguous")
+    g.add_argument("--requests", type=_count, default=paging.DEFAULT_REQUESTS,
+                   help=f"requests in the workload ({paging.DEFAULT_REQUESTS})")
+    g.add_argument("--block-size", type=_positive, default=paging.DEFAULT_BLOCK,
+                   help=f"tokens per KV block ({paging.DEFAULT_BLOCK})")
+    g.add_argument("--max-len", type=int, default=paging.DEFAULT_MAX_LEN,
+                   help=f"max sequence length a contiguous system reserves ({paging.DEFAULT_MAX_LEN})")
+    g.add_argument("--budget", type=_positive, default=paging.DEFAULT_BUDGET,
+                   help=f"KV token slots for the concurrency estimate ({paging.DEFAULT_BUDGET})")
+    f = p.add_argument_group("online-softmax")
+    f.add_argument("--seq", type=_positive, default=64, help="sequence length (64)")
+    f.add_argument("--dim", type=_positive, default=16, help="head dimension (16)")
+    f.add_argument("--block", type=_positive, default=16, help="K/V tile size (16)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.name == "paged-vs-contiguous":
+        from codewalk.views.paging import run_paging
+
+        if args.max_len < 2:
+            print("codewalk demo: --max-len must be >= 2")
+            return 2
+        return run_paging(args.requests, args.seed, args.block_size, args.max_len, args.budget, as_json=args.json)
+    if args.name == "online-softmax":
+        from codewalk.views.paging import run_flash
+
+        return run_flash(args.seq, args.dim, args.block, args.seed, as_json=args.json)
     from codewalk.views.demo import run_demo
 
     return run_demo(args.name, as_json=args.json)
