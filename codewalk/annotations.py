@@ -50,11 +50,31 @@ class Note:
     lines: tuple[int, int] | None = None
 
     def text(self, lang: str = "en") -> str:
-        """The note's body in `lang` ('en' or 'zh'), falling back to the other language."""
-        return (self.zh or self.en) if lang == "zh" else (self.en or self.zh)
+        """The note's body in `lang` ('en' or 'zh'), falling back to the other language, reflowed."""
+        return reflow((self.zh or self.en) if lang == "zh" else (self.en or self.zh))
 
     def heading(self, lang: str = "en") -> str:
         return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+
+
+def reflow(text: str) -> str:
+    """Join the hard-wrapped lines of each paragraph (YAML `|` blocks keep them); blank lines stay.
+
+    Chinese text is joined without a space, other text with one.
+    """
+    paragraphs = []
+    for para in re.split(r"\n\s*\n", text.strip()):
+        lines = [line.strip() for line in para.splitlines() if line.strip()]
+        out = ""
+        for line in lines:
+            if out and not (_CJK.match(out[-1]) and _CJK.match(line[0])):
+                out += " "
+            out += line
+        paragraphs.append(out)
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 @dataclass(slots=True)

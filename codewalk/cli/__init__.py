@@ -6,10 +6,11 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from codewalk.cli import code, demo, notes
+from codewalk.cli import code, demo, guide, notes, source
 
 # Each module adds its subcommands and sets `func` on them; `func(args) -> int` is the exit status.
-_GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, demo.register)
+_GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, guide.register,
+                                                                       source.register, demo.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Guide exporters: Markdown (with Mermaid), one self-contained HTML file, CodeTour JSON."""

@@ -1,0 +1,83 @@
+"""`codewalk guide`: list guides, or walk one in the terminal (rich panels, next/prev)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+from codewalk import diagrams
+from codewalk.guide import Guides
+from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
+
+
+def list_guides(guides: Guides, lang: str, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table("id", "steps", "title", box=None)
+    for g in guides.guides:
+        table.add_row(g.id, str(len(g.steps)), g.title.get(lang))
+    console.print(table)
+
+
+def step_panel(rg: ResolvedGuide, index: int, lang: str) -> Panel:
+    """One step as a rich panel: prose, note, where, code, diagram, demo."""
+    rs = rg.steps[index]
+    parts: list[Any] = []
+    if rs.step.prose.get(lang):
+        parts.append(escape(rs.step.prose.get(lang)))
+    if rs.note is not None:
+        parts.append(Panel(escape(rs.note.text(lang)), title=f"[magenta]{escape(rs.note.heading(lang))}[/]",
+                           title_align="left", border_style="magenta"))
+    parts += _code(rs)
+    diagram = diagrams.for_step(rs.step.diagram, rs.located) if rs.step.diagram else None
+    if diagram is not None:
+        parts.append(_tree(diagram))
+    if rs.step.demo:
+        parts.append(f"[dim]try:[/] [bold]{escape(rs.step.demo)}[/]")
+    title = f"{rg.guide.title.get(lang)} — {index + 1}/{len(rg.steps)}: {rs.step.title.get(lang)}"
+    return Panel(Group(*parts), title=escape(title), title_align="left")
+
+
+def _code(rs: ResolvedStep) -> list[Any]:
+    loc = rs.located
+    if loc is None:
+        return [f"[red]{escape(rs.step.symbol)}: {escape(rs.missing)}[/]"] if rs.missing else []
+    where = f"[cyan]{escape(loc.qname)}[/]  [dim]{escape(loc.path)}:{loc.line}[/]"
+    if loc.fallback:
+        where += "  [yellow](codewalk core's counterpart: no KsanaLLM checkout)[/]"
+    lexer = "python" if loc.language == "python" else "cpp"
+    return [where, Syntax(loc.code, lexer, line_numbers=True, start_line=loc.line)]
+
+
+def _tree(d: diagrams.Diagram) -> Tree:
+    """A diagram in the terminal: each node with its outgoing edges."""
+    tree = Tree(f"[bold]{escape(d.title)}[/]")
+    for node_id, label in d.nodes.items():
+        outs = [(dst, lab) for src, dst, lab in d.edges if src == node_id]
+        if outs:
+            branch = tree.add(escape(label))
+            for dst, lab in outs:
+                branch.add(escape(f"→ {d.nodes[dst]}" + (f"  ({lab})" if lab else "")))
+    return tree
+
+
+def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
+    """Print every step, or page through them with n/p/q when interactive."""
+    console = console or Console()
+    console.print(Panel(escape(rg.guide.summary.get(lang)), title=escape(rg.guide.title.get(lang))))
+    if not interactive:
+        for i in range(len(rg.steps)):
+            console.print(step_panel(rg, i, lang))
+        return
+    i = 0
+    while 0 <= i < len(rg.steps):
+        console.print(step_panel(rg, i, lang))
+        answer = console.input("[dim][n]ext  [p]rev  [q]uit >[/] ").strip().lower()
+        if answer.startswith("q"):
+            return
+        i = max(0, i - 1) if answer.startswith("p") else i + 1
