@@ -165,6 +165,7 @@ void ContinuousBatchingStrategy::MergePendingSwapinRequests(StepResult& r) {
 // ContinuousBatchingStrategy::ProcessDecodingQueue: give each decoding request its next block; preempt on shortage.
 bool ContinuousBatchingStrategy::ProcessDecodingQueue(std::vector<Planned>& running, StepResult& r) {
   MergePendingSwapinRequests(r);
+  // A copy: preemption below takes requests out of decoding_queue_.
   const std::vector<RequestPtr> passed = CheckRunningQueueStepTokens(decoding_queue_);
   bool blocked = false;
   size_t i = 0;

@@ -281,7 +281,14 @@ void BindPrefixCacheManager(py::module_& m) {
       .def("allocate_request_blocks", &M::AllocateRequestBlocks, py::arg("req_id"), py::arg("block_num"),
            "AllocateRequestBlocks: reference the matched blocks and take block_num free ones (evicting if needed). "
            "Returns the request's device block ids.")
-      .def("update_request_tokens", &M::UpdateRequestTokens, py::arg("req_id"), py::arg("kvcached_tokens"),
+      .def(
+          "update_request_tokens",
+          [](M& self, int64_t req_id, const std::vector<int>& kvcached_tokens,
+             std::optional<int64_t> shareable_token_num) {
+            const bool merged = self.UpdateRequestTokens(req_id, kvcached_tokens, shareable_token_num);
+            return std::make_pair(self.RequestBlockIds(req_id), merged);
+          },
+          py::arg("req_id"), py::arg("kvcached_tokens"),
            py::arg("shareable_token_num") = py::none(),
            "UpdateRequestTokens: put newly filled blocks into the tree, merging duplicates. "
            "Returns (block ids, block_merged).")

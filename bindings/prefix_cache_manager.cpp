@@ -3,6 +3,7 @@
 #include "prefix_cache_manager.h"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -62,7 +63,7 @@ PrefixCachedBlock* PrefixCacheManager::CreateCachedBlock(int memory_block_id, bo
 
 // PrefixCacheManager::GetUsableBlockNumber
 int64_t PrefixCacheManager::GetUsableBlockNumber() const {
-  return static_cast<int64_t>(free_cached_blocks_.size() + reusable_cached_blocks_.size());
+  return static_cast<int64_t>(free_cached_blocks_.size() + reusable_block_num_);
 }
 
 // PrefixCacheManager::GetFutureFreeBlockNumber: blocks that come free once their swap-out merges.
@@ -80,18 +81,18 @@ int64_t PrefixCacheManager::GetHostFreeBlockNumber() const {
 // PrefixCacheManager::GetUsedBlockNumber
 int64_t PrefixCacheManager::GetUsedBlockNumber() const {
   return device_blocks_ - static_cast<int64_t>(free_cached_blocks_.size()) -
-         static_cast<int64_t>(reusable_cached_blocks_.size()) - leaked_blocks_;
+         static_cast<int64_t>(reusable_block_num_) - leaked_blocks_;
 }
 
 int64_t PrefixCacheManager::GetReusableBlockNumber() const {
-  return static_cast<int64_t>(reusable_cached_blocks_.size());
+  return static_cast<int64_t>(reusable_block_num_);
 }
 
 // PrefixCacheManager::GetRequestUsableBlockNumber: the request's own matched reusable blocks do not count.
 int64_t PrefixCacheManager::GetRequestUsableBlockNumber(int64_t req_id) const {
   const PrefixCachedRequest& req = GetRequest(req_id, "get_request_usable_block_number");
   int64_t own = 0;
-  for (PrefixCachedBlock* cb : req.cached_blocks) own += reusable_cached_blocks_.count(cb) ? 1 : 0;
+  for (const PrefixCachedBlock* cb : req.cached_blocks) own += cb->is_reusable ? 1 : 0;
   return GetUsableBlockNumber() - own;
 }
 
@@ -111,7 +112,7 @@ int64_t PrefixCacheManager::GetRequestNeededBlockNumForOneNextToken(int64_t req_
   return on_host + static_cast<int64_t>(GetRequestStepBlockNumberForOneNextToken(req));
 }
 
-std::vector<int> PrefixCacheManager::RequestBlockIds(int64_t req_id) const {
+const std::vector<int>& PrefixCacheManager::RequestBlockIds(int64_t req_id) const {
   return GetRequest(req_id, "request_block_ids").req_block_ids;
 }
 
@@ -161,7 +162,9 @@ size_t PrefixCacheManager::ValidMatchLength(const PrefixCachedRequest& req, cons
   for (size_t i = 0; i < req.cached_blocks.size(); ++i) {
     const PrefixCachedBlock* cb = req.cached_blocks[i];
     const PrefixCachedBlock* prev = i == 0 ? root_cached_block_ : req.cached_blocks[i - 1];
-    if (!(cb->parent == prev && cb->is_shareable && cb->is_device_location && cb->token_ids == TokenSlice(tokens, i))) {
+    const TokenSpan slice = TokenSlice(tokens, i);
+    if (!(cb->parent == prev && cb->is_shareable && cb->is_device_location &&
+          std::equal(cb->token_ids.begin(), cb->token_ids.end(), slice.data, slice.data + slice.size))) {
       return i;
     }
   }
@@ -169,7 +172,7 @@ size_t PrefixCacheManager::ValidMatchLength(const PrefixCachedRequest& req, cons
 }
 
 // PrefixCacheManager::AllocateRequestBlocks: reference the matched blocks, then pop block_num free ones.
-std::vector<int> PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64_t block_num) {
+const std::vector<int>& PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64_t block_num) {
   PrefixCachedRequest& req = GetRequest(req_id, "allocate_request_blocks");
   if (req.req_state == RequestState::kSwapped || req.swap_phase != SwapPhase::kNone) {
     throw CoreError("allocate_request_blocks: " + Req(req_id) + " is " + Phase(req));
@@ -186,21 +189,25 @@ std::vector<int> PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64
   }
   const int64_t free_now = static_cast<int64_t>(free_cached_blocks_.size());
   const size_t needed = static_cast<size_t>(std::max<int64_t>(0, block_num - free_now));
-  const BlockSet reserved(req.cached_blocks.begin(), req.cached_blocks.end());
   auto out_of_blocks = [&]() {
     return CoreError("allocate_request_blocks: " + Req(req_id) + ": out of device blocks (asked " +
                      std::to_string(block_num) + ", free " + std::to_string(free_cached_blocks_.size()) + ")");
   };
-  if (needed && fix_upstream_bugs_ && CountEvictableBlocks(reserved) < needed) throw out_of_blocks();
-  // Upstream evicts first and only then finds out it was not enough.
-  if (needed && FreeCachedBlocks(needed, reserved) < needed) throw out_of_blocks();
+  if (needed) {
+    // The request's own matched prefix must survive the eviction that makes room for it.
+    const uint64_t reserved = ReserveBlocks(req.cached_blocks);
+    if (fix_upstream_bugs_ && CountEvictableBlocks(reserved) < needed) throw out_of_blocks();
+    // Upstream evicts first and only then finds out it was not enough.
+    if (FreeCachedBlocks(needed, reserved) < needed) throw out_of_blocks();
+  }
   if (req.req_block_ids.empty()) req.req_state = RequestState::kRunning;
   if (req.req_block_ids.size() > req.cached_blocks.size()) req.req_block_ids.resize(req.cached_blocks.size());
   for (size_t i = req.req_block_ids.size(); i < req.cached_blocks.size(); ++i) {
     PrefixCachedBlock* cb = req.cached_blocks[i];
     req.req_block_ids.push_back(cb->memory_block_id);
-    if (cb->Unreferenced()) reusable_cached_blocks_.erase(cb);
-    cb->active_requests[req_id] = i;
+    if (cb->Unreferenced()) SetReusable(cb, false);
+    cb->active_requests.Set(req_id, i);
+    UpdateEvictable(cb);
   }
   for (int64_t n = 0; n < block_num; ++n) {
     if (free_cached_blocks_.empty()) throw std::out_of_range("allocate_request_blocks: free queue ran dry");
@@ -213,9 +220,8 @@ std::vector<int> PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64
 }
 
 // PrefixCacheManager::UpdateRequestTokens: newly filled blocks enter the tree or merge into their twins.
-std::pair<std::vector<int>, bool> PrefixCacheManager::UpdateRequestTokens(int64_t req_id,
-                                                                          const std::vector<int>& kvcached_tokens,
-                                                                          std::optional<int64_t> shareable_token_num) {
+bool PrefixCacheManager::UpdateRequestTokens(int64_t req_id, const std::vector<int>& kvcached_tokens,
+                                             std::optional<int64_t> shareable_token_num) {
   PrefixCachedRequest& req = GetRequest(req_id, "update_request_tokens");
   const int64_t token_count = static_cast<int64_t>(kvcached_tokens.size());
   const int64_t shareable = shareable_token_num.value_or(token_count);
@@ -228,18 +234,19 @@ std::pair<std::vector<int>, bool> PrefixCacheManager::UpdateRequestTokens(int64_
   }
   const size_t filled = static_cast<size_t>(shareable / block_size_);
   bool merged = false;
-  if (filled <= req.shared_block_num || !enable_prefix_caching_) return {req.req_block_ids, merged};
+  if (filled <= req.shared_block_num || !enable_prefix_caching_) return merged;
   if (req.cached_blocks.size() < filled) {
     throw CoreError("update_request_tokens: " + Req(req_id) + " holds " + std::to_string(req.cached_blocks.size()) +
                     " blocks, fewer than the " + std::to_string(filled) + " filled ones");
   }
   for (size_t i = req.shared_block_num; i < filled; ++i) {
     PrefixCachedBlock* cb = req.cached_blocks[i];
-    cb->token_ids = TokenSlice(kvcached_tokens, i);
+    const TokenSpan slice = TokenSlice(kvcached_tokens, i);
+    cb->token_ids.assign(slice.data, slice.data + slice.size);
     merged = AppendFilledCachedBlock(req, i, cb) || merged;
   }
   req.shared_block_num = filled;
-  return {req.req_block_ids, merged};
+  return merged;
 }
 
 // PrefixCacheManager::AppendFilledCachedBlock: link a computed block under its parent, or merge into its twin.
@@ -252,19 +259,20 @@ bool PrefixCacheManager::AppendFilledCachedBlock(PrefixCachedRequest& req, size_
     return true;
   }
   cached_block->is_shareable = true;
-  cached_block->active_requests[req.req_id] = block_index;
+  cached_block->active_requests.Set(req.req_id, block_index);
   cached_block->parent = parent;
   parent->children[cached_block->token_ids] = cached_block;
   AppendCachedBlockToTimedList(cached_block);
-  reusable_cached_blocks_.erase(cached_block);
+  SetReusable(cached_block, false);
   return false;
 }
 
 // PrefixCacheManager::MergeFilledCachedBlocks: the request switches to the tree's block, its copy is freed.
 void PrefixCacheManager::MergeFilledCachedBlocks(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* dst,
                                                  PrefixCachedBlock* src) {
-  if (fix_upstream_bugs_ && dst->Unreferenced()) reusable_cached_blocks_.erase(dst);
-  dst->active_requests[req.req_id] = block_index;
+  if (fix_upstream_bugs_ && dst->Unreferenced()) SetReusable(dst, false);
+  dst->active_requests.Set(req.req_id, block_index);
+  UpdateEvictable(dst);
   req.cached_blocks.at(block_index) = dst;
   req.req_block_ids.at(block_index) = dst->memory_block_id;
   ResetCachedBlock(src);
@@ -276,35 +284,50 @@ void PrefixCacheManager::MergeFilledCachedBlocks(PrefixCachedRequest& req, size_
 // PrefixCacheManager::FreeCachedBlocks (public face): evict without reserving anything.
 int64_t PrefixCacheManager::FreeCachedBlocks(int64_t block_num) {
   if (block_num < 0) throw CoreError("free_cached_blocks: block_num " + std::to_string(block_num) + " is negative");
-  return static_cast<int64_t>(FreeCachedBlocks(static_cast<size_t>(block_num), BlockSet{}));
+  if (block_num == 0) {
+    // Upstream tests the count only after looking at a block, so asking for none still evicts the
+    // newest timed block (with its subtree) when nobody references it.
+    if (timed_cached_blocks_.empty() || !timed_cached_blocks_.rbegin()->second->Unreferenced()) return 0;
+    block_num = 1;  // the newest evictable block is that one; the walk stops right after it
+  }
+  return static_cast<int64_t>(FreeCachedBlocks(static_cast<size_t>(block_num), ReserveBlocks({})));
+}
+
+// Mark the caller's reserved blocks for one eviction walk (a fresh epoch, so no set is built).
+uint64_t PrefixCacheManager::ReserveBlocks(const std::vector<PrefixCachedBlock*>& reserved) {
+  ++reserve_epoch_;
+  for (PrefixCachedBlock* cb : reserved) cb->reserved_epoch = reserve_epoch_;
+  return reserve_epoch_;
 }
 
 // PrefixCacheManager::FreeCachedBlocks: walk the timed list newest first, evicting unreferenced subtrees.
-size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, const BlockSet& reserved) {
-  // Walk a copy: eviction resets blocks but they leave the list only after the walk, as upstream.
-  const std::vector<PrefixCachedBlock*> timeline(timed_cached_blocks_.begin(), timed_cached_blocks_.end());
-  std::vector<PrefixCachedBlock*> freed;
-  for (auto it = timeline.rbegin(); it != timeline.rend(); ++it) {
-    PrefixCachedBlock* cb = *it;
-    // A block freed as part of an earlier subtree is no longer shareable.
-    if (reserved.count(cb) || !cb->is_shareable) continue;
-    if (cb->Unreferenced()) {
-      DetachFromParent(cb);
-      FreeCachedBlockRecursively(cb, freed, 0);
-    }
-    if (freed.size() >= block_num) break;
+// Upstream steps over referenced blocks; walking the eviction index (the unreferenced timed blocks, in
+// the same order) visits the same candidates and frees the same blocks without touching the others.
+// Each freed block leaves the index at once, so the walk re-finds its place by key.
+size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, uint64_t reserved_epoch) {
+  size_t freed = 0;
+  uint64_t below = std::numeric_limits<uint64_t>::max();
+  while (freed < block_num) {
+    auto it = evictable_cached_blocks_.lower_bound(below);
+    if (it == evictable_cached_blocks_.begin()) break;
+    --it;
+    below = it->first;
+    PrefixCachedBlock* cb = it->second;
+    // A block freed as part of an earlier subtree is no longer shareable (nor in the index).
+    if (cb->reserved_epoch == reserved_epoch || !cb->is_shareable) continue;
+    DetachFromParent(cb);
+    freed += FreeCachedBlockRecursively(cb, 0);
   }
-  for (PrefixCachedBlock* cb : freed) RemoveCachedBlockFromTimedList(cb);
-  return freed.size();
+  return freed;
 }
 
 // Dry run of FreeCachedBlocks (used only with fix_upstream_bugs): how many blocks it could evict.
-size_t PrefixCacheManager::CountEvictableBlocks(const BlockSet& reserved) const {
+size_t PrefixCacheManager::CountEvictableBlocks(uint64_t reserved_epoch) const {
   BlockSet seen;
   size_t count = 0;
-  for (auto it = timed_cached_blocks_.rbegin(); it != timed_cached_blocks_.rend(); ++it) {
-    const PrefixCachedBlock* cb = *it;
-    if (reserved.count(cb) || seen.count(cb) || !cb->Unreferenced()) continue;
+  for (auto it = evictable_cached_blocks_.rbegin(); it != evictable_cached_blocks_.rend(); ++it) {
+    const PrefixCachedBlock* cb = it->second;
+    if (cb->reserved_epoch == reserved_epoch || seen.count(cb)) continue;
     std::vector<const PrefixCachedBlock*> stack{cb};
     while (!stack.empty()) {
       const PrefixCachedBlock* node = stack.back();
@@ -318,12 +341,11 @@ size_t PrefixCacheManager::CountEvictableBlocks(const BlockSet& reserved) const 
 }
 
 // PrefixCacheManager::FreeCachedBlockRecursively: children first (in token order), then the block itself.
-// Iterative post-order so a deep chain cannot overflow the C++ stack.
-void PrefixCacheManager::FreeCachedBlockRecursively(PrefixCachedBlock* cached_block,
-                                                    std::vector<PrefixCachedBlock*>& free_blocks, size_t depth) {
-  using ChildIter = std::map<std::vector<int>, PrefixCachedBlock*>::iterator;
-  std::vector<std::pair<PrefixCachedBlock*, ChildIter>> stack;
+// Iterative post-order so a deep chain cannot overflow the C++ stack. Returns the blocks freed.
+size_t PrefixCacheManager::FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, size_t depth) {
+  std::vector<std::pair<PrefixCachedBlock*, ChildMap::iterator>> stack;
   stack.emplace_back(cached_block, cached_block->children.begin());
+  size_t freed = 0;
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next != node->children.end()) {
@@ -335,33 +357,39 @@ void PrefixCacheManager::FreeCachedBlockRecursively(PrefixCachedBlock* cached_bl
     }
     PrefixCachedBlock* done = node;
     stack.pop_back();
-    reusable_cached_blocks_.erase(done);
+    SetReusable(done, false);
+    // Upstream drops freed blocks from the timed list after its walk; the survivors' order is the same.
+    RemoveCachedBlockFromTimedList(done);
     ResetCachedBlock(done);
     free_cached_blocks_.push_back(done);
-    free_blocks.push_back(done);
+    ++freed;
   }
+  return freed;
 }
 
 // A swapped-out block's descendants leave the tree with it. Upstream frees them all
 // (FreeCachedBlockRecursively), even a block another swapped request still holds; with
 // fix_upstream_bugs such a block is only detached, and rejoins the tree when its holder swaps back in.
 // Iterative pre-order so the free queue fills in the reference's order without deep recursion.
-void PrefixCacheManager::DropSubtree(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks) {
+// Returns the blocks freed.
+size_t PrefixCacheManager::DropSubtree(PrefixCachedBlock* cached_block) {
   std::vector<PrefixCachedBlock*> stack{cached_block};
+  size_t freed = 0;
   while (!stack.empty()) {
     PrefixCachedBlock* cb = stack.back();
     stack.pop_back();
     if (!fix_upstream_bugs_ || cb->inactive_requests.empty()) {
-      FreeCachedBlockRecursively(cb, free_blocks, stack.size());
+      freed += FreeCachedBlockRecursively(cb, stack.size());
       continue;
     }
     cb->parent = nullptr;
     RemoveCachedBlockFromTimedList(cb);
-    std::map<std::vector<int>, PrefixCachedBlock*> children;
+    ChildMap children;
     children.swap(cb->children);
     for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(it->second);
     if (stack.size() > block_pool_.size()) throw std::runtime_error("swapout_request_async: tree has a cycle");
   }
+  return freed;
 }
 
 // PrefixCacheManager::DestroyFinishedRequest: drop references; unfilled blocks return to the free queue.
@@ -377,8 +405,9 @@ void PrefixCacheManager::DestroyFinishedRequest(int64_t req_id) {
         free_cached_blocks_.push_back(cb);
         continue;
       }
-      cb->active_requests.erase(req_id);
-      if (cb->Unreferenced()) reusable_cached_blocks_.insert(cb);
+      cb->active_requests.Erase(req_id);
+      if (cb->Unreferenced()) SetReusable(cb, true);
+      UpdateEvictable(cb);
     }
   }
   cached_requests_.erase(req_id);
@@ -405,18 +434,17 @@ std::pair<int64_t, int64_t> PrefixCacheManager::SwapoutRequestAsync(int64_t req_
                     " host blocks, " + std::to_string(host_free_block_ids_.size()) + " free");
   }
   UpdateCachedRequestState(req, RequestState::kSwapped);
-  std::vector<PrefixCachedBlock*> freed;
+  size_t freed = 0;
   for (PrefixCachedBlock* cb : moving) {
     if (!cb->is_shareable) continue;
     // The block leaves the tree; whatever hung below it is evicted (its KV would be orphaned).
     DetachFromParent(cb);
     cb->parent = nullptr;
-    std::map<std::vector<int>, PrefixCachedBlock*> children;
+    ChildMap children;
     children.swap(cb->children);
-    for (auto& kv : children) DropSubtree(kv.second, freed);
+    for (auto& kv : children) freed += DropSubtree(kv.second);
     RemoveCachedBlockFromTimedList(cb);
   }
-  for (PrefixCachedBlock* cb : freed) RemoveCachedBlockFromTimedList(cb);
   std::vector<PrefixCachedBlock*> host;
   for (size_t i = 0; i < moving.size(); ++i) {
     int host_id = host_free_block_ids_.front();
@@ -426,7 +454,7 @@ std::pair<int64_t, int64_t> PrefixCacheManager::SwapoutRequestAsync(int64_t req_
   const int64_t swapped = static_cast<int64_t>(moving.size());
   swapout_tasks_.push_back(SwapoutTask{req_id, std::move(moving), std::move(host)});
   req.swap_phase = SwapPhase::kSwappingOut;
-  return {swapped, static_cast<int64_t>(freed.size())};
+  return {swapped, static_cast<int64_t>(freed)};
 }
 
 // PrefixCacheManager::MergeSwapoutRequest: the copy is done; device memory returns to the free queue.
@@ -475,8 +503,9 @@ int64_t PrefixCacheManager::SwapinRequestAsync(int64_t req_id) {
   };
   if (need > free_now) {
     const size_t shortage = need - free_now;
-    if (fix_upstream_bugs_ && CountEvictableBlocks(BlockSet{}) < shortage) throw out_of_blocks();
-    if (FreeCachedBlocks(shortage, BlockSet{}) < shortage) throw out_of_blocks();
+    const uint64_t nothing_reserved = ReserveBlocks({});
+    if (fix_upstream_bugs_ && CountEvictableBlocks(nothing_reserved) < shortage) throw out_of_blocks();
+    if (FreeCachedBlocks(shortage, nothing_reserved) < shortage) throw out_of_blocks();
   }
   std::vector<int> device_ids;
   for (size_t i = 0; i < host_blocks.size(); ++i) {
@@ -495,7 +524,7 @@ int64_t PrefixCacheManager::SwapinRequestAsync(int64_t req_id) {
 }
 
 // PrefixCacheManager::MergeSwapinRequest: the copy is done; blocks rejoin the tree, merging into twins.
-std::vector<int> PrefixCacheManager::MergeSwapinRequest(int64_t req_id) {
+const std::vector<int>& PrefixCacheManager::MergeSwapinRequest(int64_t req_id) {
   auto it = std::find_if(swapin_tasks_.begin(), swapin_tasks_.end(),
                          [&](const SwapinTask& t) { return t.req_id == req_id; });
   if (it == swapin_tasks_.end()) {
@@ -552,12 +581,13 @@ void PrefixCacheManager::AppendSwapinCachedBlock(PrefixCachedRequest& req, size_
 // PrefixCacheManager::MergeSwapinCachedBlocks: every swapped request holding src now holds dst.
 void PrefixCacheManager::MergeSwapinCachedBlocks(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* dst,
                                                  PrefixCachedBlock* src) {
-  if (fix_upstream_bugs_ && dst->Unreferenced()) reusable_cached_blocks_.erase(dst);
-  const std::map<int64_t, size_t> holders = src->inactive_requests;  // copy: dst may be src
+  if (fix_upstream_bugs_ && dst->Unreferenced()) SetReusable(dst, false);
+  const RequestRefs holders = src->inactive_requests;  // copy: dst may be src
   for (const auto& [other_id, index] : holders) {
-    dst->inactive_requests[other_id] = index;
+    dst->inactive_requests.Set(other_id, index);
     cached_requests_.at(other_id).cached_blocks.at(index) = dst;
   }
+  UpdateEvictable(dst);
   req.req_block_ids.at(block_index) = dst->memory_block_id;
   ResetCachedBlock(src);
   free_cached_blocks_.push_back(src);
@@ -575,9 +605,11 @@ void PrefixCacheManager::DestroySwappedRequest(int64_t req_id) {
         host_free_block_ids_.push_back(cb->memory_block_id);
         cb->inactive_requests.clear();
         cb->memory_block_id = -1;
+        UpdateEvictable(cb);
         continue;
       }
-      cb->inactive_requests.erase(req_id);
+      cb->inactive_requests.Erase(req_id);
+      UpdateEvictable(cb);
       continue;
     }
     const bool last_holder = cb->active_requests.empty() && cb->inactive_requests.size() == 1;
@@ -586,8 +618,9 @@ void PrefixCacheManager::DestroySwappedRequest(int64_t req_id) {
       free_cached_blocks_.push_back(cb);
       continue;
     }
-    if (last_holder) reusable_cached_blocks_.insert(cb);
-    cb->inactive_requests.erase(req_id);
+    if (last_holder) SetReusable(cb, true);
+    cb->inactive_requests.Erase(req_id);
+    UpdateEvictable(cb);
   }
   cached_requests_.erase(req_id);
 }
@@ -620,11 +653,11 @@ std::string PrefixCacheManager::Phase(const PrefixCachedRequest& req) {
 }
 
 // The tokens of block `index`, clipped to what `tokens` holds (Python slice semantics).
-std::vector<int> PrefixCacheManager::TokenSlice(const std::vector<int>& tokens, size_t index) const {
+TokenSpan PrefixCacheManager::TokenSlice(const std::vector<int>& tokens, size_t index) const {
   const size_t bs = static_cast<size_t>(block_size_);
   const size_t begin = std::min(tokens.size(), index * bs);
   const size_t end = std::min(tokens.size(), begin + bs);
-  return std::vector<int>(tokens.begin() + begin, tokens.begin() + end);
+  return {tokens.data() + begin, end - begin};
 }
 
 // GetRequestStepBlockNumberForOneNextToken: one more block when the last one is full.
@@ -652,13 +685,11 @@ void PrefixCacheManager::UpdateCachedRequestState(PrefixCachedRequest& req, Requ
     if (!cb->is_shareable) continue;
     auto& src = to_swapped ? cb->active_requests : cb->inactive_requests;
     auto& dst = to_swapped ? cb->inactive_requests : cb->active_requests;
-    size_t index = 0;
-    auto it = src.find(req.req_id);
-    if (it != src.end()) {
-      index = it->second;
-      src.erase(it);
-    }
-    dst[req.req_id] = index;
+    const size_t* held = src.Find(req.req_id);
+    const size_t index = held ? *held : 0;
+    src.Erase(req.req_id);
+    dst.Set(req.req_id, index);
+    UpdateEvictable(cb);
   }
 }
 
@@ -671,21 +702,50 @@ void PrefixCacheManager::ResetCachedBlock(PrefixCachedBlock* cached_block) {
   cached_block->inactive_requests.clear();
   cached_block->parent = nullptr;
   cached_block->children.clear();
+  UpdateEvictable(cached_block);
+}
+
+// Add to or take out of KsanaLLM's reusable set (a flag and a count here).
+void PrefixCacheManager::SetReusable(PrefixCachedBlock* cached_block, bool reusable) {
+  if (cached_block->is_reusable == reusable) return;
+  cached_block->is_reusable = reusable;
+  if (reusable) {
+    ++reusable_block_num_;
+  } else {
+    --reusable_block_num_;
+  }
+}
+
+// Keep the eviction index in step after a block's references changed: it holds exactly the timed
+// blocks that no request references.
+void PrefixCacheManager::UpdateEvictable(PrefixCachedBlock* cached_block) {
+  const bool evictable = cached_block->timed_seq != 0 && cached_block->Unreferenced();
+  if (evictable == cached_block->is_evictable) return;
+  cached_block->is_evictable = evictable;
+  if (evictable) {
+    evictable_cached_blocks_.emplace(cached_block->timed_seq, cached_block);
+  } else {
+    evictable_cached_blocks_.erase(cached_block->timed_seq);
+  }
 }
 
 // PrefixCacheManager::AppendCachedBlockToTimedList: (re)insert at the newest end.
 void PrefixCacheManager::AppendCachedBlockToTimedList(PrefixCachedBlock* cached_block) {
   RemoveCachedBlockFromTimedList(cached_block);
-  timed_cached_blocks_.push_back(cached_block);
-  timed_cached_block_iters_[cached_block] = std::prev(timed_cached_blocks_.end());
+  cached_block->timed_seq = next_timed_seq_++;
+  timed_cached_blocks_.emplace_hint(timed_cached_blocks_.end(), cached_block->timed_seq, cached_block);
+  UpdateEvictable(cached_block);
 }
 
 // PrefixCacheManager::RemoveCachedBlockFromTimedList (a block not in the list is fine).
 void PrefixCacheManager::RemoveCachedBlockFromTimedList(PrefixCachedBlock* cached_block) {
-  auto it = timed_cached_block_iters_.find(cached_block);
-  if (it == timed_cached_block_iters_.end()) return;
-  timed_cached_blocks_.erase(it->second);
-  timed_cached_block_iters_.erase(it);
+  if (cached_block->timed_seq == 0) return;
+  if (cached_block->is_evictable) {
+    evictable_cached_blocks_.erase(cached_block->timed_seq);
+    cached_block->is_evictable = false;
+  }
+  timed_cached_blocks_.erase(cached_block->timed_seq);
+  cached_block->timed_seq = 0;
 }
 
 // ------------------------------------------------------------------ inspection
@@ -711,8 +771,10 @@ CacheSnapshot PrefixCacheManager::Snapshot() const {
     s.nodes.push_back(std::move(node));
     for (auto it = cb->children.rbegin(); it != cb->children.rend(); ++it) stack.push_back(it->second);
   }
-  for (const PrefixCachedBlock* cb : timed_cached_blocks_) s.timed.push_back(cb->memory_block_id);
-  for (const PrefixCachedBlock* cb : reusable_cached_blocks_) s.reusable.push_back(cb->memory_block_id);
+  for (const auto& kv : timed_cached_blocks_) s.timed.push_back(kv.second->memory_block_id);
+  for (const auto& cb : block_pool_) {
+    if (cb->is_reusable) s.reusable.push_back(cb->memory_block_id);
+  }
   std::sort(s.reusable.begin(), s.reusable.end());
   for (const PrefixCachedBlock* cb : free_cached_blocks_) s.free.push_back(cb->memory_block_id);
   s.host_free.assign(host_free_block_ids_.begin(), host_free_block_ids_.end());
@@ -778,13 +840,18 @@ void PrefixCacheManager::CheckInvariants() const {
       FailInvariant("parent-link", "top block " + Id(kv.second) + " does not point to the root");
     }
   }
-  const BlockSet timed(timed_cached_blocks_.begin(), timed_cached_blocks_.end());
+  BlockSet timed;
+  for (const auto& kv : timed_cached_blocks_) timed.insert(kv.second);
   if (timed != in_tree) FailInvariant("timed-list", "the timed list and the tree hold different blocks");
+  CheckEvictionIndex();
   BlockSet truly_reusable;
   for (const PrefixCachedBlock* cb : nodes) {
     if (cb->Unreferenced()) truly_reusable.insert(cb);
   }
-  const BlockSet listed(reusable_cached_blocks_.begin(), reusable_cached_blocks_.end());
+  BlockSet listed;
+  for (const auto& cb : block_pool_) {
+    if (cb->is_reusable) listed.insert(cb.get());
+  }
   const auto subset = [](const BlockSet& a, const BlockSet& b) {
     return std::all_of(a.begin(), a.end(), [&](const PrefixCachedBlock* cb) { return b.count(cb) != 0; });
   };
@@ -801,6 +868,23 @@ void PrefixCacheManager::CheckInvariants() const {
   }
   CheckRequests(in_tree);
   CheckConservation(nodes);
+}
+
+// The C++-only shortcuts agree with what they stand for: the eviction index is the timed list's
+// unreferenced blocks in timed order, the reusable count is the number of flagged blocks. (Named
+// after the reference invariants they would break.)
+void PrefixCacheManager::CheckEvictionIndex() const {
+  std::vector<const PrefixCachedBlock*> expected;
+  for (const auto& kv : timed_cached_blocks_) {
+    if (kv.first != kv.second->timed_seq) FailInvariant("timed-list", "block " + Id(kv.second) + " has a stale key");
+    if (kv.second->Unreferenced()) expected.push_back(kv.second);
+  }
+  std::vector<const PrefixCachedBlock*> indexed;
+  for (const auto& kv : evictable_cached_blocks_) indexed.push_back(kv.second);
+  if (indexed != expected) FailInvariant("timed-list", "the eviction index is out of step with the timed list");
+  size_t flagged = 0;
+  for (const auto& cb : block_pool_) flagged += cb->is_reusable ? 1 : 0;
+  if (flagged != reusable_block_num_) FailInvariant("reusable-set", "the reusable count is out of step");
 }
 
 // Each request's shared blocks record its reference; a running request's block table matches its blocks.
@@ -823,8 +907,8 @@ void PrefixCacheManager::CheckRequests(const BlockSet& in_tree) const {
                       who + " block " + std::to_string(i) + " (" + Id(cb) + ") is in the free queue");
       }
       const auto& refs = req.req_state == RequestState::kRunning ? cb->active_requests : cb->inactive_requests;
-      auto ref = refs.find(req.req_id);
-      if (cb->is_shareable && (ref == refs.end() || ref->second != i)) {
+      const size_t* ref = refs.Find(req.req_id);
+      if (cb->is_shareable && (ref == nullptr || *ref != i)) {
         FailInvariant("request-refs", who + " block " + std::to_string(i) + " does not record the request's reference");
       }
       if (cb->is_shareable && cb->is_device_location && cb->parent != nullptr && !in_tree.count(cb)) {

@@ -3,16 +3,15 @@
 // codewalk/core/ref_prefix_cache.py; every public method here has a snake_case twin there.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -27,6 +26,66 @@ enum class RequestState { kWaiting, kRunning, kSwapped };
 // Where a request is in a two-phase swap; KsanaLLM tracks this in its swap task maps.
 enum class SwapPhase { kNone, kSwappingOut, kSwappingIn };
 
+// A view of some tokens (a block's worth of a request), so lookups need not copy them.
+struct TokenSpan {
+  const int* data;
+  size_t size;
+};
+
+// Orders child keys by token content (lexicographically, as the reference's sorted tuples) and
+// lets a child be found by a TokenSpan without building a vector for the key.
+struct TokenLess {
+  using is_transparent = void;
+  static bool Less(TokenSpan a, TokenSpan b) {
+    return std::lexicographical_compare(a.data, a.data + a.size, b.data, b.data + b.size);
+  }
+  static TokenSpan Span(const std::vector<int>& v) { return {v.data(), v.size()}; }
+  bool operator()(const std::vector<int>& a, const std::vector<int>& b) const { return a < b; }
+  bool operator()(const std::vector<int>& a, TokenSpan b) const { return Less(Span(a), b); }
+  bool operator()(TokenSpan a, const std::vector<int>& b) const { return Less(a, Span(b)); }
+};
+
+struct PrefixCachedBlock;
+using ChildMap = std::map<std::vector<int>, PrefixCachedBlock*, TokenLess>;
+
+// The requests holding a block: req_id -> index of the block in the request, sorted by req_id.
+// A flat vector: a block is held by a handful of requests, and its storage is kept when the
+// block is reset and reused, so taking and dropping references does not allocate.
+class RequestRefs {
+ public:
+  bool empty() const { return refs_.empty(); }
+  size_t size() const { return refs_.size(); }
+  void clear() { refs_.clear(); }
+  auto begin() const { return refs_.begin(); }
+  auto end() const { return refs_.end(); }
+  const size_t* Find(int64_t req_id) const {
+    auto it = LowerBound(req_id);
+    return it != refs_.end() && it->first == req_id ? &it->second : nullptr;
+  }
+  void Set(int64_t req_id, size_t index) {
+    auto it = LowerBound(req_id);
+    if (it != refs_.end() && it->first == req_id) {
+      it->second = index;
+    } else {
+      refs_.insert(it, {req_id, index});
+    }
+  }
+  void Erase(int64_t req_id) {
+    auto it = LowerBound(req_id);
+    if (it != refs_.end() && it->first == req_id) refs_.erase(it);
+  }
+
+ private:
+  using Entries = std::vector<std::pair<int64_t, size_t>>;
+  Entries::const_iterator LowerBound(int64_t req_id) const {
+    return std::lower_bound(refs_.begin(), refs_.end(), req_id, [](const auto& e, int64_t id) { return e.first < id; });
+  }
+  Entries::iterator LowerBound(int64_t req_id) {
+    return std::lower_bound(refs_.begin(), refs_.end(), req_id, [](const auto& e, int64_t id) { return e.first < id; });
+  }
+  Entries refs_;
+};
+
 // One block object. Its memory id moves between device and host on swap; the object (its
 // identity, which requests and the tree hold) stays.
 struct PrefixCachedBlock {
@@ -35,11 +94,17 @@ struct PrefixCachedBlock {
   bool is_root = false;
   PrefixCachedBlock* parent = nullptr;  // non-owning
   // Ordered by token content, so children are visited in the reference's sorted-tuple order.
-  std::map<std::vector<int>, PrefixCachedBlock*> children;
+  ChildMap children;
   bool is_shareable = false;
   std::vector<int> token_ids;
-  std::map<int64_t, size_t> active_requests;  // req_id -> index of this block in the request
-  std::map<int64_t, size_t> inactive_requests;
+  RequestRefs active_requests;  // running requests holding the block
+  RequestRefs inactive_requests;  // swapped ones
+
+  // Bookkeeping that stands in for set lookups on hot paths (see PrefixCacheManager).
+  uint64_t timed_seq = 0;       // key in the timed list; 0 while the block is not in it
+  bool is_reusable = false;     // member of KsanaLLM's reusable_cached_blocks_
+  bool is_evictable = false;    // in the eviction index: timed and unreferenced
+  uint64_t reserved_epoch = 0;  // equals the walk's epoch while reserved by the caller of an eviction
 
   bool Unreferenced() const { return active_requests.empty() && inactive_requests.empty(); }
 };
@@ -105,15 +170,18 @@ class PrefixCacheManager {
   int64_t GetRequestUsableBlockNumber(int64_t req_id) const;
   int64_t GetRequestStepBlockNumber(int64_t req_id, int64_t token_num) const;
   int64_t GetRequestNeededBlockNumForOneNextToken(int64_t req_id) const;
-  std::vector<int> RequestBlockIds(int64_t req_id) const;
+  const std::vector<int>& RequestBlockIds(int64_t req_id) const;
   bool HasRequest(int64_t req_id) const;
 
   // Lookup, allocation and filling.
   std::tuple<int64_t, int64_t, int64_t> GetRequestPrefixBlockNumber(int64_t req_id, const std::vector<int>& tokens,
                                                                     std::optional<int64_t> check_token_num);
-  std::vector<int> AllocateRequestBlocks(int64_t req_id, int64_t block_num);
-  std::pair<std::vector<int>, bool> UpdateRequestTokens(int64_t req_id, const std::vector<int>& kvcached_tokens,
-                                                        std::optional<int64_t> shareable_token_num);
+  // Both return the request's block table (RequestBlockIds) by reference: the scheduler calls them
+  // every step and ignores it, the binding copies it into a Python list.
+  const std::vector<int>& AllocateRequestBlocks(int64_t req_id, int64_t block_num);
+  // Returns block_merged.
+  bool UpdateRequestTokens(int64_t req_id, const std::vector<int>& kvcached_tokens,
+                           std::optional<int64_t> shareable_token_num);
 
   // Eviction and release.
   int64_t FreeCachedBlocks(int64_t block_num);
@@ -123,7 +191,7 @@ class PrefixCacheManager {
   std::pair<int64_t, int64_t> SwapoutRequestAsync(int64_t req_id);
   void MergeSwapoutRequest(int64_t req_id);
   int64_t SwapinRequestAsync(int64_t req_id);
-  std::vector<int> MergeSwapinRequest(int64_t req_id);
+  const std::vector<int>& MergeSwapinRequest(int64_t req_id);
   void DestroySwappedRequest(int64_t req_id);
 
   // Inspection.
@@ -149,15 +217,15 @@ class PrefixCacheManager {
   PrefixCachedRequest& GetRequest(int64_t req_id, const char* op);
   const PrefixCachedRequest& GetRequest(int64_t req_id, const char* op) const;
   static std::string Phase(const PrefixCachedRequest& req);
-  std::vector<int> TokenSlice(const std::vector<int>& tokens, size_t index) const;
+  TokenSpan TokenSlice(const std::vector<int>& tokens, size_t index) const;
   // How many of the request's matched blocks are still the tree blocks holding `tokens`.
   size_t ValidMatchLength(const PrefixCachedRequest& req, const std::vector<int>& tokens) const;
 
-  size_t FreeCachedBlocks(size_t block_num, const BlockSet& reserved);
-  size_t CountEvictableBlocks(const BlockSet& reserved) const;
-  void FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks,
-                                  size_t depth);
-  void DropSubtree(PrefixCachedBlock* cached_block, std::vector<PrefixCachedBlock*>& free_blocks);
+  uint64_t ReserveBlocks(const std::vector<PrefixCachedBlock*>& reserved);
+  size_t FreeCachedBlocks(size_t block_num, uint64_t reserved_epoch);
+  size_t CountEvictableBlocks(uint64_t reserved_epoch) const;
+  size_t FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, size_t depth);
+  size_t DropSubtree(PrefixCachedBlock* cached_block);
   bool AppendFilledCachedBlock(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* cached_block);
   void MergeFilledCachedBlocks(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* dst,
                                PrefixCachedBlock* src);
@@ -165,6 +233,8 @@ class PrefixCacheManager {
   void MergeSwapinCachedBlocks(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* dst,
                                PrefixCachedBlock* src);
   void UpdateCachedRequestState(PrefixCachedRequest& req, RequestState state);
+  void SetReusable(PrefixCachedBlock* cached_block, bool reusable);
+  void UpdateEvictable(PrefixCachedBlock* cached_block);
   void ResetCachedBlock(PrefixCachedBlock* cached_block);
   void AppendCachedBlockToTimedList(PrefixCachedBlock* cached_block);
   void RemoveCachedBlockFromTimedList(PrefixCachedBlock* cached_block);
@@ -174,6 +244,7 @@ class PrefixCacheManager {
 
   std::vector<const PrefixCachedBlock*> CollectTreeNodes() const;
   void CheckRequests(const BlockSet& in_tree) const;
+  void CheckEvictionIndex() const;
   void CheckConservation(const std::vector<const PrefixCachedBlock*>& nodes) const;
 
   int64_t block_size_;
@@ -188,13 +259,19 @@ class PrefixCacheManager {
   std::deque<PrefixCachedBlock*> free_cached_blocks_;  // FIFO, as KsanaLLM's queue
   std::deque<int> host_free_block_ids_;
   std::map<int64_t, PrefixCachedRequest> cached_requests_;
-  std::unordered_set<PrefixCachedBlock*> reusable_cached_blocks_;
-  std::list<PrefixCachedBlock*> timed_cached_blocks_;  // oldest first
-  std::unordered_map<PrefixCachedBlock*, std::list<PrefixCachedBlock*>::iterator> timed_cached_block_iters_;
+  // KsanaLLM's reusable_cached_blocks_ set, kept as a flag on each block plus this count.
+  size_t reusable_block_num_ = 0;
+  // KsanaLLM's timed list, keyed by insertion sequence (oldest first).
+  std::map<uint64_t, PrefixCachedBlock*> timed_cached_blocks_;
+  uint64_t next_timed_seq_ = 1;
+  // The timed blocks no request references, in timed order: the only ones FreeCachedBlocks can
+  // evict, so its newest-first walk need not step over the (many) referenced ones.
+  std::map<uint64_t, PrefixCachedBlock*> evictable_cached_blocks_;
+  uint64_t reserve_epoch_ = 0;
   std::vector<SwapoutTask> swapout_tasks_;  // in start order
   std::vector<SwapinTask> swapin_tasks_;
-  int64_t leaked_blocks_ = 0;
-  uint64_t next_request_seq_ = 0;  // device blocks lost by KsanaLLM's duplicate swap-in
+  int64_t leaked_blocks_ = 0;  // device blocks lost by KsanaLLM's duplicate swap-in
+  uint64_t next_request_seq_ = 0;
 };
 
 }  // namespace ksana_llm
