@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 CORE_DEMOS = ["prefix-cache", "schedule"]
 COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax"]
@@ -58,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
         from codewalk.views.paging import run_paging
 
         if args.max_len < 2:
-            print("codewalk demo: --max-len must be >= 2")
+            print("codewalk demo: --max-len must be >= 2", file=sys.stderr)
             return 2
         return run_paging(args.requests, args.seed, args.block_size, args.max_len, args.budget, as_json=args.json)
     if args.name == "online-softmax":

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from rich.console import Console
@@ -75,10 +74,10 @@ def render_paging(doc: dict[str, Any], console: Console) -> None:
     console.print(_stats_table("over every decode step (slots reserved × steps held)", doc["lifetime"],
                                lifetime=True))
     c = doc["concurrency"]
-    ratio = c["paged"] / c["contiguous"] if c["contiguous"] else math.inf
+    ratio = f" — {c['paged'] / c['contiguous']:.1f}× the batch" if c["contiguous"] else ""
     console.print(f"In a budget of [bold]{c['budget_slots']:,}[/] token slots: contiguous holds "
                   f"[bold]{c['contiguous']}[/] requests (budget // {doc['max_len']}), paged holds "
-                  f"[bold]{c['paged']}[/] (each charged its final block count) — {ratio:.1f}× the batch.")
+                  f"[bold]{c['paged']}[/] (each charged its final block count){ratio}.")
     pk = doc["peak"]
     console.print(f"Paging wastes {pk['paged']['waste_pct']:.1f} % (only each request's last block); "
                   f"reserving max_len wastes {pk['contiguous']['waste_pct']:.1f} %.")
