@@ -31,8 +31,9 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
-# ShareGPT-like lengths. The PagedAttention paper (Kwon et al., SOSP'23, Fig. 11) reports mean
-# input/output lengths of about 161/338 tokens for ShareGPT; log-normal shapes give the long tail.
+# ShareGPT-like lengths: means of about 161 prompt / 338 output tokens, the ShareGPT statistics
+# usually quoted from the PagedAttention paper (Kwon et al., SOSP'23, Fig. 11; not re-checked
+# here). Log-normal shapes give most requests short and a long tail.
 PROMPT_MEAN, PROMPT_SIGMA = 161.0, 1.0
 OUTPUT_MEAN, OUTPUT_SIGMA = 338.0, 0.9
 DEFAULT_REQUESTS = 1000
