@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,6 +16,41 @@
 
 namespace py = pybind11;
 using namespace ksana_llm;
+
+namespace pybind11 {
+namespace detail {
+
+// Token lists cross the boundary by the thousand per step, and pybind11's generic sequence caster
+// sends every element through its full int caster. This reads a plain list or tuple of plain ints
+// directly; anything else (other sequences, bools, values outside int, errors) goes to the generic
+// caster, so what is accepted and what is refused stays exactly as before.
+template <>
+struct type_caster<std::vector<int>> : list_caster<std::vector<int>, int> {
+  bool load(handle src, bool convert) {
+    return LoadPlainInts(src.ptr()) || list_caster<std::vector<int>, int>::load(src, convert);
+  }
+
+ private:
+  bool LoadPlainInts(PyObject* seq) {
+    const bool is_list = PyList_CheckExact(seq);
+    if (!is_list && !PyTuple_CheckExact(seq)) return false;
+    const Py_ssize_t n = is_list ? PyList_GET_SIZE(seq) : PyTuple_GET_SIZE(seq);
+    value.clear();
+    value.reserve(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      PyObject* item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
+      if (!PyLong_CheckExact(item)) return false;
+      int overflow = 0;
+      const long v = PyLong_AsLongAndOverflow(item, &overflow);
+      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return false;
+      value.push_back(static_cast<int>(v));
+    }
+    return true;
+  }
+};
+
+}  // namespace detail
+}  // namespace pybind11
 
 namespace {
 

@@ -792,6 +792,8 @@ CacheSnapshot PrefixCacheManager::Snapshot() const {
     r.block_ids = req.req_block_ids;
     s.requests.emplace_back(rid, std::move(r));
   }
+  std::sort(s.requests.begin(), s.requests.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });  // the hash map has no order
   s.usable = GetUsableBlockNumber();
   s.future_free = GetFutureFreeBlockNumber();
   s.leaked = leaked_blocks_;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -258,7 +259,7 @@ class PrefixCacheManager {
   PrefixCachedBlock* root_cached_block_ = nullptr;
   std::deque<PrefixCachedBlock*> free_cached_blocks_;  // FIFO, as KsanaLLM's queue
   std::deque<int> host_free_block_ids_;
-  std::map<int64_t, PrefixCachedRequest> cached_requests_;
+  std::unordered_map<int64_t, PrefixCachedRequest> cached_requests_;  // looked up several times per request per step
   // KsanaLLM's reusable_cached_blocks_ set, kept as a flag on each block plus this count.
   size_t reusable_block_num_ = 0;
   // KsanaLLM's timed list, keyed by insertion sequence (oldest first).
