@@ -1,7 +1,9 @@
-"""Which checkout a named source (`ksanallm`, `vllm`, `core`) means for this command.
+"""Which checkout a named source (`ksanallm`, `vllm`, `core`, or one you added) means.
 
-Resolution order: an explicit `NAME=PATH`, then the environment variable that sources.yaml names
-for it (`CODEWALK_KSANALLM`, `CODEWALK_VLLM`), then — for `core` only — the built-in corpus.
+Resolution order: an explicit `NAME=PATH` (`check --source`), then the source registry
+(`codewalk source add`, `codewalk/registry.py`), then the environment variable that sources.yaml
+names for it (`CODEWALK_KSANALLM`, `CODEWALK_VLLM`; `CODEWALK_<NAME>` otherwise), then — for
+`core` only — the built-in corpus.
 """
 
 from __future__ import annotations
@@ -18,17 +20,34 @@ class SourceError(ValueError):
 
 
 def parse_pairs(pairs: list[str] | None) -> dict[str, Path]:
-    """`NAME=PATH` arguments as a dict; a malformed or missing path is a SourceError."""
+    """`NAME=PATH` or registered `NAME` arguments as a dict; anything unusable is a SourceError."""
+    from codewalk import registry
+
     out: dict[str, Path] = {}
     for pair in pairs or []:
         name, sep, path = pair.partition("=")
-        if not sep or not name or not path:
-            raise SourceError(f"--source expects NAME=PATH, got {pair!r}")
-        p = Path(path).expanduser().resolve()
+        if not sep:
+            entry = registry.get(pair) if pair else None
+            if entry is None:
+                raise SourceError(f"--source {pair!r} is not a registered source: pass NAME=PATH, or "
+                                  f"`codewalk source add {pair or 'NAME'} ...` first")
+            p = entry.path
+        elif not name or not path:
+            raise SourceError(f"--source expects NAME or NAME=PATH, got {pair!r}")
+        else:
+            p = Path(path).expanduser().resolve()
         if not p.is_dir():
             raise SourceError(f"--source {name}: {p} is not a directory")
         out[name] = p
     return out
+
+
+def _registered(name: str) -> Path | None:
+    """The registry's folder for name, if it is registered and the folder still exists."""
+    from codewalk import registry
+
+    entry = registry.get(name)
+    return entry.path if entry is not None and entry.path.is_dir() else None
 
 
 def resolve(name: str, source: Source | None, overrides: dict[str, Path]) -> Target | None:
@@ -36,6 +55,9 @@ def resolve(name: str, source: Source | None, overrides: dict[str, Path]) -> Tar
     subtrees = tuple(source.subtrees) if source else ()
     if name in overrides:
         return Target(overrides[name], subtrees)
+    registered = _registered(name) if name != "core" else None
+    if registered is not None:
+        return Target(registered, subtrees)
     env = source.env if source and source.env else f"CODEWALK_{name.upper()}"
     if os.environ.get(env):
         return Target(Path(os.environ[env]).expanduser().resolve(), subtrees)
@@ -45,10 +67,21 @@ def resolve(name: str, source: Source | None, overrides: dict[str, Path]) -> Tar
 
 
 def identify(root: Path, known: dict[str, Source], builtin_root: bool = False) -> str:
-    """Which named source a checkout is: the built-in corpus, a configured checkout, or by layout."""
+    """Which named source a checkout is: the built-in corpus, a registered or configured
+    checkout, or one recognised by its layout."""
+    from codewalk import registry
+
     if builtin_root:
         return "core"
     root = root.resolve()
+    try:
+        entries = registry.load()
+    except ValueError:
+        entries = {}
+    same = [n for n, e in entries.items() if e.path.resolve() == root]
+    for name in same:  # a registered name the notes know wins
+        if name in known:
+            return name
     for name, source in known.items():
         env = source.env or f"CODEWALK_{name.upper()}"
         if os.environ.get(env) and Path(os.environ[env]).expanduser().resolve() == root:
@@ -57,12 +90,32 @@ def identify(root: Path, known: dict[str, Source], builtin_root: bool = False) -
         return "ksanallm"
     if (root / "vllm" / "v1").is_dir():
         return "vllm"
-    return ""
+    return same[0] if same else ""
+
+
+def known_sources() -> dict[str, Source]:
+    """sources.yaml of codewalk's own annotations."""
+    from codewalk.annotations import annotations_dir, load
+
+    return load(annotations_dir()).sources
+
+
+def subtrees_of(name: str) -> tuple[str, ...]:
+    """The subtrees sources.yaml indexes for a source (empty: all of it)."""
+    source = known_sources().get(name)
+    return tuple(source.subtrees) if source else ()
 
 
 def target(name: str) -> Target | None:
-    """The checkout a source name means outside `check`: sources.yaml's env variable, else None."""
-    from codewalk.annotations import annotations_dir, load
+    """The checkout a source name means outside `check`: registry, env variable, else None.
 
-    known = load(annotations_dir()).sources
+    A registered source whose folder has gone is a SourceError saying how to fix it.
+    """
+    from codewalk import registry
+
+    entry = registry.get(name) if name != "core" else None
+    if entry is not None and not entry.path.is_dir():
+        raise SourceError(f"source '{name}' is registered at {entry.location}, but that folder is gone: "
+                          f"`codewalk source remove {name}` and add it again")
+    known = known_sources()
     return resolve(name, known.get(name), {})

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None, help="parser processes (default: cores)")
     p.set_defaults(func=_index)
 
-    p = _query(sub, "show", "declaration, definition, callers, callees and notes of a symbol")
+    p = _query(sub, "show", "declaration, definition, callers, callees and notes of a symbol", all_sources=True)
     p.add_argument("--no-source", action="store_true", help="omit the definition's source")
     p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of notes (default: locale)")
     p.set_defaults(func=_show)
@@ -52,16 +52,17 @@ def _positive(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, all_sources: bool = False) -> None:
     from codewalk.cli.common import add_target_args
 
-    add_target_args(p)
+    add_target_args(p, all_sources=all_sources)
 
 
-def _query(sub: argparse._SubParsersAction, name: str, helptext: str) -> argparse.ArgumentParser:
+def _query(sub: argparse._SubParsersAction, name: str, helptext: str,
+           all_sources: bool = False) -> argparse.ArgumentParser:
     p = sub.add_parser(name, help=helptext)
     p.add_argument("name")
-    _common(p)
+    _common(p, all_sources)
     return p
 
 
@@ -106,6 +107,12 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.all_sources:
+        if args.source or args.repo:
+            print("codewalk: --all-sources searches every source; drop --source/--repo", file=sys.stderr)
+            return 2
+        from codewalk.views.show import show_all
+        return show_all(args.name, args.json, not args.no_source, args.lang)
     ix, label = _open(args)
     if ix is None:
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ from typing import Any
 def register(sub: argparse._SubParsersAction) -> None:
     """Add check, annotate and history."""
     p = sub.add_parser("check", help="check every note against its source's code: ok, drifted or missing")
-    p.add_argument("--source", action="append", metavar="NAME=PATH", help="checkout of a source; repeatable")
+    p.add_argument("--source", action="append", metavar="NAME[=PATH]",
+                   help="checkout of a source: a registered NAME or NAME=PATH; repeatable "
+                        "(registered sources are used without it)")
     p.add_argument("--annotations", default=None, help="annotations folder (default: codewalk's own)")
     p.add_argument("--strict", action="store_true", help="drifted notes fail too")
     p.add_argument("--refresh", nargs="*", metavar="ID", default=None,
@@ -22,17 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_check)
 
+    from codewalk.cli.common import add_target_args
+
     p = sub.add_parser("annotate", help="print a YAML stub for a new note on SYMBOL")
     p.add_argument("symbol")
-    p.add_argument("--source", default="core", help="source name (ksanallm, vllm, core)")
-    p.add_argument("--repo", default=None, help="checkout of that source")
+    add_target_args(p, json_flag=False)  # --source: the note's source (and its checkout); --repo: other checkout
     p.set_defaults(func=_annotate)
 
     p = sub.add_parser("history", help="commits that changed a symbol's definition")
     p.add_argument("symbol")
-    p.add_argument("--repo", default=None, help="a git checkout (default $CODEWALK_REPO)")
+    add_target_args(p)  # a git checkout: --repo PATH or a registered --source (added with --history)
     p.add_argument("--max", type=int, default=20)
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=_history)
 
 
@@ -95,14 +98,18 @@ def _check(args: argparse.Namespace) -> int:
 
 def _annotate(args: argparse.Namespace) -> int:
     from codewalk import check, sources
-    from codewalk.annotations import annotations_dir, load
+    from codewalk.cli.common import source_name, target_from_args
     from codewalk.session import open_index
 
-    notes = load(annotations_dir())
-    overrides = {args.source: Path(args.repo).resolve()} if args.repo else {}
-    target = sources.resolve(args.source, notes.sources.get(args.source), overrides)
-    if target is None:
-        return _fail(f"no checkout for source '{args.source}': pass --repo PATH")
+    try:
+        target = target_from_args(args)
+    except ValueError as exc:
+        return _fail(str(exc))
+    if args.repo and not args.source and not os.environ.get("CODEWALK_SOURCE"):
+        name = sources.identify(target.root, sources.known_sources()) or "core"
+    else:
+        name = source_name(args)
+    args.source = name
     ix = open_index(target)
     entities = check.exact(ix, args.symbol) or ix.find(args.symbol)
     if not entities:
@@ -137,10 +144,13 @@ def stub(source: str, qname: str, fingerprint: str, where: str) -> str:
 
 def _history(args: argparse.Namespace) -> int:
     from codewalk import history
-    from codewalk.corpus import choose
+    from codewalk.cli.common import target_from_args
     from codewalk.session import open_index
 
-    target = choose(args.repo)
+    try:
+        target = target_from_args(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     ix = open_index(target)
     entities = ix.find(args.symbol)
     if not entities:

@@ -129,11 +129,23 @@ def default_lang() -> str:
 def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: bool,
          lang: str | None = None) -> int:
     """Print every match of query; exit status 1 with suggestions when nothing matches."""
+    doc = show_doc(ix, query, repo_label, lang)
+    if as_json:
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render(doc, ix.root, with_source)
+    return 0 if doc["matches"] else 1
+
+
+def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None, source: str | None = None) -> dict:
+    """The `show --json` document for query in one index (source: its name, else identified)."""
     from codewalk.sources import identify
 
     resolver = Resolver(ix)
     notes = load(annotations_dir(ix.root))
-    source = identify(ix.root, notes.sources, builtin_root=repo_label == "builtin")
+    if source is None:
+        source = identify(ix.root, notes.sources, builtin_root=repo_label == "builtin")
     lang = lang or default_lang()
     entities = ix.find(query)
     doc = {"query": query, "repo": repo_label, "source": source, "lang": lang,
@@ -141,12 +153,89 @@ def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: boo
            "suggestions": [] if entities else ix.suggestions(query)}
     if notes.errors:
         doc["annotation_errors"] = notes.errors
+    return doc
+
+
+def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = None) -> int:
+    """`show --all-sources`: query every registered source and core, matches grouped by source.
+
+    JSON: {"query", "sources": {name: <show document>}, "skipped": {name: reason}}; exit status
+    1 when no source has a match.
+    """
+    from codewalk import registry
+    from codewalk.corpus import Target, builtin
+    from codewalk.session import open_index
+
+    targets: dict[str, Target] = {}
+    skipped: dict[str, str] = {}
+    try:
+        entries = registry.load()
+    except ValueError as exc:
+        entries, skipped["registry"] = {}, str(exc)
+    for name, entry in sorted(entries.items()):
+        if not entry.path.is_dir():
+            skipped[name] = f"{entry.location} is gone (`codewalk source remove {name}`)"
+            continue
+        from codewalk.sources import subtrees_of
+        targets[name] = Target(entry.path, subtrees_of(name))
+    try:
+        targets.setdefault("core", builtin())
+    except FileNotFoundError as exc:
+        skipped["core"] = str(exc)
+    docs: dict[str, dict] = {}
+    roots: dict[str, Path] = {}
+    for name, target in targets.items():
+        try:
+            ix = open_index(target, progress=not as_json)
+        except (OSError, ValueError) as exc:
+            skipped[name] = str(exc)
+            continue
+        try:
+            label = "builtin" if target.builtin else str(target.root)
+            docs[name] = show_doc(ix, query, label, lang, source=name)
+            roots[name] = ix.root
+        finally:
+            ix.conn.close()
+    found = any(d["matches"] for d in docs.values())
     if as_json:
-        json.dump(doc, sys.stdout, indent=2)
+        out: dict = {"query": query, "sources": docs}
+        if skipped:
+            out["skipped"] = skipped
+        json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    else:
-        render(doc, ix.root, with_source)
-    return 0 if entities else 1
+        return 0 if found else 1
+    render_all(query, docs, roots, skipped, with_source)
+    return 0 if found else 1
+
+
+def render_all(query: str, docs: dict[str, dict], roots: dict[str, Path], skipped: dict[str, str],
+               with_source: bool) -> None:
+    """Rich rendering of `show --all-sources`: a section per source with matches."""
+    from rich.console import Console
+    from rich.markup import escape
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    for problem in next((d["annotation_errors"] for d in docs.values() if d.get("annotation_errors")), []):
+        err.print(f"[yellow]warning:[/] {escape(problem)}")
+    for name, reason in skipped.items():
+        err.print(f"[yellow]skipped[/] {name}: {escape(reason)}")
+    hits = {n: d for n, d in docs.items() if d["matches"]}
+    for name, doc in hits.items():
+        n = len(doc["matches"])
+        console.rule(f"[bold]{name}[/] [dim]{escape(doc['repo'])} — {n} match{'es' if n != 1 else ''}[/]")
+        for i, m in enumerate(doc["matches"]):
+            if i:
+                console.rule(style="dim")
+            _render_match(console, m, roots[name], with_source)
+    misses = [n for n, d in docs.items() if not d["matches"]]
+    if not hits:
+        err.print(f"[red]not found:[/] no symbol named [bold]{escape(query)}[/] in any source "
+                  f"({', '.join(docs) or 'none'})")
+        suggestions = sorted({s for d in docs.values() for s in d["suggestions"]})[:10]
+        if suggestions:
+            err.print("did you mean: " + ", ".join(suggestions))
+    elif misses:
+        err.print(f"[dim]no match in: {', '.join(misses)}[/]")
 
 
 def render(doc: dict, root: Path, with_source: bool) -> None:
