@@ -31,10 +31,20 @@ def bare_parse(root: Path) -> tuple[float, int]:
     files = list_files(root).files
     data = [(language_for(f), (root / f).read_bytes()) for f in files]
     parse("cpp", b""), parse("python", b"")  # load both grammars outside the timing
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for lang, src in data:
         parse(lang, src)
+    _cpu.append(time.process_time() - cpu)
     return time.perf_counter() - started, len(files)
+
+
+_cpu: list[float] = []  # CPU seconds of the last bare parse / codewalk process tree
+
+
+def _children_cpu() -> float:
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def ctags(root: Path) -> float | None:
@@ -49,9 +59,10 @@ def ctags(root: Path) -> float | None:
 
 
 def cli(args: list[str], env: dict) -> float:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run([sys.executable, "-m", "codewalk", *args], env=env, check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _cpu.append(_children_cpu() - cpu)  # codewalk and its parser processes (all reaped)
     return time.perf_counter() - started
 
 
@@ -69,12 +80,14 @@ def main() -> int:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]),
                                                       env.get("PYTHONPATH", "")]))
     try:
-        parses, fulls = [], []
+        parses, fulls, parse_cpu, full_cpu = [], [], [], []
         for i in range(max(1, args.index_runs)):
             parse_s, nfiles = bare_parse(root)
             parses.append(parse_s)
+            parse_cpu.append(_cpu[-1])
             shutil.rmtree(os.path.join(home, "index"), ignore_errors=True)  # really a full index
             fulls.append(cli(["index", str(root), "--quiet"], env))
+            full_cpu.append(_cpu[-1])
         parse_s, full_s = statistics.median(parses), statistics.median(fulls)
         ctags_s = ctags(root)
         victim = _pick(root)
@@ -99,6 +112,11 @@ def main() -> int:
     print(f"ctags -R --extras=+q       " + (f"{ctags_s:7.3f} s" if ctags_s is not None else "  n/a"))
     print(f"codewalk full index        {full_s:7.3f} s  ratio to bare parse {full_s / parse_s:.2f} (target <= 1; "
           f"median of {runs(fulls)}; per-pair ratios {runs([f / p for f, p in zip(fulls, parses)])})")
+    cores = os.cpu_count() or 1
+    pc, fc = statistics.median(parse_cpu), statistics.median(full_cpu)
+    print(f"  CPU seconds              bare parse {pc:.3f}, full index {fc:.3f} (all processes); "
+          f"full / ({cores} x parse) = {fc / (cores * pc):.2f}")
+    print("  (wall times swing with other load on the machine; the CPU line does much less)")
     if ctags_s:
         print(f"codewalk re-index, 1 edit  {reindex_s:7.3f} s  ratio to ctags {reindex_s / ctags_s:.2f} (target <= 1)")
     else:
