@@ -138,8 +138,9 @@ def test_corpus_indexes_only_its_subtrees(tmp_path: Path) -> None:
 def test_annotations_loader(tmp_path: Path) -> None:
     d = tmp_path / "annotations" / "ksana"
     d.mkdir(parents=True)
-    (d / "a.yaml").write_text("id: n1\nsymbol: toy::BatchStrategy::ProcessWaitingQueue\n"
-                              "title: Admission\nsource: ksanallm\n")
+    (d / "a.yaml").write_text("notes:\n  - id: n1\n    symbol: toy::BatchStrategy::ProcessWaitingQueue\n"
+                              "    title: Admission\n    source: ksanallm\n    fingerprint: 0123456789abcdef\n"
+                              "    en: FCFS.\n    zh: 先来先服务。\n")
     (d / "bad.yaml").write_text("id: [unclosed\n")
     notes = load(tmp_path / "annotations")
     assert [n.id for n in notes_for_symbol("toy::BatchStrategy::ProcessWaitingQueue", notes)] == ["n1"]
