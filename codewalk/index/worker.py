@@ -149,6 +149,7 @@ def serve(work, counter, queue, db: str) -> None:  # noqa: ANN001
     try:
         from codewalk.index.parse import warm_up
         warm_up()
+        parent = os.getppid()
         item = work.get()
         if item is None:
             return
@@ -175,6 +176,8 @@ def serve(work, counter, queue, db: str) -> None:  # noqa: ANN001
                 counter.value = i + 1
             if i >= n:
                 break
+            if os.getppid() != parent:  # the indexer was killed: its transaction is gone too
+                return
             if pending and i >= pending[0] and wrote:
                 while pending and i >= pending[0]:
                     pending.pop(0)
