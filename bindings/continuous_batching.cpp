@@ -95,9 +95,12 @@ StepResult ContinuousBatchingStrategy::Step() {
   StepResult r;
   r.step = step_count_;
   std::vector<Planned> running;
+  running.reserve(static_cast<size_t>(std::min<int64_t>(config_.max_batch_size, 1024)));  // no regrowth mid-step
   Schedule(running, r);
   UpdateRunningRequests(running, r);
   ++step_count_;
+  r.waiting.reserve(buffer_.size() + waiting_queue_.size());
+  r.running.reserve(decoding_queue_.size());
   for (const auto& q : buffer_) r.waiting.push_back(q->req_id);
   for (const auto& q : waiting_queue_) r.waiting.push_back(q->req_id);
   for (const auto& q : decoding_queue_) r.running.push_back(q->req_id);
