@@ -146,12 +146,44 @@ def _git_head(root: Path) -> str:
         return ""
 
 
+@contextlib.contextmanager
+def _sigint_wins():
+    """Ctrl-C also kills git/pip (same process group), whose failure may surface first as an
+    ordinary error: report it as the interrupt it was (exit status 130, nothing registered)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):  # noqa: ANN001
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    except SourceError:
+        if seen:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _download(name: str, get: Callable[[Path], Entry]) -> Entry:
     """Run get(partial folder) and rename its result to $CODEWALK_HOME/sources/NAME."""
     final = registry.owned_location(name)
     partial = registry.partial_dir(name)
     try:
-        entry = get(partial)
+        with _sigint_wins():
+            entry = get(partial)
         if final.exists() or final.is_symlink():  # an unregistered leftover of ours
             registry.remove_tree(final)
         os.rename(partial, final)
@@ -306,7 +338,7 @@ def has_pip() -> bool:
 
 
 def _looks_like_file(spec: str) -> bool:
-    return spec.endswith((".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar")) or os.sep in spec or spec.startswith(".")
+    return spec.endswith((".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")) or os.sep in spec or spec.startswith(".")
 
 
 def _pip_get(spec: str, dest: Path, progress: bool, say: Say) -> Entry:
@@ -341,7 +373,7 @@ def _pip_download(spec: str, folder: Path, progress: bool, say: Say) -> Path:
                           f"`codewalk source add NAME --pip PATH/TO/FILE.whl`")
     say(f"pip download {spec}")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":none:",
-           "--disable-pip-version-check", "-d", str(folder), spec]
+           "--disable-pip-version-check", "--retries", "2", "-d", str(folder), spec]
     proc = subprocess.run(cmd, stdout=None if progress else subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
@@ -368,7 +400,8 @@ def _version_of(filename: str) -> str:
     if filename.endswith(".whl"):
         parts = filename[:-4].split("-")
         return parts[1] if len(parts) >= 2 else ""
-    stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar|zip)$", "", filename)
+    stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)$", "", filename)
+    stem = re.sub(r"-src$", "", stem)
     return stem.rsplit("-", 1)[1] if "-" in stem else ""
 
 
@@ -404,27 +437,30 @@ def unpack_python(archive: Path, dest: Path) -> tuple[int, str]:
                 wheel = name.endswith(".whl")
                 if wheel and not any(PurePosixPath(n).parts[0].endswith(".dist-info") for n in zf.namelist() if n):
                     raise SourceError(f"{name} is not a wheel (no .dist-info folder inside)")
+                strip = _top_to_strip(zf.namelist())
                 for info in zf.infolist():
                     if info.is_dir() or not info.filename.endswith(".py"):
                         continue
-                    rel = _wheel_path(info.filename) if wheel else _strip_top(info.filename)
+                    rel = _wheel_path(info.filename) if wheel else _relative(info.filename, strip)
                     if rel is None:
                         continue
                     _write(dest / rel, zf.read(info))
                     count += 1
-        elif name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar")):
+        elif name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")):
             with tarfile.open(archive) as tf:
-                for member in tf:
+                members = tf.getmembers()
+                strip = _top_to_strip([m.name for m in members])
+                for member in members:
                     if not member.isfile() or not member.name.endswith(".py"):
                         continue
-                    rel = _strip_top(member.name)
+                    rel = _relative(member.name, strip)
                     handle = tf.extractfile(member) if rel is not None else None
                     if handle is None:
                         continue
                     _write(dest / rel, handle.read())
                     count += 1
         else:
-            raise SourceError(f"{name}: not a wheel (.whl) or sdist (.tar.gz, .zip)")
+            raise SourceError(f"{name}: not a wheel (.whl) or a source archive (.tar.gz, .tar.xz, .zip)")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise SourceError(f"{name} is not a readable archive ({exc}): download it again") from exc
     if count == 0:
@@ -434,10 +470,21 @@ def unpack_python(archive: Path, dest: Path) -> tuple[int, str]:
     return count, _version_of(name)
 
 
-def _strip_top(member: str) -> PurePosixPath | None:
-    """sdist members are `name-version/...`: drop that first folder."""
+def _top_to_strip(names: list[str]) -> bool:
+    """True when every member sits in one top folder that is not itself a package: an sdist's
+    `name-version/`. A source archive of the package folder itself (`vllm/...`) keeps it."""
+    tops = {PurePosixPath(n).parts[0] for n in names if n and PurePosixPath(n).parts}
+    if len(tops) != 1:
+        return False
+    top = tops.pop()
+    return f"{top}/__init__.py" not in {n.lstrip("./") for n in names} and any("/" in n.strip("/") for n in names)
+
+
+def _relative(member: str, strip: bool) -> PurePosixPath | None:
     parts = PurePosixPath(member).parts
-    return _safe("/".join(parts[1:])) if len(parts) > 1 else None
+    if strip:
+        parts = parts[1:]
+    return _safe("/".join(parts)) if parts else None
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -469,14 +516,15 @@ def update(name: str, rev: str | None = None, progress: bool = False, say: Say =
             raise SourceError(f"{entry.location} is gone: `codewalk source remove {name}` and add it again")
         want = rev or entry.rev or None
         say(f"fetching {entry.origin}" + (f" at {want}" if want else ""))
-        with git.Repo(entry.path) as repo, _progress(progress, "git") as adapter:
+        with _sigint_wins(), git.Repo(entry.path) as repo, _progress(progress, "git") as adapter:
             entry.revision = _fetch_rev(repo, entry.origin, want, not entry.history, adapter)
         entry.rev = want or ""
     elif entry.kind == "pip":
         spec = entry.origin
         if rev:
             spec = _with_version(entry.extra.get("project") or _project_of(Path(spec).name), rev)
-        fresh = _download_to_partial(name, lambda dest: _pip_get(spec, dest, progress, say))
+        with _sigint_wins():
+            fresh = _download_to_partial(name, lambda dest: _pip_get(spec, dest, progress, say))
         _swap(fresh[1], entry.path)
         entry.origin, entry.rev, entry.revision, entry.extra = fresh[0].origin, fresh[0].rev, fresh[0].revision, fresh[0].extra
     else:

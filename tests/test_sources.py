@@ -248,6 +248,17 @@ def test_pip_wheel_keeps_only_python_sources(tmp_path: Path, capsys) -> None:
     assert wheel.is_file()  # the user's wheel is left alone
 
 
+def test_pip_download_command_accepts_a_local_wheel(tmp_path: Path) -> None:
+    """The real `pip download --no-deps` command line, offline: pip takes a wheel path as SPEC."""
+    if not fetch.has_pip():
+        pytest.skip("no pip in this interpreter")
+    wheel = make_wheel(tmp_path, {"toypkg/__init__.py": V1})
+    out = tmp_path / "dl"
+    out.mkdir()
+    got = fetch._pip_download(str(wheel), out, progress=False, say=lambda _m: None)
+    assert got.name == wheel.name and got.parent == out
+
+
 def test_pip_sdist_and_update(tmp_path: Path, capsys) -> None:
     sdist = tmp_path / "toypkg-0.9.tar.gz"
     with tarfile.open(sdist, "w:gz") as tf:
@@ -377,3 +388,18 @@ def test_show_all_sources(repo: Path, tmp_path: Path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["show", "x", "--all-sources", "--bogus"])
     assert main(["show", "x", "--all-sources", "--source", "cpp"]) == 2
+
+
+def test_source_archive_of_the_package_folder_keeps_it(tmp_path: Path, capsys) -> None:
+    """vLLM's source tarball starts at `vllm/` (a package): that folder is not stripped."""
+    archive = tmp_path / "toypkg-0.3-src.tar.xz"
+    with tarfile.open(archive, "w:xz") as tf:
+        for rel, text in {"toypkg/__init__.py": "", "toypkg/sched.py": V1, "toypkg/kernel.cu": "x"}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    code, doc = run_json(capsys, "source", "add", "toy", "--pip", str(archive), "--no-index")
+    assert code == 0 and doc["source"]["revision"] == "0.3"
+    root = registry.get("toy").path
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == ["toypkg/__init__.py", "toypkg/sched.py"]
