@@ -131,13 +131,15 @@ def _explain_drift(status: NoteStatus, ix: Index, texts: SymbolText, entity: Ent
     from codewalk import history
 
     row = describe_row(ix, entity)
+    # The index's module name, not one rebuilt from the path (they differ outside packages).
+    module = ix.conn.execute("SELECT module FROM files WHERE id=?", (row["file_id"],)).fetchone()[0] or None
     try:
-        diff = history.diff_against(ix.root, rev, ix.path(row), entity.qname, texts.raw(row))
+        diff = history.diff_against(ix.root, rev, ix.path(row), entity.qname, texts.raw(row), module)
     except history.HistoryError as exc:
         status.detail = f"fingerprint changed ({exc})"
         return
     status.detail = f"fingerprint changed: {diff}"
-    first = history.first_change_since(ix.root, rev, ix.path(row), entity.qname)
+    first = history.first_change_since(ix.root, rev, ix.path(row), entity.qname, module)
     if first:
         status.stale_since = first
 

@@ -129,7 +129,7 @@ def symbol_history(root: Path, path: str, qname: str, max_count: int = 20, rev: 
     return changes
 
 
-def diff_against(root: Path, rev: str, path: str, qname: str, current: str) -> str:
+def diff_against(root: Path, rev: str, path: str, qname: str, current: str, module: str | None = None) -> str:
     """'+a -b lines since REV' for the symbol's text now versus at the pinned revision."""
     repo = _repo(root)
     try:
@@ -137,17 +137,17 @@ def diff_against(root: Path, rev: str, path: str, qname: str, current: str) -> s
     except Exception as exc:
         raise HistoryError(f"revision {rev} is not in this checkout") from exc
     data = _blob(commit, path)
-    old = symbol_text(data, path, qname) if data is not None else None
+    old = symbol_text(data, path, qname, module) if data is not None else None
     if old is None:
         return f"not in {path} at {rev[:10]}"
     added, removed = _counts(old, current)
     return f"+{added} -{removed} lines since {rev[:10]}"
 
 
-def first_change_since(root: Path, rev: str, path: str, qname: str) -> str:
+def first_change_since(root: Path, rev: str, path: str, qname: str, module: str | None = None) -> str:
     """'sha date subject' of the oldest commit after rev that changed the symbol ('' if none)."""
     try:
-        changes = symbol_history(root, path, qname, max_count=1, rev=f"{rev}..HEAD", reverse=True)
+        changes = symbol_history(root, path, qname, max_count=1, rev=f"{rev}..HEAD", module=module, reverse=True)
     except HistoryError:
         return ""
     if not changes:

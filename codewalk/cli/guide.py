@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["md", "html", "tour"], default=None, help="export instead of walking")
     p.add_argument("-o", "--output", default=None, help="file to write the export to (default stdout)")
     p.add_argument("--lang", choices=["en", "zh"], default=None, help="language (default: locale)")
-    p.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
-                   help="checkout of a source the guide reads (repeatable); default: registered or env")
+    p.add_argument("--source", action="append", default=[], metavar="NAME[=PATH]",
+                   help="a registered source, or NAME=PATH for a checkout (repeatable)")
     p.add_argument("--json", action="store_true", help="list or resolve as JSON")
     p.set_defaults(func=_guide)
 
@@ -47,6 +47,12 @@ def _guide(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"codewalk: {exc}", file=sys.stderr)
         return 2
+    from codewalk import sources
+
+    for name in (s for s in args.source if "=" not in s):  # a bare name must mean a known checkout
+        if sources.target(name) is None:
+            print(f"codewalk: no checkout for source '{name}': run `codewalk source add {name}`", file=sys.stderr)
+            return 2
     rg = resolve_guide(guide, notes, overrides)
     if args.format:
         return _export(rg, args.format, lang, args.output)
