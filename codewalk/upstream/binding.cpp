@@ -112,13 +112,24 @@ class OneDeviceGroup : public BlockAllocatorGroupInterface {
   std::vector<int> GetBlockAllocatorDevices() const override { return {0}; }
   std::shared_ptr<BlockAllocatorInterface> GetHostBlockAllocator() const override { return host_; }
   std::shared_ptr<BlockAllocatorInterface> GetDeviceBlockAllocator(int) const override { return device_; }
-  Status SwapIn(int, int, int) override { return Status(); }
+  // The real SwapinCachedBlock calls this once per block it actually copies (on the swap worker).
+  Status SwapIn(int, int device_block_id, int) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    copied_into_.insert(device_block_id);
+    return Status();
+  }
+  bool take_copied(int device_block_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return copied_into_.erase(device_block_id) > 0;
+  }
   Status SwapOut(int, int, int) override { return Status(); }
   const std::shared_ptr<FakedBlockAllocator>& host() const { return host_; }
 
  private:
   std::shared_ptr<FakedBlockAllocator> host_;
   std::shared_ptr<FakedBlockAllocator> device_;
+  std::mutex mutex_;
+  std::set<int> copied_into_;
 };
 
 // What a pointer to a block KsanaLLM has deleted showed when it was deleted.
@@ -126,6 +137,7 @@ struct View {
   int block_id;
   bool on_device;
   bool shareable;
+  int ghost = 0;  // which deleted object (its address may be reused by a new block)
 };
 
 struct Gate {
@@ -233,6 +245,7 @@ class Engine : public PrefixCacheManager {
   }
   // Pointers that lookup-only requests hold to a block about to be deleted: remember what they show.
   void mark_deleted(PrefixCachedBlock* dying, View v) {
+    v.ghost = ++ghosts_;
     for (auto& [rid, req] : cached_requests_) {
       for (size_t i = 0; i < req->cached_blocks.size(); ++i) {
         if (req->cached_blocks[i] == dying && !stale(rid, i)) stale_[rid][i] = v;
@@ -470,6 +483,11 @@ class Engine : public PrefixCacheManager {
                         "delete a block still in use (aftermath of an upstream bug)"));
     }
     for (size_t i = 0; i < std::min(host_num, fq.size()); ++i) {
+      if (reusable().count(fq[i])) {
+        throw CoreErr(Cat("swapin_request_async: req ", req_id, ": KsanaLLM would copy into and then delete block ",
+                          fq[i]->memory_block_ids[0], ", which is still in reusable_cached_blocks_ (aftermath of "
+                          "upstream bug #1)"));
+      }
       if (held.count(fq[i])) {
         throw CoreErr(Cat("swapin_request_async: req ", req_id, ": KsanaLLM would copy into and then delete block ",
                           fq[i]->memory_block_ids[0], ", which a request still holds (aftermath of upstream bug #4)"));
@@ -511,6 +529,8 @@ class Engine : public PrefixCacheManager {
     }
     for (auto& [cb, v] : swapin_targets_[req_id]) mark_deleted(cb, v);  // deleted (or dropped) by the copy
     release_and_wait(true, req_id);
+    // A target nobody copied into is dropped by SwapinCachedBlock without a way back (upstream bug #3).
+    for (int id : swapin_dev_ids_[req_id]) leaked_ += group_->take_copied(id) ? 0 : 1;
     swapin_targets_.erase(req_id);
     swapin_dev_ids_.erase(req_id);
     auto& req_ids = ids(req_id);
@@ -532,6 +552,11 @@ class Engine : public PrefixCacheManager {
         if (held.count(cb)) {
           throw CoreErr(Cat("destroy_swapped_request: req ", req_id, ": KsanaLLM would delete host block ",
                             cb->memory_block_ids[0], ", which another request still holds (aftermath of an upstream bug)"));
+        }
+        if (reusable().count(cb)) {
+          throw CoreErr(Cat("destroy_swapped_request: req ", req_id, ": KsanaLLM would delete host block ",
+                            cb->memory_block_ids[0], ", which is still in reusable_cached_blocks_ (aftermath of "
+                            "upstream bug #1): the set would keep a dangling pointer"));
         }
         dying.emplace_back(cb, View{-1, false, cb->is_shareable});
       }
@@ -575,13 +600,7 @@ class Engine : public PrefixCacheManager {
     need(req_id, "request_block_ids");
     return ids(req_id)[0];
   }
-  size_t leaked() {
-    std::set<int> seen;
-    for (int id : accounted_device()) seen.insert(id);
-    size_t n = 0;
-    for (size_t i = 0; i < dev_; ++i) n += seen.count(static_cast<int>(i)) ? 0 : 1;
-    return n;
-  }
+  size_t leaked() { return leaked_; }
   // Every device block id found in the structures, with repeats (tree, free queue, requests' own
   // device blocks, pending swap-in copy targets); mirrors ref_invariants' conservation walk.
   std::vector<int> accounted_device(std::vector<int>* host_out = nullptr) {
@@ -595,15 +614,13 @@ class Engine : public PrefixCacheManager {
       device.push_back(cb->memory_block_ids[0]);
       seen.insert(cb);
     }
-    std::unordered_set<std::string> seen_stale;
+    std::unordered_set<int> seen_ghosts;
     for (auto& [rid, req] : sorted_requests()) {
       for (size_t i = 0; i < req->cached_blocks.size(); ++i) {
         PrefixCachedBlock* cb = req->cached_blocks[i];
         View v = view(rid, i, cb);
         if (stale(rid, i)) {
-          // a deleted object: identify it by its address and what it showed
-          std::string key = Cat(static_cast<const void*>(cb), "/", v.block_id, "/", v.on_device);
-          if (seen.count(cb) || !seen_stale.insert(key).second) continue;
+          if (!seen_ghosts.insert(v.ghost).second) continue;  // a deleted object, counted once
         } else {
           if (seen.count(cb)) continue;
           seen.insert(cb);
@@ -779,8 +796,7 @@ class Engine : public PrefixCacheManager {
     std::vector<int> host;
     std::vector<int> device = accounted_device(&host);
     std::set<int> dset(device.begin(), device.end()), hset(host.begin(), host.end());
-    size_t leak = 0;
-    for (size_t i = 0; i < dev_; ++i) leak += dset.count(static_cast<int>(i)) ? 0 : 1;
+    const size_t leak = leaked_;
     if (device.size() != dset.size() || device.size() + leak != dev_) {
       fail("device-conservation", Cat(device.size(), " device blocks accounted for, ", dset.size(), " distinct, ", leak,
                                       " leaked, of ", dev_));
@@ -799,6 +815,8 @@ class Engine : public PrefixCacheManager {
   std::map<int64_t, std::vector<std::pair<PrefixCachedBlock*, View>>> swapin_targets_;
   std::map<int64_t, std::vector<int>> swapin_dev_ids_;
   std::deque<Gate> gates_;
+  int ghosts_ = 0;
+  size_t leaked_ = 0;
 };
 
 // ----------------------------------------------------------------------------- Python face
