@@ -1,0 +1,131 @@
+"""`codewalk upstream build|verify`: KsanaLLM's real PrefixCacheManager, built from your checkout.
+
+* `build` — compile the checkout's `cache_manager/prefix_cache_manager.cpp` (unmodified) with
+  codewalk's stand-in headers and binding into `$CODEWALK_HOME/upstream/<commit>/`;
+* `verify` — random scheduler-like traces through the real engine and codewalk's core, every
+  call compared; divergences shrunk to the shortest reproducer and explained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `upstream` group."""
+    p = sub.add_parser("upstream", help="build KsanaLLM's real prefix cache from a checkout and diff it with the core",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = p.add_subparsers(dest="upstream_command", metavar="ACTION")
+    group.required = True
+
+    def where(q: argparse.ArgumentParser) -> None:
+        w = q.add_mutually_exclusive_group()
+        w.add_argument("--repo", default=None, metavar="PATH", help="a KsanaLLM checkout (default: $CODEWALK_KSANALLM)")
+        w.add_argument("--source", default=None, metavar="NAME", help="a named source (e.g. ksanallm)")
+
+    b = group.add_parser("build", help="compile the real PrefixCacheManager (reused while its sources are unchanged)")
+    where(b)
+    b.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_build)
+
+    v = group.add_parser("verify", help="diff the real engine against codewalk's core on random traces")
+    where(v)
+    v.add_argument("--traces", type=int, default=500, help="number of random traces (500)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    v.add_argument("--against", choices=["core", "reference"], default="core",
+                   help="codewalk's C++ core (default) or its pure-Python reference model")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=_verify)
+
+
+def _fail(message: str) -> int:
+    print(f"codewalk upstream: {message}", file=sys.stderr)
+    return 1
+
+
+def _build_with_progress(args: argparse.Namespace, force: bool = False):
+    from rich.console import Console
+
+    from codewalk.upstream.build import build
+
+    console = Console(stderr=True)
+    if args.json:
+        return build(args.repo, args.source, force=force)
+    with console.status("building KsanaLLM's PrefixCacheManager…") as status:
+        def say(msg: str) -> None:
+            status.update(msg)
+            console.log(msg)
+        return build(args.repo, args.source, force=force, progress=say)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from codewalk.upstream.build import BuildError
+
+    try:
+        built = _build_with_progress(args, args.force)
+    except BuildError as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps({"module": str(built.path), "commit": built.commit, "seconds": round(built.seconds, 2),
+                          "reused": built.reused}))
+    else:
+        what = "reused" if built.reused else f"built in {built.seconds:.1f}s"
+        print(f"KsanaLLM {built.commit[:12]}: {what}: {built.path}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from codewalk.upstream.build import BuildError, engine
+    from codewalk.upstream.verify import verify
+
+    if args.traces < 1:
+        return _fail("--traces must be >= 1")
+    try:
+        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True).log)
+    except BuildError as e:
+        return _fail(str(e))
+    if args.against == "reference":
+        import codewalk.core.reference as core
+    else:
+        import codewalk.core as core
+    if args.json:
+        rep = verify(real, core, traces=args.traces, seed=args.seed)
+        print(json.dumps(rep.to_dict(), default=str))
+        return 1 if rep.summary()["unexplained"] else 0
+    console = Console()
+    with Progress(console=console, transient=True) as prog:
+        task = prog.add_task("traces", total=args.traces)
+        rep = verify(real, core, traces=args.traces, seed=args.seed, progress=lambda n: prog.update(task, completed=n))
+    s = rep.summary()
+    console.print(f"[bold]KsanaLLM {real.commit[:12]} vs codewalk {args.against}[/bold]: {s['traces']} traces, "
+                  f"{s['ops']} operations; {s['agreeing_traces']} traces agree on every call ({s['agreement']:.1%})")
+    console.print(f"divergences: {s['divergences']} — explained {s['explained']} (binding guards {s['binding_guards']}, "
+                  f"upstream-bug effects {s['upstream_bug_effects']}, documented deviations "
+                  f"{s['documented_deviations']}, core discrepancies {s['core_discrepancies']}), "
+                  f"[bold]unexplained {s['unexplained']}[/bold]")
+    seen: set[tuple[str, str, str]] = set()
+    for d in rep.divergences:
+        key = (d.category, d.call, d.what)
+        if key in seen:
+            continue
+        seen.add(key)
+        console.rule(f"{d.category}: {d.call} → {d.what}")
+        console.print(f"responsible: {d.responsible}")
+        console.print(f"real: {str(d.real)[:200]}\ncore: {str(d.core)[:200]}")
+        console.print(f"invariants after it: real {d.real_invariant}, core {d.core_invariant}")
+        console.print(d.explanation)
+        console.print(f"shortest reproducer ({len(d.calls)} calls), config {getattr(d, 'config', {})}:")
+        for c in d.calls:
+            console.print(f"  {c}", markup=False)
+    for bug, info in sorted(rep.bugs.items(), key=lambda kv: kv[1]["doc"]):
+        console.rule(f"upstream bug {info['doc']} {bug} ({info['id']}): seen in {info['traces']} traces")
+        console.print(f"in {info['function']}; shortest reproducer, config {info.get('config')}:")
+        for c in info.get("reproducer", []):
+            console.print(f"  {c}", markup=False)
+    return 1 if s["unexplained"] else 0
