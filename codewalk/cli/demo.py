@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=CORE_DEMOS + COMPUTED_DEMOS)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--engine", choices=["core", "real"], default="core",
+                   help="prefix-cache: codewalk's core (default) or KsanaLLM's real code, built from "
+                        "$CODEWALK_KSANALLM (`codewalk upstream build`)")
     p.add_argument("--seed", type=int, default=0, help="paged-vs-contiguous, online-softmax: random seed (0)")
     g = p.add_argument_group("paged-vs-contiguous")
     g.add_argument("--requests", type=_count, default=paging.DEFAULT_REQUESTS,
@@ -68,4 +71,21 @@ def _run(args: argparse.Namespace) -> int:
         return run_flash(args.seq, args.dim, args.block, args.seed, as_json=args.json)
     from codewalk.views.demo import run_demo
 
-    return run_demo(args.name, as_json=args.json)
+    engine = None
+    if getattr(args, "engine", "core") == "real":
+        if args.name != "prefix-cache":
+            print(f"codewalk demo: --engine real runs the prefix cache only (KsanaLLM's scheduler is not built), "
+                  f"not {args.name}", file=sys.stderr)
+            return 2
+        from rich.console import Console
+
+        from codewalk.upstream.build import BuildError
+        from codewalk.upstream.build import engine as real_engine
+
+        try:
+            engine = real_engine(progress=None if args.json else Console(stderr=True).log)
+        except BuildError as e:
+            print(f"codewalk demo: --engine real: {e}\n(build it with `codewalk upstream build --repo PATH`)",
+                  file=sys.stderr)
+            return 1
+    return run_demo(args.name, as_json=args.json, engine=engine)
