@@ -6,6 +6,6 @@
   every divergence shrunk, checked against the invariants and explained.
 """
 
-from codewalk.upstream.build import BuildError, build, engine
+from codewalk.upstream.build import BuildError, engine
 
-__all__ = ["BuildError", "build", "engine"]
+__all__ = ["BuildError", "engine"]

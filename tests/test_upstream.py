@@ -1,0 +1,219 @@
+"""KsanaLLM's real PrefixCacheManager, built from a checkout, against codewalk's core.
+
+Opt-in (`CODEWALK_KSANALLM=/path/to/KsanaLLM`): the build succeeds, the core's scenario tests pass
+on the real engine too, and `verify` finds no unexplained divergence on 500 traces. Always on: the
+build's error paths (no compiler, no pybind11, missing or moved files) on a fake checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+import test_core_prefix_cache as scenarios
+from codewalk.core.errors import CoreError
+from codewalk.upstream import build as upstream_build
+from codewalk.upstream.build import BuildError
+
+KSANA = os.environ.get("CODEWALK_KSANALLM")
+needs_checkout = pytest.mark.skipif(not KSANA, reason="set CODEWALK_KSANALLM to a KsanaLLM checkout")
+
+
+# ----------------------------------------------------------------------------- opt-in: the real engine
+
+@pytest.fixture(scope="session")
+def real_build(tmp_path_factory: pytest.TempPathFactory):
+    if not KSANA:
+        pytest.skip("set CODEWALK_KSANALLM to a KsanaLLM checkout")
+    home = os.environ.get("CODEWALK_UPSTREAM_TEST_HOME") or str(tmp_path_factory.mktemp("upstream-home"))
+    old = os.environ.get("CODEWALK_HOME")
+    os.environ["CODEWALK_HOME"] = home
+    try:
+        return upstream_build.build(repo=KSANA)
+    finally:
+        if old is None:
+            os.environ.pop("CODEWALK_HOME", None)
+        else:
+            os.environ["CODEWALK_HOME"] = old
+
+
+@pytest.fixture()
+def real(real_build):
+    from codewalk.core.config import CacheConfig
+
+    mod = upstream_build.load_module(real_build.path)
+    return SimpleNamespace(CacheConfig=CacheConfig, PrefixCacheManager=mod.PrefixCacheManager, CoreError=CoreError)
+
+
+@needs_checkout
+def test_build_succeeds_and_is_reused(real_build):
+    assert real_build.path.is_file()
+    assert len(real_build.commit) == 40 or real_build.commit == "nogit"
+    again = upstream_build.build(repo=KSANA) if os.environ.get("CODEWALK_HOME") == str(real_build.path.parents[2]) \
+        else None
+    assert again is None or again.reused
+
+
+# The core's hand-worked scenarios, run unchanged on the real engine. None of them reaches a
+# documented upstream bug (those need swap-ins racing a recompute, see upstream_bugs.yaml).
+SCENARIOS = sorted(name for name in dir(scenarios)
+                   if name.startswith("test_") and name != "test_bad_calls_raise_and_change_nothing")
+BAD_CALLS = scenarios.test_bad_calls_raise_and_change_nothing.pytestmark[0].args[1]
+
+
+@needs_checkout
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_core_scenario_on_real_engine(real, name):
+    getattr(scenarios, name)(real)
+
+
+@needs_checkout
+@pytest.mark.parametrize("call", BAD_CALLS)
+def test_bad_calls_on_real_engine(real, call):
+    scenarios.test_bad_calls_raise_and_change_nothing(real, call)
+
+
+@needs_checkout
+@pytest.mark.parametrize("kw", [{"fix_upstream_bugs": True}, {"enable_prefix_caching": False}])
+def test_real_engine_refuses_what_it_cannot_be(real, kw):
+    with pytest.raises(CoreError):
+        real.PrefixCacheManager(real.CacheConfig(**kw))
+
+
+@needs_checkout
+def test_bug3_leak_reproduced_exactly(real):
+    """The reproducer in upstream_bugs.yaml: one device block leaked, on both engines alike."""
+    from codewalk.core import reference
+
+    for eng in (real, reference):
+        m = eng.PrefixCacheManager(eng.CacheConfig(block_size=4, device_blocks=15, host_blocks=18))
+        for rid, n in ((0, 2), (4, 1)):
+            m.get_request_prefix_block_number(rid, [2, 2, 2, 2])
+            m.allocate_request_blocks(rid, n)
+            m.update_request_tokens(rid, [2, 2, 2, 2])
+        m.swapout_request_async(0)
+        m.swapout_request_async(4)
+        m.merge_swapout_request(0)
+        m.merge_swapout_request(4)
+        m.swapin_request_async(0)
+        m.swapin_request_async(4)
+        m.merge_swapin_request(0)
+        m.merge_swapin_request(4)
+        assert m.snapshot()["leaked"] == 1
+
+
+@needs_checkout
+@pytest.mark.parametrize("against", ["core", "reference"])
+def test_verify_no_unexplained_divergence(real, against):
+    import importlib
+
+    from codewalk.upstream.verify import verify
+
+    core = importlib.import_module("codewalk.core" if against == "core" else "codewalk.core.reference")
+    rep = verify(real, core, traces=500, seed=0)
+    s = rep.summary()
+    assert s["traces"] == 500
+    assert s["unexplained"] == 0, [(d.call, d.what, d.real, d.core, d.calls) for d in rep.divergences
+                                   if not d.explained]
+    assert s["agreement"] > 0.9
+    assert {"reusable-overcount", "evict-before-failure", "swapin-leak"} <= set(rep.bugs)
+
+
+# ----------------------------------------------------------------------------- always on: error paths
+
+STRUCTS = {
+    "src/ksana_llm/utils/config/schedule_config_parser.h":
+        "#pragma once\n// cfg\nstruct CacheManagerConfig {\n  size_t block_token_num = 16;\n  bool x = false;\n};\n",
+    "src/ksana_llm/utils/request.h": "#pragma once\nstruct FlexibleCachedCopyTask {\n  int a = 0;\n};\n",
+}
+
+
+def fake_checkout(root: Path) -> Path:
+    for rel in (*upstream_build.SOURCES, *upstream_build.HEADERS):
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("// fake\n")
+    for rel, text in STRUCTS.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return root
+
+
+def test_missing_compiler_is_named(tmp_path, monkeypatch):
+    repo = fake_checkout(tmp_path / "ksana")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(BuildError, match="no C\\+\\+ compiler"):
+        upstream_build.build(repo=repo)
+
+
+def test_missing_pybind11_is_named(tmp_path, monkeypatch):
+    import sys
+
+    repo = fake_checkout(tmp_path / "ksana")
+    monkeypatch.setitem(sys.modules, "pybind11", None)
+    with pytest.raises(BuildError, match="pybind11"):
+        upstream_build.build(repo=repo)
+
+
+def test_missing_file_names_where_it_moved(tmp_path):
+    repo = fake_checkout(tmp_path / "ksana")
+    src = repo / "src/ksana_llm/cache_manager/prefix_cache_manager.cpp"
+    moved = repo / "src/ksana_llm/cache/prefix_cache_manager.cpp"
+    moved.parent.mkdir(parents=True)
+    src.rename(moved)
+    with pytest.raises(BuildError) as err:
+        upstream_build.build(repo=repo)
+    text = str(err.value)
+    assert "missing src/ksana_llm/cache_manager/prefix_cache_manager.cpp" in text
+    assert "src/ksana_llm/cache/prefix_cache_manager.cpp" in text
+
+
+def test_moved_struct_is_named(tmp_path):
+    repo = fake_checkout(tmp_path / "ksana")
+    (repo / "src/ksana_llm/utils/config/schedule_config_parser.h").write_text("#pragma once\n")
+    (repo / "src/ksana_llm/utils/cache_config.h").write_text(STRUCTS["src/ksana_llm/utils/config/schedule_config_parser.h"])
+    with pytest.raises(BuildError, match="CacheManagerConfig is no longer defined in .*cache_config.h"):
+        upstream_build.build(repo=repo)
+
+
+def test_not_a_checkout(tmp_path):
+    (tmp_path / "x").mkdir()
+    with pytest.raises(BuildError, match="src/ksana_llm"):
+        upstream_build.build(repo=tmp_path / "x")
+
+
+def test_struct_extraction_strips_comments():
+    text = "/* struct CacheManagerConfig { int no; }; */\nstruct CacheManagerConfig {\n  // c { \n  int a = 1;\n};\n"
+    body = upstream_build.extract_struct(text, "CacheManagerConfig")
+    assert body is not None and "int a = 1;" in body and body.endswith("};") and "no" not in body
+
+
+def test_cli_reports_build_errors(tmp_path, capsys):
+    from codewalk.cli import main
+
+    (tmp_path / "x").mkdir()
+    assert main(["upstream", "build", "--repo", str(tmp_path / "x")]) == 1
+    assert "src/ksana_llm" in capsys.readouterr().err
+
+
+def test_demo_real_engine_without_checkout_says_how(monkeypatch, capsys):
+    from codewalk.cli import main
+
+    monkeypatch.delenv("CODEWALK_KSANALLM", raising=False)
+    assert main(["demo", "prefix-cache", "--engine", "real"]) == 1
+    assert "codewalk upstream build" in capsys.readouterr().err
+
+
+def test_package_data_present():
+    from importlib import resources
+
+    for name in upstream_build.STANDINS:
+        assert resources.files("codewalk.upstream").joinpath("standins", name).is_file()
+    assert resources.files("codewalk.upstream").joinpath("binding.cpp").is_file()
