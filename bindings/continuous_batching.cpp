@@ -99,10 +99,11 @@ StepResult ContinuousBatchingStrategy::Step() {
   Schedule(running, r);
   UpdateRunningRequests(running, r);
   ++step_count_;
-  r.waiting.reserve(buffer_.size() + waiting_queue_.size());
+  r.waiting.reserve(buffer_.size() + pending_.size() + waiting_queue_.size());
   r.running.reserve(decoding_queue_.size());
-  for (const auto& q : buffer_) r.waiting.push_back(q->req_id);
   for (const auto& q : waiting_queue_) r.waiting.push_back(q->req_id);
+  for (const auto& q : pending_) r.waiting.push_back(q->req_id);
+  for (const auto& q : buffer_) r.waiting.push_back(q->req_id);
   for (const auto& q : decoding_queue_) r.running.push_back(q->req_id);
   for (const auto& kv : swapped_queue_) r.swapped.push_back(kv.first);
   for (const auto& q : swapout_pending_) r.swapped.push_back(q->req_id);
@@ -120,13 +121,13 @@ std::vector<StepResult> ContinuousBatchingStrategy::Run(int64_t max_steps) {
 }
 
 bool ContinuousBatchingStrategy::HasWork() const {
-  return !buffer_.empty() || !waiting_queue_.empty() || !decoding_queue_.empty() || !swapped_queue_.empty() ||
+  return !buffer_.empty() || !pending_.empty() || !waiting_queue_.empty() || !decoding_queue_.empty() || !swapped_queue_.empty() ||
          !swapout_pending_.empty() || !swapin_pending_.empty();
 }
 
 // All tokens of a live request (prompt + generated so far).
 std::vector<int> ContinuousBatchingStrategy::RequestTokens(int64_t req_id) const {
-  for (const auto* queue : {&buffer_, &waiting_queue_, &decoding_queue_, &swapout_pending_, &swapin_pending_}) {
+  for (const auto* queue : {&buffer_, &pending_, &waiting_queue_, &decoding_queue_, &swapout_pending_, &swapin_pending_}) {
     for (const auto& q : *queue) {
       if (q->req_id == req_id) return q->output_tokens;
     }
@@ -138,11 +139,44 @@ std::vector<int> ContinuousBatchingStrategy::RequestTokens(int64_t req_id) const
 
 // ------------------------------------------------------------------ Schedule
 
-// ContinuousBatchingStrategy::Schedule: the three queues in KsanaLLM's order.
-void ContinuousBatchingStrategy::Schedule(std::vector<Planned>& running, StepResult& r) {
-  // BatchState::MergeWaitingReqs
-  waiting_queue_.insert(waiting_queue_.end(), buffer_.begin(), buffer_.end());
+// BatchScheduler::BalanceWaitingReqs with one DP group: arrivals and unmerged requests are re-ordered by
+// tokens still to prefill, longest first -- unless exactly one request arrived.
+void ContinuousBatchingStrategy::BalanceWaitingReqs() {
+  if (buffer_.size() == 1) {
+    pending_.push_back(std::move(buffer_.front()));
+  } else if (!buffer_.empty()) {
+    // Upstream lists arrivals before leftovers and uses an unstable std::sort; ties keep that order here.
+    buffer_.insert(buffer_.end(), pending_.begin(), pending_.end());
+    auto remaining = [](const RequestPtr& q) {
+      return std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num);
+    };
+    std::stable_sort(buffer_.begin(), buffer_.end(),
+                     [&](const RequestPtr& a, const RequestPtr& b) { return remaining(a) > remaining(b); });
+    pending_.swap(buffer_);
+  }
   buffer_.clear();
+}
+
+// BatchState::MergeWaitingReqs: admit while the waiting queue is shorter than max_batch_size; past
+// max_waiting_queue_len a request is refused.
+void ContinuousBatchingStrategy::MergeWaitingReqs(StepResult& r) {
+  const auto& cap = config_.max_waiting_queue_len;
+  size_t taken = 0;
+  while (taken < pending_.size() && static_cast<int64_t>(waiting_queue_.size()) < config_.max_batch_size) {
+    RequestPtr& req = pending_[taken++];
+    if (cap && static_cast<int64_t>(waiting_queue_.size()) >= *cap) {
+      r.rejected.push_back(req->req_id);
+      continue;
+    }
+    waiting_queue_.push_back(std::move(req));
+  }
+  pending_.erase(pending_.begin(), pending_.begin() + taken);
+}
+
+// BatchScheduler::Schedule for one DP group, then ContinuousBatchingStrategy::Schedule: the queues in order.
+void ContinuousBatchingStrategy::Schedule(std::vector<Planned>& running, StepResult& r) {
+  BalanceWaitingReqs();
+  MergeWaitingReqs(r);
   bool blocked = ProcessDecodingQueue(running, r);
   blocked = ProcessSwappedQueue(blocked, r);
   if (!blocked) ProcessWaitingQueue(running, r);

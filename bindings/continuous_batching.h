@@ -48,6 +48,7 @@ struct StepResult {
   std::vector<int64_t> swapin_merged;
   std::vector<int64_t> swapout_merged;
   int64_t reusable_blocks = 0;
+  std::vector<int64_t> rejected;  // refused by a full waiting queue (BatchState::MergeWaitingReqs)
 };
 
 class ContinuousBatchingStrategy {
@@ -77,6 +78,8 @@ class ContinuousBatchingStrategy {
   using RequestPtr = std::shared_ptr<InferRequest>;
 
   void Schedule(std::vector<Planned>& running, StepResult& r);
+  void BalanceWaitingReqs();
+  void MergeWaitingReqs(StepResult& r);
   bool ProcessDecodingQueue(std::vector<Planned>& running, StepResult& r);
   bool ProcessSwappedQueue(bool blocked, StepResult& r);
   void ProcessWaitingQueue(std::vector<Planned>& running, StepResult& r);
@@ -99,7 +102,8 @@ class ContinuousBatchingStrategy {
   PrefixCacheManager cache_manager_;
   int64_t split_fuse_token_num_;
   int64_t step_count_ = 0;
-  std::vector<RequestPtr> buffer_;  // BatchScheduler's waiting buffer, merged at each Schedule
+  std::vector<RequestPtr> buffer_;   // BatchScheduler::waiting_reqs_: arrivals since the last step
+  std::vector<RequestPtr> pending_;  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged
   std::vector<RequestPtr> waiting_queue_;
   std::vector<RequestPtr> decoding_queue_;
   std::map<int64_t, RequestPtr> swapped_queue_;  // visited in req_id order, as upstream's std::map

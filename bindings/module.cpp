@@ -207,6 +207,7 @@ py::dict StepResultDict(const StepResult& r) {
   d["swapin_merged"] = py::cast(r.swapin_merged);
   d["swapout_merged"] = py::cast(r.swapout_merged);
   d["reusable_blocks"] = r.reusable_blocks;
+  d["rejected"] = py::cast(r.rejected);
   return d;
 }
 
@@ -393,6 +394,7 @@ void BindScheduler(py::module_& m) {
       .def_readonly("swapin_merged", &StepResult::swapin_merged, "Swap-ins merged this step.")
       .def_readonly("swapout_merged", &StepResult::swapout_merged, "Swap-outs merged this step.")
       .def_readonly("reusable_blocks", &StepResult::reusable_blocks, "Reusable device blocks after the step.")
+      .def_readonly("rejected", &StepResult::rejected, "Requests refused at merge: the waiting queue was full.")
       .def("to_dict", &StepResultDict, "A JSON-ready dict equal to the reference's to_dict().")
       .def(
           "__eq__",

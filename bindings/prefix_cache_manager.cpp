@@ -78,10 +78,11 @@ int64_t PrefixCacheManager::GetHostFreeBlockNumber() const {
   return static_cast<int64_t>(host_free_block_ids_.size());
 }
 
-// PrefixCacheManager::GetUsedBlockNumber
+// PrefixCacheManager::GetUsedBlockNumber: the allocator's used count (every device block, never given
+// back) minus the usable ones, so a leaked block still counts as used, as upstream.
 int64_t PrefixCacheManager::GetUsedBlockNumber() const {
   return device_blocks_ - static_cast<int64_t>(free_cached_blocks_.size()) -
-         static_cast<int64_t>(reusable_block_num_) - leaked_blocks_;
+         static_cast<int64_t>(reusable_block_num_);
 }
 
 int64_t PrefixCacheManager::GetReusableBlockNumber() const {

@@ -44,12 +44,44 @@ def test_split_fuse_chunks_the_prefill(core):
 def test_head_of_line_blocking_is_strict_fcfs(core):
     s = scheduler(core, device_blocks=6)
     s.add_request(1, list(range(1, 17)), 4)  # needs (16 + 4) // 4 = 5 blocks
+    r = s.step()
+    assert r.prefill == [(1, 16)]
     s.add_request(2, list(range(100, 120)), 2)  # needs 6: does not fit beside req 1
     s.add_request(3, [7, 7], 1)  # would fit, but waits behind req 2
     r = s.step()
-    assert r.prefill == [(1, 16)] and r.waiting == [2, 3]
-    r = s.step()
     assert r.decode == [1] and r.prefill == [] and r.waiting == [2, 3]
+
+
+def test_arrivals_are_balanced_longest_first(core):
+    # BatchScheduler::BalanceWaitingReqs orders a step's arrivals by prompt length, longest first.
+    s = scheduler(core, device_blocks=40)
+    s.add_request(1, [1] * 3, 1)
+    s.add_request(2, [2] * 9, 1)
+    s.add_request(3, [3] * 5, 1)
+    assert [p[0] for p in s.step().prefill] == [2, 3, 1]
+    s.add_request(4, [4] * 2, 1)  # a lone arrival is appended as it is
+    assert s.step().prefill == [(4, 2)]
+
+
+def test_waiting_queue_holds_at_most_max_batch_size(core):
+    s = scheduler(core, device_blocks=3, max_batch_size=2, max_waiting_queue_len=None)
+    for rid in range(1, 5):
+        s.add_request(rid, [rid] * 8, 1)  # 3 blocks each: one at a time
+    r = s.step()
+    # Two were merged into the waiting queue (longest first = arrival order here), two wait to be merged.
+    assert r.prefill == [(1, 8)] and r.waiting == [2, 3, 4]
+    assert [x.finished for x in s.run(10)] == [[2], [3], [4]]
+
+
+def test_full_waiting_queue_refuses_at_merge(core):
+    s = scheduler(core, device_blocks=3, max_batch_size=8, max_waiting_queue_len=2)
+    s.add_request(1, [1] * 8, 1)
+    s.add_request(2, [2] * 8, 1)
+    r = s.step()
+    s.add_request(3, [3] * 8, 1)
+    s.add_request(4, [4] * 8, 1)
+    r = s.step()  # req 2 still waits; only one more fits the 2-long queue
+    assert r.rejected == [4] and r.waiting == [3]
 
 
 def _two_requests(core, mode):

@@ -62,6 +62,7 @@ class StepResult:
     swapin_merged: list[int] = field(default_factory=list)
     swapout_merged: list[int] = field(default_factory=list)
     reusable_blocks: int = 0
+    rejected: list[int] = field(default_factory=list)  # refused by a full waiting queue (MergeWaitingReqs)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""

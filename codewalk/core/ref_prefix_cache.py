@@ -80,8 +80,8 @@ class PrefixCacheManager:
         return len(self.host_free)
 
     def get_used_block_number(self) -> int:
-        """Device blocks in use and not reusable (GetUsedBlockNumber)."""
-        return self.device_blocks - len(self.free) - len(self.reusable) - self.leaked_blocks
+        """Device blocks in use and not reusable (GetUsedBlockNumber): leaked blocks count as used."""
+        return self.device_blocks - len(self.free) - len(self.reusable)
 
     def get_reusable_block_number(self) -> int:
         return len(self.reusable)

@@ -58,7 +58,8 @@ class Scheduler:
         self.cache = PrefixCacheManager(config.cache_config())
         self.split_fuse_token_num = int(config.split_fuse_token_num)
         self.step_count = 0
-        self.buffer: list[InferRequest] = []  # BatchScheduler's waiting buffer, merged at each Schedule
+        self.buffer: list[InferRequest] = []  # BatchScheduler::waiting_reqs_: arrivals since the last step
+        self.pending: list[InferRequest] = []  # BatchScheduler::dp_waiting_reqs_: balanced, not yet merged
         self.waiting: list[InferRequest] = []
         self.decoding: list[InferRequest] = []
         self.swapped: dict[int, InferRequest] = {}  # std::map: visited in req_id order
@@ -92,7 +93,7 @@ class Scheduler:
         planned = self._schedule(r)
         self._forward_and_update(planned, r)
         self.step_count += 1
-        r.waiting = [q.req_id for q in self.buffer + self.waiting]
+        r.waiting = [q.req_id for q in self.waiting + self.pending + self.buffer]
         r.running = [q.req_id for q in self.decoding]
         r.swapped = sorted(self.swapped) + list(self.swapout_pending) + list(self.swapin_pending)
         r.usable_blocks = self.cache.get_usable_block_number()
@@ -109,7 +110,7 @@ class Scheduler:
         return results
 
     def has_work(self) -> bool:
-        return bool(self.buffer or self.waiting or self.decoding or self.swapped
+        return bool(self.buffer or self.pending or self.waiting or self.decoding or self.swapped
                     or self.swapout_pending or self.swapin_pending)
 
     def request_tokens(self, req_id: int) -> list[int]:
@@ -120,21 +121,43 @@ class Scheduler:
         raise CoreError(f"request_tokens: req {req_id} is not live")
 
     def _live(self) -> list[InferRequest]:
-        return (self.buffer + self.waiting + self.decoding + list(self.swapped.values())
+        return (self.buffer + self.pending + self.waiting + self.decoding + list(self.swapped.values())
                 + list(self.swapout_pending.values()) + list(self.swapin_pending.values()))
 
     # ------------------------------------------------------------------ Schedule
 
     def _schedule(self, r: StepResult) -> list[_Planned]:
-        """ContinuousBatchingStrategy::Schedule: the three queues in KsanaLLM's order."""
-        self.waiting.extend(self.buffer)  # BatchState::MergeWaitingReqs
-        self.buffer.clear()
+        """BatchScheduler::Schedule for one DP group, then ContinuousBatchingStrategy::Schedule."""
+        self._balance_waiting_reqs()
+        self._merge_waiting_reqs(r)
         running: list[_Planned] = []
         blocked = self._process_decoding_queue(running, r)
         blocked = self._process_swapped_queue(blocked, r)
         if not blocked:
             self._process_waiting_queue(running, r)
         return running
+
+    def _balance_waiting_reqs(self) -> None:
+        """BatchScheduler::BalanceWaitingReqs with one DP group: arrivals and unmerged requests are
+        re-ordered by tokens still to prefill, longest first — unless exactly one request arrived."""
+        if len(self.buffer) == 1:
+            self.pending += self.buffer
+        elif self.buffer:
+            # Upstream lists arrivals before leftovers and uses an unstable std::sort; ties keep that order here.
+            self.pending = sorted(self.buffer + self.pending,
+                                  key=lambda q: -max(1, len(q.tokens) - q.kv_cached_token_num))
+        self.buffer.clear()
+
+    def _merge_waiting_reqs(self, r: StepResult) -> None:
+        """BatchState::MergeWaitingReqs: admit to the waiting queue only while it is shorter than
+        max_batch_size; past max_waiting_queue_len a request is refused."""
+        cap = self.config.max_waiting_queue_len
+        while self.pending and len(self.waiting) < self.config.max_batch_size:
+            req = self.pending.pop(0)
+            if cap is not None and len(self.waiting) >= cap:
+                r.rejected.append(req.req_id)
+                continue
+            self.waiting.append(req)
 
     def _process_decoding_queue(self, running: list[_Planned], r: StepResult) -> bool:
         """ProcessDecodingQueue: give each decoding request its next block; preempt on shortage."""
