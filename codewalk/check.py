@@ -125,7 +125,7 @@ def _check_one(note: Note, ix: Index, texts: SymbolText, source: Source | None, 
 def _explain_drift(status: NoteStatus, ix: Index, texts: SymbolText, entity: Entity, source: Source | None) -> None:
     """Line diff against the pinned revision and the first commit since then that changed it."""
     status.detail = "fingerprint changed"
-    rev = source.revision if source else ""
+    rev = source.revision if source and source.kind == "git" else ""
     if not rev or not (ix.root / ".git").exists():
         return
     from codewalk import history

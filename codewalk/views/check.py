@@ -19,7 +19,7 @@ def render(errors: list[str], notices: list[str], statuses: list[Any], console: 
         console.print(f"[dim]{n}[/]", highlight=False)
     table = Table("status", "note", "symbol", "detail", box=None, show_edge=False)
     for s in statuses:
-        if s.status == "ok":
+        if s.status in ("ok", "skipped"):  # skipped sources are named once in the notices
             continue
         detail = s.detail + (f"; stale since {s.stale_since}" if s.stale_since else "")
         if s.suggestions:
