@@ -438,6 +438,9 @@ void BindScheduler(py::module_& m) {
 
 }  // namespace
 
+// vLLM v1's block pool (bindings/vllm_kv_cache_manager.*), bound at the end of this file.
+void BindVllmKVCacheManager(py::module_& m);
+
 PYBIND11_MODULE(_core, m) {
   m.doc() =
       "codewalk's C++17 core: KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy (c451219c), "
@@ -446,4 +449,80 @@ PYBIND11_MODULE(_core, m) {
   BindConfigs(m);
   BindPrefixCacheManager(m);
   BindScheduler(m);
+  BindVllmKVCacheManager(m);
+}
+
+// ---- vLLM v1 block pool --------------------------------------------------------------------------
+// BlockPool + FreeKVCacheBlockQueue + one full-attention KVCacheManager group (vLLM 0.33.0), as
+// codewalk.core.ref_vllm models it. Kept apart from the KsanaLLM bindings above.
+
+#include "vllm_kv_cache_manager.h"
+
+namespace {
+
+py::dict VllmSnapshotDict(const ksana_llm::VllmSnapshot& s) {
+  py::list hashes;
+  for (const auto& h : s.block_hash) hashes.append(h ? py::object(py::int_(*h)) : py::object(py::none()));
+  py::dict cached;
+  for (const auto& [h, ids] : s.cached) cached[py::int_(h)] = py::cast(ids);
+  py::dict requests;
+  for (const auto& r : s.requests) {
+    py::dict rd;
+    rd["block_ids"] = py::cast(r.block_ids);
+    rd["num_cached_blocks"] = r.num_cached_blocks;
+    rd["num_computed_tokens"] = r.num_computed_tokens;
+    rd["num_tokens"] = r.num_tokens;
+    requests[py::int_(r.req_id)] = rd;
+  }
+  py::dict d;
+  d["block_size"] = s.block_size;
+  d["num_blocks"] = s.num_blocks;
+  d["free_queue"] = py::cast(s.free_queue);
+  d["ref_cnt"] = py::cast(s.ref_cnt);
+  d["block_hash"] = hashes;
+  d["cached"] = cached;
+  d["requests"] = requests;
+  return d;
+}
+
+}  // namespace
+
+void BindVllmKVCacheManager(py::module_& m) {
+  using V = ksana_llm::VllmKVCacheManager;
+  py::class_<V>(m, "VllmKVCacheManager",
+                "vLLM v1's (0.33.0) BlockPool + FreeKVCacheBlockQueue + KVCacheManager for one full-attention "
+                "group: null block 0, chained block hashes, caching at allocation, LRU free queue (uncached "
+                "blocks reused first), touch on hit. Same API and results as codewalk.core.reference's.")
+      .def(py::init<int64_t, int64_t>(), py::arg("num_blocks"), py::arg("block_size"),
+           "num_blocks includes the null block 0.")
+      .def("get_computed_blocks", &V::GetComputedBlocks, py::arg("req_id"), py::arg("tokens"),
+           "KVCacheManager.get_computed_blocks: (hit block ids, hit tokens), at most len(tokens) - 1 tokens; "
+           "takes no references.")
+      .def(
+          "allocate_slots",
+          [](V& self, int64_t req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
+             const std::vector<int64_t>& hit_block_ids) -> py::object {
+            auto r = self.AllocateSlots(req_id, tokens, num_new_tokens, hit_block_ids);
+            if (!r) return py::none();
+            return py::cast(*r);
+          },
+          py::arg("req_id"), py::arg("tokens"), py::arg("num_new_tokens"),
+          py::arg("hit_block_ids") = std::vector<int64_t>{},
+          "KVCacheManager.allocate_slots: new block ids for num_new_tokens more tokens after the hit, or None "
+          "when the free queue is too short (nothing changes then).")
+      .def("free", &V::Free, py::arg("req_id"), "KVCacheManager.free: release the request's blocks, last first.")
+      .def("free_queue", &V::FreeQueue, "The free queue, head (next evicted) first.")
+      .def("cached_block_ids", &V::CachedBlockIds, "Ids of blocks that carry a block hash, ascending.")
+      .def("num_free_blocks", &V::NumFreeBlocks, "BlockPool.get_num_free_blocks.")
+      .def("request_block_ids", &V::RequestBlockIds, py::arg("req_id"), "The request's block table.")
+      .def("num_computed_tokens", &V::NumComputedTokens, py::arg("req_id"),
+           "Tokens the request has slots and KV for (Request.num_computed_tokens).")
+      .def("has_request", &V::HasRequest, py::arg("req_id"), "Whether the manager holds blocks for the request.")
+      .def_property_readonly("block_size", &V::block_size, "Tokens per block.")
+      .def_property_readonly("num_blocks", &V::num_blocks, "Blocks in the pool, the null block included.")
+      .def("check_invariants", &V::CheckInvariants, "Raise CoreError naming the first broken invariant.")
+      .def(
+          "snapshot", [](const V& self) { return VllmSnapshotDict(self.Snapshot()); },
+          "Everything observable: free queue, ref counts, hashes, the hash map, requests (equal to the "
+          "reference's).");
 }

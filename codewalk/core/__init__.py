@@ -15,7 +15,8 @@ from typing import Any
 
 from codewalk.core.errors import CoreError
 
-_BOUND = ("CacheConfig", "PrefixCacheManager", "Scheduler", "SchedulerConfig", "StepResult", "fake_token")
+_BOUND = ("CacheConfig", "PrefixCacheManager", "Scheduler", "SchedulerConfig", "StepResult", "fake_token",
+          "VllmKVCacheManager")
 
 __all__ = ["CoreError", *_BOUND]
 

@@ -8,5 +8,7 @@ from codewalk.core.config import CacheConfig, SchedulerConfig, StepResult
 from codewalk.core.errors import CoreError
 from codewalk.core.ref_prefix_cache import PrefixCacheManager
 from codewalk.core.ref_scheduler import Scheduler, fake_token
+from codewalk.core.ref_vllm import VllmKVCacheManager
 
-__all__ = ["CacheConfig", "CoreError", "PrefixCacheManager", "Scheduler", "SchedulerConfig", "StepResult", "fake_token"]
+__all__ = ["CacheConfig", "CoreError", "PrefixCacheManager", "Scheduler", "SchedulerConfig", "StepResult", "fake_token",
+           "VllmKVCacheManager"]
