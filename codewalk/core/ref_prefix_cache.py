@@ -213,13 +213,22 @@ class PrefixCacheManager:
         req.shared_block_num = filled
         return list(req.req_block_ids), merged
 
-    def _append_filled_cached_block(self, req: PrefixCachedRequest, i: int, cb: PrefixCachedBlock) -> bool:
-        """AppendFilledCachedBlock: link a computed block under its parent, or merge into its twin."""
+    def _twin(self, req: PrefixCachedRequest, i: int, cb: PrefixCachedBlock
+              ) -> tuple[PrefixCachedBlock, PrefixCachedBlock | None]:
+        """The parent block i hangs under, and the tree block with cb's content there, if any.
+
+        Upstream merges into the twin without taking it out of the reusable set (bug 1); the fix does.
+        """
         parent = self.root if i == 0 else req.cached_blocks[i - 1]
         twin = parent.children.get(cb.token_ids)
+        if twin is not None and self.fix_upstream_bugs and not twin.active_requests and not twin.inactive_requests:
+            self.reusable.pop(twin, None)
+        return parent, twin
+
+    def _append_filled_cached_block(self, req: PrefixCachedRequest, i: int, cb: PrefixCachedBlock) -> bool:
+        """AppendFilledCachedBlock: link a computed block under its parent, or merge into its twin."""
+        parent, twin = self._twin(req, i, cb)
         if twin is not None:  # MergeFilledCachedBlocks
-            if self.fix_upstream_bugs and not twin.active_requests and not twin.inactive_requests:
-                self.reusable.pop(twin, None)
             twin.active_requests[req.req_id] = i
             req.cached_blocks[i] = twin
             req.req_block_ids[i] = twin.memory_block_id
@@ -411,11 +420,8 @@ class PrefixCacheManager:
 
     def _append_swapin_cached_block(self, req: PrefixCachedRequest, i: int, cb: PrefixCachedBlock) -> None:
         """AppendSwapinCachedBlock: relink a swapped-in block, or merge it into a twin now in the tree."""
-        parent = self.root if i == 0 else req.cached_blocks[i - 1]
-        twin = parent.children.get(cb.token_ids)
+        parent, twin = self._twin(req, i, cb)
         if twin is not None:  # MergeSwapinCachedBlocks
-            if self.fix_upstream_bugs and not twin.active_requests and not twin.inactive_requests:
-                self.reusable.pop(twin, None)
             for other_id, index in cb.inactive_requests.items():
                 twin.inactive_requests[other_id] = index
                 self.requests[other_id].cached_blocks[index] = twin

@@ -95,3 +95,9 @@ class Enclosing:
                 return payload
             i = self._parent[i]
         return None
+
+
+def holds(starts: list[int], node: ts.Node) -> bool:
+    """Whether any of the sorted byte offsets lies inside node."""
+    i = bisect.bisect_left(starts, node.start_byte)
+    return i < len(starts) and starts[i] < node.end_byte

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
 
 import tree_sitter as ts
 
 from codewalk.index.common import MAX_SIGNATURE, Enclosing, count_errors, leading_comment, source, squash, text, use_source
 from codewalk.index.common import head as source_head
+from codewalk.index.common import holds
 from codewalk.index.parse import captures, language, parse
 from codewalk.index.records import FileResult, Symbol
 
@@ -301,7 +301,7 @@ def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple
     args = node.child_by_field_id(_F_ARGUMENTS)
     if args is None:
         nargs = 0
-    elif commented and _holds(commented, args):
+    elif commented and holds(commented, args):
         nargs = sum(1 for a in args.named_children if a.type != "comment")
     else:
         nargs = args.named_child_count
@@ -347,12 +347,6 @@ def _receiver(arg: ts.Node, src: bytes) -> str:
         if inner is not None and inner.kind_id == _K_THIS and field is not None:
             return src[field.start_byte:field.end_byte].decode("utf-8", "replace")
     return ""
-
-
-def _holds(starts: list[int], node: ts.Node) -> bool:
-    """Whether any of the sorted byte offsets lies inside node."""
-    i = bisect.bisect_left(starts, node.start_byte)
-    return i < len(starts) and starts[i] < node.end_byte
 
 
 _LANG = language("cpp")
