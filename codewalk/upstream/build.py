@@ -70,6 +70,8 @@ class Built:
     commit: str
     seconds: float  # 0.0 when an existing build was reused
     reused: bool
+    scheduler: Path | None = None  # the ContinuousBatchingStrategy module (None when not built)
+    sanitize: bool = False
 
 
 # ----------------------------------------------------------------------------- where things are
@@ -217,23 +219,13 @@ def module_path(commit: str) -> Path:
 
 # ----------------------------------------------------------------------------- build
 
-def _inputs_key(root: Path, extracted: dict[str, str], compiler: str, flags: list[str]) -> str:
-    h = hashlib.sha256()
-    for rel in (*SOURCES, *HEADERS):
-        h.update(rel.encode())
-        h.update((root / rel).read_bytes())
-    for name, text in sorted(extracted.items()):
-        h.update(name.encode() + text.encode())
-    for name in sorted(STANDINS):
-        h.update(name.encode() + _standin(name).encode())
-    h.update(_package_file("binding.cpp").encode())
-    h.update(compiler.encode() + " ".join(flags).encode() + sys.version.encode())
-    return h.hexdigest()
-
-
 def build(repo: str | Path | None = None, source: str | None = None, force: bool = False,
-          progress: Any = None) -> Built:
-    """Build (or reuse) the real engine for a checkout. `progress(message)` reports steps."""
+          progress: Any = None, sanitize: bool = False, scheduler: bool = True) -> Built:
+    """Build (or reuse) the real engines for a checkout: the PrefixCacheManager module and, unless
+    `scheduler=False`, the ContinuousBatchingStrategy module. `sanitize` builds both with
+    AddressSanitizer into a separate `asan/` folder. `progress(message)` reports steps."""
+    from codewalk.upstream import sched_build
+
     say = progress or (lambda _m: None)
     root = resolve_repo(repo, source)
     check_layout(root)
@@ -241,60 +233,103 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
     compiler = find_compiler()
     includes = [pybind11_include(), python_include()]
     commit = commit_of(root)
-    out_dir = home() / commit
-    target_path = module_path(commit)
-    flags = list(CXXFLAGS)
-    key = _inputs_key(root, extracted, compiler, flags)
-    stamp = out_dir / "build.json"
+    flags = list(CXXFLAGS) + (list(ASAN_FLAGS) if sanitize else [])
+    out_dir = home() / commit / ("asan" if sanitize else "")
+    total = 0.0
+    # --- the prefix cache manager
+    inc_files = {rel: _standin(name) for name, rel in STANDINS.items()}
+    inc_files.update({f"codewalk_extracted/{name}": text for name, text in extracted.items()})
+    cache_path, secs, reused = _build_target(
+        "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes, inc_files,
+        [root / s for s in SOURCES], _package_file("binding.cpp"), "binding.cpp", [root / r for r in HEADERS],
+        force, say, sanitize)
+    total += secs
+    sched_path = None
+    if scheduler:
+        missing = [rel + _moved(root, rel) for rel in sched_build.inputs() if not (root / rel).is_file()]
+        if missing:
+            raise BuildError("the checkout's layout differs from what codewalk's scheduler build reads "
+                             "(KsanaLLM c451219c):\n  missing " + "\n  missing ".join(missing))
+        inc_files = {rel: sched_build.standin_text(name) for name, rel in sched_build.standins().items()}
+        inc_files.update(sched_build.generated(root))
+        sched_path, secs2, reused2 = _build_target(
+            "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags, includes,
+            inc_files, [root / s for s in sched_build.SOURCES], sched_build.binding_text(), "sched_binding.cpp",
+            [root / r for r in sched_build.inputs()], force, say, sanitize)
+        total += secs2
+        reused = reused and reused2
+    return Built(cache_path, commit, total, reused, sched_path, sanitize)
+
+
+ASAN_FLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
+
+
+def _build_target(what: str, module: str, root: Path, commit: str, out_dir: Path, compiler: str, flags: list[str],
+                  includes: list[str], inc_files: dict[str, str], sources: list[Path], binding_text: str,
+                  binding_name: str, read: list[Path], force: bool, say: Any,
+                  sanitize: bool) -> tuple[Path, float, bool]:
+    """Compile `sources` + the binding with `inc_files` laid out in an include dir searched first."""
+    target_path = out_dir / (module + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+    h = hashlib.sha256()
+    for path in sorted(set(read) | set(sources)):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+    for rel, text in sorted(inc_files.items()):
+        h.update(rel.encode() + text.encode())
+    h.update(binding_text.encode())
+    h.update(compiler.encode() + " ".join(flags).encode() + sys.version.encode())
+    key = h.hexdigest()
+    stamp = out_dir / f"{module}.build.json"
+    if not stamp.is_file() and module == MODULE and (out_dir / "build.json").is_file():
+        stamp = out_dir / "build.json"  # a build made before the scheduler was added
     if not force and target_path.is_file() and stamp.is_file():
         try:
             if json.loads(stamp.read_text()).get("key") == key:
                 say(f"up to date: {target_path}")
-                return Built(target_path, commit, 0.0, True)
+                return target_path, 0.0, True
         except (OSError, ValueError):
             pass
+    stamp = out_dir / f"{module}.build.json"
     start = time.monotonic()
-    work = out_dir / "build"
+    work = out_dir / f"build-{module}"
     if work.exists():
         shutil.rmtree(work)
     inc = work / "include"
-    for name, rel in STANDINS.items():
+    for rel, text in inc_files.items():
         dst = inc / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(_standin(name), encoding="utf-8")
-    (inc / "codewalk_extracted").mkdir(parents=True, exist_ok=True)
-    for name, text in extracted.items():
-        (inc / "codewalk_extracted" / name).write_text(text, encoding="utf-8")
-    binding = work / "binding.cpp"
-    binding.write_text(_package_file("binding.cpp"), encoding="utf-8")
+        dst.write_text(text, encoding="utf-8")
+    binding = work / binding_name
+    binding.write_text(binding_text, encoding="utf-8")
     common = [compiler, *flags, f"-I{inc}", f"-I{root / 'src'}", *(f"-I{i}" for i in includes),
-              f"-DCODEWALK_MODULE_NAME={MODULE}", f'-DCODEWALK_KSANALLM_COMMIT="{commit}"']
-    units = [(root / SOURCES[0], work / "prefix_cache_manager.o"), (root / SOURCES[1], work / "status.o"),
-             (binding, work / "binding.o")]
+              f"-DCODEWALK_MODULE_NAME={module}", f'-DCODEWALK_KSANALLM_COMMIT="{commit}"']
+    units = [(src, work / f"{i:02d}_{src.stem}.o") for i, src in enumerate([*sources, binding])]
 
     def compile_one(unit: tuple[Path, Path]) -> tuple[Path, subprocess.CompletedProcess]:
         src, obj = unit
         return src, subprocess.run([*common, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
 
-    say(f"compiling {len(units)} files with {Path(compiler).name} (KsanaLLM {commit[:8]})")
+    say(f"{what}: compiling {len(units)} files with {Path(compiler).name} (KsanaLLM {commit[:8]}"
+        f"{', AddressSanitizer' if sanitize else ''})")
     with ThreadPoolExecutor(max_workers=max(1, min(len(units), os.cpu_count() or 1))) as pool:
         for src, res in pool.map(compile_one, units):
             if res.returncode != 0:
                 raise BuildError(f"compiling {src} failed:\n{_tail(res.stderr)}")
             say(f"compiled {src.name}")
     tmp = target_path.with_suffix(".tmp")
-    link = [compiler, "-shared", "-pthread", *(str(o) for _, o in units), "-o", str(tmp)]
+    link = [compiler, "-shared", "-pthread", *(["-fsanitize=address"] if sanitize else []),
+            *(str(o) for _, o in units), "-o", str(tmp)]
     if sys.platform == "darwin":
         link[2:2] = ["-undefined", "dynamic_lookup"]
     res = subprocess.run(link, capture_output=True, text=True)
     if res.returncode != 0:
-        raise BuildError(f"linking failed:\n{_tail(res.stderr)}")
+        raise BuildError(f"linking {what} failed:\n{_tail(res.stderr)}")
     os.replace(tmp, target_path)
     seconds = time.monotonic() - start
     stamp.write_text(json.dumps({"key": key, "commit": commit, "repo": str(root), "seconds": round(seconds, 2),
-                                 "module": target_path.name}, indent=1))
-    say(f"linked {target_path}")
-    return Built(target_path, commit, seconds, False)
+                                 "module": target_path.name, "sanitize": sanitize}, indent=1))
+    say(f"linked {target_path} ({seconds:.1f}s)")
+    return target_path, seconds, False
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -304,37 +339,69 @@ def _tail(text: str, lines: int = 40) -> str:
 # ----------------------------------------------------------------------------- load
 
 _LOADED: dict[Path, ModuleType] = {}
+_SCHEDULER_PATH: list[Path] = []  # the scheduler module engine() loaded last
 
 
-def load_module(path: Path) -> ModuleType:
+def load_module(path: Path, name: str = MODULE) -> ModuleType:
     path = Path(path)
     if path in _LOADED:
         return _LOADED[path]
-    loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
-    spec = importlib.util.spec_from_file_location(MODULE, str(path), loader=loader)
+    if name == MODULE and path.name.startswith("ksanallm_scheduler"):
+        name = "ksanallm_scheduler"
+    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
     if spec is None:
         raise BuildError(f"cannot load {path}")
     mod = importlib.util.module_from_spec(spec)
-    loader.exec_module(mod)
+    try:
+        loader.exec_module(mod)
+    except ImportError as e:
+        hint = (" (an AddressSanitizer build: run Python with LD_PRELOAD=$(c++ -print-file-name=libasan.so) "
+                "ASAN_OPTIONS=detect_leaks=0)") if "asan" in str(e).lower() or path.parent.name == "asan" else ""
+        raise BuildError(f"cannot load {path}: {e}{hint}") from None
     _LOADED[path] = mod
     return mod
 
 
+def scheduler_module(repo: str | Path | None = None, source: str | None = None) -> ModuleType:
+    """The real scheduler module: the one engine() loaded, else the built one for the checkout."""
+    if _SCHEDULER_PATH:
+        return load_module(_SCHEDULER_PATH[-1], "ksanallm_scheduler")
+    return engine(repo, source).module_scheduler
+
+
 def engine(repo: str | Path | None = None, source: str | None = None, build_if_missing: bool = True,
-           progress: Any = None) -> SimpleNamespace:
-    """The real engine as an `engine` namespace like `codewalk.core`: CacheConfig, PrefixCacheManager, CoreError."""
-    from codewalk.core.config import CacheConfig
+           progress: Any = None, sanitize: bool = False) -> SimpleNamespace:
+    """The real engine as an `engine` namespace like `codewalk.core`: CacheConfig, PrefixCacheManager,
+    SchedulerConfig, Scheduler, StepResult, fake_token, CoreError."""
+    from codewalk.core.config import CacheConfig, SchedulerConfig, StepResult
     from codewalk.core.errors import CoreError
+    from codewalk.upstream import sched_build
+    from codewalk.upstream.scheduler import Scheduler as _Scheduler
 
     if build_if_missing:
-        built = build(repo, source, progress=progress)
-        path, commit = built.path, built.commit
+        built = build(repo, source, progress=progress, sanitize=sanitize)
+        path, commit, sched_path = built.path, built.commit, built.scheduler
     else:
         root = resolve_repo(repo, source)
         commit = commit_of(root)
-        path = module_path(commit)
-        if not path.is_file():
+        out_dir = home() / commit / ("asan" if sanitize else "")
+        suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+        path = out_dir / (MODULE + suffix)
+        sched_path = out_dir / (sched_build.SCHED_MODULE + suffix)
+        if not path.is_file() or not sched_path.is_file():
             raise BuildError(f"the real engine for {root} is not built: run `codewalk upstream build`")
     mod = load_module(path)
+    smod = load_module(sched_path, sched_build.SCHED_MODULE)
+    _SCHEDULER_PATH.append(sched_path)
+
+    class Scheduler(_Scheduler):
+        __doc__ = _Scheduler.__doc__
+
+        def __init__(self, config: Any) -> None:
+            super().__init__(config, smod)
+
     return SimpleNamespace(CacheConfig=CacheConfig, PrefixCacheManager=mod.PrefixCacheManager, CoreError=CoreError,
-                           commit=commit, module=mod, name="real")
+                           SchedulerConfig=SchedulerConfig, Scheduler=Scheduler, StepResult=StepResult,
+                           fake_token=smod.fake_token, commit=commit, module=mod, module_scheduler=smod,
+                           name="real")

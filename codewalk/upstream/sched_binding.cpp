@@ -1,0 +1,657 @@
+// codewalk: a pybind11 binding of KsanaLLM's real ContinuousBatchingStrategy.
+//
+// Compiled by `codewalk upstream build` together with 14 unmodified translation units of the
+// user's checkout (the strategy, the request types, the prefix cache, ...) and codewalk's stand-in
+// headers (standins/scheduler/). It is driven the way KsanaLLM's own scheduler test drives it
+// (batch_scheduler_test_client.h, batch_scheduler_test_helper.h RunAStep), one DP group:
+//   add_request  = BatchScheduler::AddInferRequest / EnqueueWaitingBufferQueue;
+//   step()       = BatchScheduler::Schedule (BalanceWaitingReqs with the real BalanceReqsAlgo, then
+//                  ContinuousBatchingStrategy::Schedule), TryToLaunchPlannedScheduleOutput (drop
+//                  stopped requests, LaunchPlanningTask), a fake forward pass (RunAStep: set
+//                  generated_tokens, cleared for a chunked prefill; swap copies complete here), and
+//                  BatchScheduler::UpdateWithGenerationResult (UpdateRunningRequests).
+// Time is a logical clock: during step k, GetCurrentTimeInMs() is k, and a request added before
+// step k has timestamp_in_us = k * 1000; so waiting_timeout_in_ms counts steps.
+// Swap copies run on the cache manager's real thread pool (one worker); each swap is queued behind
+// a gate the fake forward pass opens, so a copy never completes inside the scheduler call.
+// The Python face (codewalk/upstream/scheduler.py) turns what a step observed into a StepResult.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "ksana_llm/batch_scheduler/batch_scheduler_balance_reqs_algo.h"
+#include "ksana_llm/batch_scheduler/strategy/continuous_batching.h"
+#include "ksana_llm/cache_manager/prefix_cache_manager.h"
+#include "ksana_llm/cache_manager/prefix_cache_manager_test_helper.h"
+#include "ksana_llm/data_hub/data_hub.h"
+
+namespace py = pybind11;
+using namespace ksana_llm;
+
+namespace {
+
+template <typename Tag, typename Tag::type M>
+struct Rob {
+  friend typename Tag::type get(Tag) { return M; }
+};
+struct ReusableTag {
+  using type = std::unordered_set<PrefixCachedBlock*> PrefixCacheManager::*;
+  friend type get(ReusableTag);
+};
+template struct Rob<ReusableTag, &PrefixCacheManager::reusable_cached_blocks_>;
+struct RootTag {
+  using type = PrefixCachedBlock* PrefixCacheManager::*;
+  friend type get(RootTag);
+};
+template struct Rob<RootTag, &PrefixCacheManager::root_cached_block_>;
+
+struct CoreErr : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class... A>
+std::string Cat(const A&... a) {
+  std::ostringstream out;
+  (out << ... << a);
+  return out.str();
+}
+
+class OneDeviceGroup : public BlockAllocatorGroupInterface {
+ public:
+  OneDeviceGroup(size_t device_blocks, size_t host_blocks, size_t block_size)
+      : host_(std::make_shared<FakedBlockAllocator>(LOCATION_HOST, host_blocks, block_size)),
+        device_(std::make_shared<FakedBlockAllocator>(LOCATION_DEVICE, device_blocks, block_size)) {
+    host_->PreAllocateBlocks();
+    device_->PreAllocateBlocks();
+  }
+  std::vector<int> GetBlockAllocatorDevices() const override { return {0}; }
+  std::shared_ptr<BlockAllocatorInterface> GetHostBlockAllocator() const override { return host_; }
+  std::shared_ptr<BlockAllocatorInterface> GetDeviceBlockAllocator(int) const override { return device_; }
+  Status SwapIn(int, int, int) override { return Status(); }
+  Status SwapOut(int, int, int) override { return Status(); }
+
+ private:
+  std::shared_ptr<FakedBlockAllocator> host_;
+  std::shared_ptr<FakedBlockAllocator> device_;
+};
+
+CacheManagerConfig MakeCacheConfig(size_t block_size) {
+  CacheManagerConfig cfg;
+  cfg.block_token_num = block_size;
+  cfg.tensor_para_size = 1;
+  cfg.swap_threadpool_size = 1;  // one worker: copies run in start order behind their gates
+  cfg.enable_prefix_caching = true;
+  return cfg;
+}
+
+// The real PrefixCacheManager, with the calls the scheduler makes observed (never changed).
+class GatedCache : public PrefixCacheManager {
+ public:
+  GatedCache(size_t block_size, std::shared_ptr<OneDeviceGroup> group)
+      : PrefixCacheManager(MakeCacheConfig(block_size), group) {
+    InitializeCachedBlocks();
+  }
+  ~GatedCache() override { open_gates(); }
+
+  std::function<void(int64_t)> on_destroy;
+  std::vector<int64_t> swapped_out, swapped_in;
+  std::map<int64_t, size_t> prefix_hits;
+
+  Status GetRequestPrefixBlockNumber(int64_t req_id, const std::vector<int>& tokens, size_t check_token_num,
+                                     size_t& shared_block_num, size_t& unique_block_num,
+                                     size_t& shared_token_num) override {
+    Status s = PrefixCacheManager::GetRequestPrefixBlockNumber(req_id, tokens, check_token_num, shared_block_num,
+                                                               unique_block_num, shared_token_num);
+    if (s.OK() && shared_token_num > 0) prefix_hits[req_id] = shared_token_num;
+    return s;
+  }
+  Status SwapoutRequestAsync(int64_t req_id, size_t& swapped_block_num, size_t& free_block_num,
+                             std::vector<int>& ids) override {
+    add_gate();
+    Status s = PrefixCacheManager::SwapoutRequestAsync(req_id, swapped_block_num, free_block_num, ids);
+    if (s.OK()) {
+      swapped_out.push_back(req_id);
+    } else {
+      drop_last_gate();
+    }
+    return s;
+  }
+  Status SwapinRequestAsync(int64_t req_id, size_t& block_num, std::vector<std::vector<int>>& req_block_ids,
+                            std::vector<int>& ids) override {
+    add_gate();
+    Status s = PrefixCacheManager::SwapinRequestAsync(req_id, block_num, req_block_ids, ids);
+    if (s.OK()) {
+      swapped_in.push_back(req_id);
+    } else {
+      drop_last_gate();
+    }
+    return s;
+  }
+  // A blocking wait (SyncSwapoutRequest merges pending swap-ins first) must not wait on a closed gate.
+  Status WaitSwapoutRequests(std::vector<int64_t>& req_ids, size_t& left, bool blocking) override {
+    if (blocking) open_gates();
+    return PrefixCacheManager::WaitSwapoutRequests(req_ids, left, blocking);
+  }
+  Status WaitSwapinRequests(std::vector<int64_t>& req_ids, size_t& left, bool blocking) override {
+    if (blocking) open_gates();
+    return PrefixCacheManager::WaitSwapinRequests(req_ids, left, blocking);
+  }
+  void DestroyFinishedRequest(int64_t req_id) override {
+    if (on_destroy) on_destroy(req_id);
+    PrefixCacheManager::DestroyFinishedRequest(req_id);
+  }
+
+  // The fake forward pass: every swap started so far copies its blocks now.
+  void complete_copies() {
+    open_gates();
+    py::gil_scoped_release nogil;
+    for (auto& kv : swapout_task_queue_) kv.second.wait();
+    for (auto& kv : swapin_task_queue_) kv.second.wait();
+  }
+
+  // ------------------------------------------------------------------ read-only views
+  size_t reusable_number() { return (this->*get(ReusableTag())).size(); }
+  bool has(int64_t req_id) { return cached_requests_.count(req_id) > 0; }
+  size_t free_queue_size() { return free_cached_blocks_.size(); }
+  PrefixCachedRequest* find(int64_t req_id) {
+    auto it = cached_requests_.find(req_id);
+    return it == cached_requests_.end() ? nullptr : it->second.get();
+  }
+  py::dict snapshot(const std::function<std::vector<int>(int64_t)>& block_ids) {
+    py::list nodes;
+    std::vector<PrefixCachedBlock*> stack;
+    auto kids = [](PrefixCachedBlock* b) {
+      std::vector<std::pair<std::vector<int>, PrefixCachedBlock*>> out(b->children.begin(), b->children.end());
+      std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.first < y.first; });
+      return out;
+    };
+    PrefixCachedBlock* root = this->*get(RootTag());
+    auto top = kids(root);
+    for (auto it = top.rbegin(); it != top.rend(); ++it) stack.push_back(it->second);
+    while (!stack.empty()) {
+      PrefixCachedBlock* cb = stack.back();
+      stack.pop_back();
+      py::dict d;
+      d["block_id"] = cb->memory_block_ids[0];
+      d["tokens"] = cb->token_ids;
+      d["parent"] = (cb->parent == nullptr || cb->parent->is_root)
+                        ? py::object(py::none())
+                        : py::object(py::int_(cb->parent->memory_block_ids[0]));
+      py::list children;
+      auto ks = kids(cb);
+      for (auto& kv : ks) children.append(kv.second->memory_block_ids[0]);
+      d["children"] = children;
+      std::vector<int> act, inact;
+      for (auto& kv : cb->active_requests) act.push_back(kv.first);
+      for (auto& kv : cb->inactive_requests) inact.push_back(kv.first);
+      std::sort(act.begin(), act.end());
+      std::sort(inact.begin(), inact.end());
+      d["active_requests"] = act;
+      d["inactive_requests"] = inact;
+      d["shareable"] = cb->is_shareable;
+      d["on_device"] = cb->is_device_location;
+      nodes.append(d);
+      for (auto it = ks.rbegin(); it != ks.rend(); ++it) stack.push_back(it->second);
+    }
+    std::vector<int> reusable_ids;
+    for (PrefixCachedBlock* cb : this->*get(ReusableTag())) reusable_ids.push_back(cb->memory_block_ids[0]);
+    std::sort(reusable_ids.begin(), reusable_ids.end());
+    std::vector<int64_t> rids;
+    for (auto& kv : cached_requests_) rids.push_back(kv.first);
+    std::sort(rids.begin(), rids.end());
+    py::dict requests;
+    for (int64_t rid : rids) {
+      py::dict rd;
+      PrefixCachedRequest* req = cached_requests_[rid].get();
+      rd["shared_block_num"] = req->shared_block_num;
+      rd["block_ids"] = block_ids(rid);
+      requests[py::int_(rid)] = rd;
+    }
+    py::dict d;
+    d["nodes"] = nodes;
+    d["reusable"] = reusable_ids;
+    d["free_count"] = free_cached_blocks_.size();
+    d["requests"] = requests;
+    d["usable"] = GetUsableBlockNumber();
+    d["future_free"] = GetFutureFreeBlockNumber();
+    return d;
+  }
+
+ private:
+  struct Gate {
+    std::shared_ptr<std::promise<void>> open;
+  };
+  void add_gate() {
+    auto open = std::make_shared<std::promise<void>>();
+    std::shared_future<void> ready = open->get_future().share();
+    threadpool_->Submit([ready] { ready.wait(); });
+    gates_.push_back(Gate{open});
+  }
+  void drop_last_gate() {
+    gates_.back().open->set_value();
+    gates_.pop_back();
+  }
+  void open_gates() {
+    for (auto& g : gates_) g.open->set_value();
+    gates_.clear();
+  }
+  std::deque<Gate> gates_;
+};
+
+struct Observed {
+  std::vector<std::pair<int64_t, size_t>> prefill;
+  std::vector<int64_t> decode, recomputed, finished, timed_out, rejected, stopped_other;
+};
+
+class Sched {
+ public:
+  explicit Sched(py::object config) {
+    auto get = [&](const char* name, py::object dflt) {
+      return py::hasattr(config, name) ? config.attr(name) : dflt;
+    };
+    const int64_t bs = get("block_size", py::int_(16)).cast<int64_t>();
+    const int64_t dev = get("device_blocks", py::int_(100)).cast<int64_t>();
+    const int64_t host = get("host_blocks", py::int_(100)).cast<int64_t>();
+    const int64_t mbs = get("max_batch_size", py::int_(8)).cast<int64_t>();
+    const int64_t mstn = get("max_step_token_num", py::int_(4096)).cast<int64_t>();
+    const int64_t sf = get("split_fuse_token_num", py::int_(0)).cast<int64_t>();
+    const std::string mode = get("preempt_mode", py::str("swap")).cast<std::string>();
+    if (bs <= 0 || dev <= 0 || host < 0) {
+      throw CoreErr(Cat("invalid cache config: block_size=", bs, ", device_blocks=", dev, ", host_blocks=", host));
+    }
+    if (mode != "swap" && mode != "recompute") {
+      throw CoreErr(Cat("invalid preempt_mode '", mode, "': use 'swap' or 'recompute'"));
+    }
+    if (mbs <= 0 || mstn <= 0 || sf < 0) {
+      throw CoreErr(
+          "invalid scheduler config: max_batch_size and max_step_token_num must be positive, "
+          "split_fuse_token_num non-negative");
+    }
+    if (!get("enable_prefix_caching", py::bool_(true)).cast<bool>()) {
+      throw CoreErr("enable_prefix_caching=False: KsanaLLM builds a DirectCacheManager then, not this PrefixCacheManager");
+    }
+    if (get("fix_upstream_bugs", py::bool_(false)).cast<bool>()) {
+      throw CoreErr("fix_upstream_bugs=True: the real engine runs KsanaLLM's code as it is");
+    }
+    py::object timeout = get("waiting_timeout_steps", py::none());
+    py::object qlen = get("max_waiting_queue_len", py::none());
+    block_size_ = static_cast<size_t>(bs);
+
+    // BatchSchedulerConfig as KsanaLLM's YAML parser would fill it for these settings.
+    cfg_ = BatchSchedulerConfig();
+    cfg_.max_batch_size = static_cast<size_t>(mbs);
+    cfg_.max_step_token_num = static_cast<size_t>(mstn);
+    cfg_.split_fuse_token_num = static_cast<size_t>(sf);
+    cfg_.preempt_mode = mode == "swap" ? SWAP : RECOMPUTE;
+    cfg_.waiting_timeout_in_ms = timeout.is_none() ? (size_t{1} << 50) : timeout.cast<size_t>();  // 1 step = 1 ms
+    cfg_.max_waiting_queue_len = qlen.is_none() ? (size_t{1} << 40) : qlen.cast<size_t>();
+    cfg_.launch_block_threshold = get("launch_block_threshold", py::float_(0.0)).cast<float>();
+    cfg_.swapin_block_threshold = get("swapin_block_threshold", py::float_(0.0)).cast<float>();
+    cfg_.max_token_len = size_t{1} << 40;  // codewalk's requests end by max_new_tokens only
+    cfg_.max_decode_tokens_per_req = 1;
+    cfg_.mtp_step_num = 0;
+
+    RuntimeConfig rc;
+    rc.parallel_basic_config = ParallelismBasicConfig();
+    rc.enable_prefix_caching = true;
+    rc.max_batch_size = static_cast<int>(mbs);
+    rc.max_step_token_num = static_cast<size_t>(mstn);
+    rc.max_seq_len = cfg_.max_token_len;
+    rc.mtp_step_num = 0;
+    auto env = Singleton<Environment>::GetInstance();
+    env->batch_scheduler_config = cfg_;
+    env->runtime_config = rc;
+    env->cache_manager_config = MakeCacheConfig(block_size_);
+    env->connector_config = ConnectorConfig();
+
+    group_ = std::make_shared<OneDeviceGroup>(dev, host, block_size_);
+    cache_ = std::make_shared<GatedCache>(block_size_, group_);
+    cache_->on_destroy = [this](int64_t req_id) { on_destroy(req_id); };
+    CodewalkCacheManagerSlot() = cache_;
+    counter_ = std::make_shared<SchedulerSharedCounter>(1);
+    ticktok_ = std::make_shared<SchedulerTickTok>(1);
+    state_ = std::make_shared<BatchState>(0, cfg_);
+    strategy_ = std::make_unique<ContinuousBatchingStrategy>(cfg_, rc);
+    strategy_->SetCacheManager(cache_);
+    strategy_->SetSharedCounter(counter_);
+    strategy_->SetSchedulerTickTok(ticktok_);
+    strategy_->SetDataParaGroupId(0);
+    strategy_->SetBatchState(state_);
+    dp_waiting_.resize(1);
+  }
+
+  ~Sched() {
+    strategy_.reset();
+    if (state_ && state_->schedule_output) {
+      state_->schedule_output->Clear();
+      GetScheduleOutputPool()->FreeScheduleOutput(state_->schedule_output);
+      state_->schedule_output = nullptr;
+    }
+  }
+
+  // BatchScheduler::AddInferRequest -> EnqueueWaitingBufferQueue.
+  void add_request(int64_t req_id, const std::vector<int>& prompt, int64_t max_new_tokens,
+                   std::optional<std::vector<int>> output_tokens) {
+    if (known_.count(req_id)) throw CoreErr(Cat("add_request: req ", req_id, " already exists"));
+    if (prompt.empty()) throw CoreErr(Cat("add_request: req ", req_id, " has an empty prompt"));
+    if (max_new_tokens <= 0) {
+      throw CoreErr(Cat("add_request: req ", req_id, ": max_new_tokens must be positive, got ", max_new_tokens));
+    }
+    if (buffer_.size() + 1 > cfg_.max_waiting_queue_len) {
+      throw CoreErr(Cat("add_request: req ", req_id, ": exceed capacity, the waiting queue holds ",
+                        cfg_.max_waiting_queue_len));
+    }
+    auto input = std::make_shared<KsanaPythonInput>();
+    input->input_tokens = prompt;
+    input->sampling_config.num_beams = 0;
+    input->sampling_config.num_return_sequences = 1;
+    input->sampling_config.max_new_tokens = static_cast<int>(max_new_tokens);
+    auto ctx = std::make_shared<std::unordered_map<std::string, std::string>>();
+    auto req = std::make_shared<Request>(input, ctx);
+    req->req_id = req_id;
+    req->req_ids[0] = req_id;
+    req->model_name = "codewalk";
+    req->input_tokens = prompt;
+    req->sampling_config.max_new_tokens = static_cast<int>(max_new_tokens);
+    req->timestamp_in_us = static_cast<uint64_t>(step_) * 1000;  // the logical clock
+    auto ir = std::make_shared<InferRequest>(req, 0);
+    ir->kv_cache_blocks.resize(1);
+    ir->block_token_num = block_size_;
+    ir->cache_manager = cache_;
+    // EnqueueWaitingBufferQueue.
+    ir->output_tokens = ir->input_tokens;
+    ir->ResetPrefillingTokens();
+    buffer_.push_back(ir);
+    known_.insert(req_id);
+    requests_[req_id] = req;
+    infer_[req_id] = ir;
+    if (output_tokens) scripted_[req_id] = *output_tokens;
+  }
+
+  // BatchScheduler::BalanceWaitingReqs, one DP group, with KsanaLLM's BalanceReqsAlgo.
+  void balance() {
+    if (buffer_.empty()) return;
+    if (buffer_.size() == 1 && dp_waiting_.size() == 1) {
+      dp_waiting_[0].insert(dp_waiting_[0].end(), buffer_.begin(), buffer_.end());
+      buffer_.clear();
+      return;
+    }
+    std::vector<std::pair<size_t, std::shared_ptr<InferRequest>>> pairs;
+    auto tokens = [](const std::shared_ptr<InferRequest>& r) {
+      int64_t n = r->forwarding_tokens.size() > 0
+                      ? static_cast<int64_t>(r->forwarding_tokens.size()) - static_cast<int64_t>(r->kv_cached_token_num)
+                      : static_cast<int64_t>(r->input_tokens.size()) - static_cast<int64_t>(r->kv_cached_token_num);
+      return static_cast<size_t>(n > 0 ? n : 1);
+    };
+    for (auto& r : buffer_) pairs.emplace_back(tokens(r), r);
+    buffer_.clear();
+    std::vector<float> workload(1, 0);
+    for (auto& r : dp_waiting_[0]) pairs.emplace_back(tokens(r), r);
+    dp_waiting_[0].clear();
+    workload[0] = state_->schedule_output->running_reqs.size() * 0.7f + state_->waiting_queue.size();
+    algo_.BalanceReqs(workload, pairs, dp_waiting_);
+  }
+
+  py::dict step() {
+    obs_ = Observed();
+    cache_->swapped_out.clear();
+    cache_->swapped_in.clear();
+    cache_->prefix_hits.clear();
+    state_->merged_swapin_req_ids.clear();
+    state_->merged_swapout_req_ids.clear();
+    codewalk_standin::g_clock_ms = static_cast<uint64_t>(step_);
+
+    // BatchScheduler::Schedule.
+    balance();
+    std::vector<std::shared_ptr<InferRequest>> before = dp_waiting_[0];
+    strategy_->SetBatchState(state_);
+    in_schedule_ = true;
+    strategy_->Schedule(dp_waiting_[0]);
+    in_schedule_ = false;
+    for (auto& r : before) {
+      if (r->finished && r->finish_status.GetCode() == RET_EXCEED_CAPACITY) obs_.rejected.push_back(r->req_id);
+    }
+
+    // TryToLaunchPlannedScheduleOutput.
+    ScheduleOutput& out = *state_->schedule_output;
+    std::vector<std::shared_ptr<InferRequest>> scheduled;
+    for (auto it = out.running_reqs.begin(); it != out.running_reqs.end();) {
+      if ((*it)->IsStopped()) {
+        it = out.running_reqs.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    scheduled = out.running_reqs;
+    if (!out.running_reqs.empty()) {
+      if (!out.IsLaunchable()) throw CoreErr("the planned schedule output is not launchable");
+      out.LaunchScheduleOutput();
+    }
+    out.running_reqs.clear();
+    out.swapout_req_block_ids.clear();
+    out.swapin_req_block_ids.clear();
+    out.finish_req_ids.clear();
+
+    // RunAStep: a prefill chunk computes its tokens; the last chunk and a decode sample one token.
+    for (auto& req : scheduled) {
+      const auto& wl = req->GetInflightTask().workload;
+      if (wl.prefill_token_num > 0) {
+        obs_.prefill.emplace_back(req->req_id, wl.prefill_token_num);
+      } else {
+        obs_.decode.push_back(req->req_id);
+      }
+      if (req->forwarding_tokens.size() >= req->output_tokens.size()) {
+        const size_t k = req->output_tokens.size() - req->input_tokens.size();
+        auto sit = scripted_.find(req->req_id);
+        int token = (sit != scripted_.end() && k < sit->second.size())
+                        ? sit->second[k]
+                        : fake_token(req->req_id, static_cast<int64_t>(req->output_tokens.size()));
+        req->generated_tokens = {token};
+      } else {
+        req->generated_tokens.clear();
+      }
+      req->sampling_result_tokens.clear();
+    }
+    cache_->complete_copies();
+
+    // UpdateWithGenerationResult.
+    state_->schedule_time_in_ms = GetCurrentTimeInMs();
+    strategy_->UpdateRunningRequests(scheduled);
+
+    // Forget stopped requests.
+    for (auto it = infer_.begin(); it != infer_.end();) {
+      if (it->second->finished) {
+        requests_.erase(it->first);
+        scripted_.erase(it->first);
+        it = infer_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+
+    py::dict d;
+    d["step"] = step_;
+    py::list prefill;
+    for (auto& p : obs_.prefill) prefill.append(py::make_tuple(p.first, p.second));
+    d["prefill"] = prefill;
+    d["decode"] = obs_.decode;
+    d["swapped_out"] = cache_->swapped_out;
+    d["swapped_in"] = cache_->swapped_in;
+    d["recomputed"] = obs_.recomputed;
+    d["finished"] = obs_.finished;
+    d["timed_out"] = obs_.timed_out;
+    d["rejected"] = obs_.rejected;
+    d["swapin_merged"] = state_->merged_swapin_req_ids;
+    d["swapout_merged"] = state_->merged_swapout_req_ids;
+    d["prefix_hit_tokens"] = cache_->prefix_hits;
+    d["usable_blocks"] = cache_->GetUsableBlockNumber();
+    d["reusable_blocks"] = cache_->reusable_number();
+    ++step_;
+    d["waiting"] = waiting_ids();
+    d["running"] = ids(state_->decoding_queue);
+    d["swapped"] = swapped_ids();
+    return d;
+  }
+
+  std::vector<int64_t> waiting_ids() {
+    std::vector<int64_t> v = ids(state_->waiting_queue);
+    for (auto& r : dp_waiting_[0]) v.push_back(r->req_id);
+    for (auto& r : buffer_) v.push_back(r->req_id);
+    return v;
+  }
+  std::vector<int64_t> swapped_ids() {
+    std::vector<int64_t> v;
+    for (auto& kv : state_->swapped_queue) v.push_back(kv.second->req_id);
+    std::vector<int64_t> out_p, in_p;
+    for (auto& kv : state_->swapout_pending_requests) out_p.push_back(kv.first);
+    for (auto& kv : state_->swapin_pending_requests) in_p.push_back(kv.first);
+    std::sort(out_p.begin(), out_p.end());
+    std::sort(in_p.begin(), in_p.end());
+    v.insert(v.end(), out_p.begin(), out_p.end());
+    v.insert(v.end(), in_p.begin(), in_p.end());
+    return v;
+  }
+  static std::vector<int64_t> ids(const std::vector<std::shared_ptr<InferRequest>>& q) {
+    std::vector<int64_t> v;
+    for (auto& r : q) v.push_back(r->req_id);
+    return v;
+  }
+
+  bool has_work() {
+    return !buffer_.empty() || !dp_waiting_[0].empty() || !state_->waiting_queue.empty() ||
+           !state_->decoding_queue.empty() || !state_->swapped_queue.empty() ||
+           !state_->swapout_pending_requests.empty() || !state_->swapin_pending_requests.empty() ||
+           !state_->async_recomputed_reqs.empty() || !state_->async_swapout_reqs.empty();
+  }
+
+  std::vector<int> request_tokens(int64_t req_id) {
+    auto it = infer_.find(req_id);
+    if (it == infer_.end()) throw CoreErr(Cat("request_tokens: req ", req_id, " is not live"));
+    return it->second->output_tokens;
+  }
+  std::vector<int> block_ids(int64_t req_id) {
+    auto it = infer_.find(req_id);
+    if (it == infer_.end() || it->second->kv_cache_blocks.empty()) return {};
+    return it->second->kv_cache_blocks[0];
+  }
+
+  GatedCache& cache() { return *cache_; }
+  std::shared_ptr<GatedCache> cache_ptr() { return cache_; }
+  int64_t step_count() const { return step_; }
+
+  static int fake_token(int64_t req_id, int64_t position) {
+    const int64_t mod = 65521;
+    return static_cast<int>(((req_id % mod) * 31 + (position % mod) * 7) % 32000 + 1);
+  }
+
+ private:
+  // ResetRequest calls DestroyFinishedRequest after setting finish_status and finished: a request
+  // that is not finished is being recomputed; a finished one stopped (done, or timed out).
+  void on_destroy(int64_t req_id) {
+    auto it = infer_.find(req_id);
+    if (it == infer_.end()) return;
+    InferRequest& r = *it->second;
+    if (!r.finished) {
+      obs_.recomputed.push_back(req_id);
+    } else if (r.finish_status.GetCode() == RET_REQUEST_TIMEOUT) {
+      obs_.timed_out.push_back(req_id);
+    } else if (r.finish_status.GetCode() == RET_SUCCESS) {
+      obs_.finished.push_back(req_id);
+    } else {
+      obs_.stopped_other.push_back(req_id);
+    }
+  }
+
+  size_t block_size_ = 16;
+  int64_t step_ = 0;
+  bool in_schedule_ = false;
+  BatchSchedulerConfig cfg_;
+  std::shared_ptr<OneDeviceGroup> group_;
+  std::shared_ptr<GatedCache> cache_;
+  std::shared_ptr<SchedulerSharedCounter> counter_;
+  std::shared_ptr<SchedulerTickTok> ticktok_;
+  std::shared_ptr<BatchState> state_;
+  std::unique_ptr<ContinuousBatchingStrategy> strategy_;
+  BalanceReqsAlgo algo_;
+  std::vector<std::shared_ptr<InferRequest>> buffer_;               // BatchScheduler::waiting_reqs_
+  std::vector<std::vector<std::shared_ptr<InferRequest>>> dp_waiting_;  // BatchScheduler::dp_waiting_reqs_
+  std::set<int64_t> known_;
+  std::map<int64_t, std::shared_ptr<Request>> requests_;
+  std::map<int64_t, std::shared_ptr<InferRequest>> infer_;
+  std::map<int64_t, std::vector<int>> scripted_;
+  Observed obs_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
+  m.doc() = "KsanaLLM's real ContinuousBatchingStrategy (compiled from the user's checkout), stepped from Python.";
+  static py::object core_error = py::module_::import("codewalk.core.errors").attr("CoreError");
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const CoreErr& e) {
+      PyErr_SetString(core_error.ptr(), e.what());
+    } catch (const std::runtime_error& e) {  // KLLM_THROW / KLLM_CHECK / KLLM_LOG_FATAL from the real code
+      PyErr_SetString(core_error.ptr(), (std::string("KsanaLLM raised: ") + e.what()).c_str());
+    }
+  });
+  m.attr("KSANALLM_COMMIT") = CODEWALK_KSANALLM_COMMIT;
+  py::class_<GatedCache, std::shared_ptr<GatedCache>>(m, "_Cache")
+      .def("get_usable_block_number", [](GatedCache& c) { return c.GetUsableBlockNumber(); })
+      .def("get_future_free_block_number", [](GatedCache& c) { return c.GetFutureFreeBlockNumber(); })
+      .def("get_host_free_block_number", [](GatedCache& c) { return c.GetHostFreeBlockNumber(); })
+      .def("get_used_block_number", [](GatedCache& c) { return c.GetUsedBlockNumber(); })
+      .def("get_reusable_block_number", [](GatedCache& c) { return c.reusable_number(); })
+      .def("has_request", [](GatedCache& c, int64_t r) { return c.has(r); }, py::arg("req_id"))
+      .def("get_request_usable_block_number",
+           [](GatedCache& c, int64_t r) {
+             if (!c.has(r)) throw CoreErr(Cat("get_request_usable_block_number: req ", r, " does not exist"));
+             return c.GetRequestUsableBlockNumber(r);
+           },
+           py::arg("req_id"))
+      .def("get_request_step_block_number",
+           [](GatedCache& c, int64_t r, size_t n) {
+             if (!c.has(r)) throw CoreErr(Cat("get_request_step_block_number: req ", r, " does not exist"));
+             return c.GetRequestStepBlockNumber(r, n);
+           },
+           py::arg("req_id"), py::arg("token_num"))
+      .def("get_request_needed_block_num_for_one_next_token",
+           [](GatedCache& c, int64_t r) {
+             PrefixCachedRequest* q = c.find(r);
+             if (q == nullptr) throw CoreErr(Cat("get_request_needed_block_num_for_one_next_token: req ", r, " does not exist"));
+             if (q->cached_blocks.empty()) {  // the real one reads cached_blocks.back() of an empty list
+               throw CoreErr(Cat("get_request_needed_block_num_for_one_next_token: req ", r, " holds no blocks"));
+             }
+             size_t n = 0;
+             Status s = c.GetRequestNeededBlockNumForOneNextToken(r, n);
+             if (!s.OK()) throw CoreErr(s.GetMessage());
+             return n;
+           },
+           py::arg("req_id"));
+  py::class_<Sched>(m, "Scheduler")
+      .def(py::init<py::object>(), py::arg("config"))
+      .def("add_request", &Sched::add_request, py::arg("req_id"), py::arg("prompt_tokens"), py::arg("max_new_tokens"),
+           py::arg("output_tokens") = py::none())
+      .def("step", &Sched::step)
+      .def("has_work", &Sched::has_work)
+      .def("request_tokens", &Sched::request_tokens, py::arg("req_id"))
+      .def("request_block_ids", &Sched::block_ids, py::arg("req_id"))
+      .def("snapshot", [](Sched& s) { return s.cache().snapshot([&s](int64_t r) { return s.block_ids(r); }); })
+      .def_property_readonly("step_count", &Sched::step_count)
+      .def_property_readonly("cache", &Sched::cache_ptr);
+  m.def("fake_token", &Sched::fake_token, py::arg("req_id"), py::arg("position"));
+}

@@ -1,0 +1,144 @@
+"""Compile KsanaLLM's real ContinuousBatchingStrategy from the user's checkout into a Python module.
+
+Called by `build.build()` (so `codewalk upstream build` builds both engines). Fourteen translation
+units of the checkout are compiled unmodified (`SOURCES`) with the stand-in headers in
+`standins/scheduler/` (listed in its `MAP`: file -> the header it shadows) and the binding
+`sched_binding.cpp`. Generated at build time from the checkout, so they cannot drift:
+
+* `codewalk_extracted/scheduler_configs.inc` — the config types (`BatchSchedulerConfig`,
+  `RuntimeConfig`, `CacheManagerConfig`, ...) copied out of `utils/config/schedule_config_parser.h`,
+  and `kStepGenerateTokenNum` out of `utils/environment.h`;
+* `ksana_llm/runtime/forward_request.h` — the checkout's header without its
+  `#if defined(ENABLE_ACL) || defined(ENABLE_CUDA)` guard: the .cpp files use the guarded field
+  unconditionally.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+from codewalk.upstream.build import BuildError, _strip_comments
+
+SCHED_MODULE = "ksanallm_scheduler"
+PKG = "codewalk.upstream"
+K = "src/ksana_llm/"
+SOURCES = tuple(K + s for s in (
+    "batch_scheduler/strategy/continuous_batching.cpp",
+    "batch_scheduler/strategy/continuous_batching_process_transfer_queue.cpp",
+    "batch_scheduler/strategy/base_strategy.cpp",
+    "batch_scheduler/batch_scheduler_balance_reqs_algo.cpp",
+    "cache_manager/prefix_cache_manager.cpp",
+    "runtime/infer_request.cpp",
+    "utils/request.cpp",
+    "utils/stop_checker.cpp",
+    "utils/schedule_output_process.cpp",
+    "utils/status.cpp",
+    "utils/waiter.cpp",
+    "data_hub/schedule_output.cpp",
+    "profiler/timer.cpp",
+    "profiler/profile_event.cpp",
+))
+# Real headers the binding or the stand-ins name directly (the rest are found through SOURCES).
+HEADERS = tuple(K + h for h in (
+    "batch_scheduler/strategy/continuous_batching.h",
+    "batch_scheduler/state/batch_state.h",
+    "batch_scheduler/state/scheduler_shared_counter.h",
+    "batch_scheduler/state/scheduler_tick_tok.h",
+    "batch_scheduler/batch_scheduler_balance_reqs_algo.h",
+    "cache_manager/prefix_cache_manager_test_helper.h",
+    "data_hub/schedule_output.h",
+    "runtime/infer_request.h",
+    "connector/config.h",
+    "transfer/transfer_types.h",
+    "utils/request.h",
+))
+CONFIG_HEADER = K + "utils/config/schedule_config_parser.h"
+ENV_HEADER = K + "utils/environment.h"
+FORWARD_REQUEST = K + "runtime/forward_request.h"
+CONFIG_ENUMS = ("PreemptMode", "GemmReductionPrecision", "ScheduleStrategy", "PPMultibatchWBStrategy",
+                "W4AFP8_MOE_BACKEND")
+CONFIG_STRUCTS = ("AttentionDPGroupBalanceConfig", "ReasoningConfig", "BatchSchedulerConfig", "CacheManagerConfig",
+                  "KVCacheConfig", "AttnBackendConfig", "ParallelismBasicConfig", "RuntimeConfig")
+GUARD = "#if defined(ENABLE_ACL) || defined(ENABLE_CUDA)"
+
+
+def inputs() -> tuple[str, ...]:
+    """Every checkout file this build reads (for the layout check and the reuse key)."""
+    return (*SOURCES, *HEADERS, CONFIG_HEADER, ENV_HEADER, FORWARD_REQUEST)
+
+
+def standins() -> dict[str, str]:
+    """Stand-in file -> the header path it shadows, from standins/scheduler/MAP."""
+    text = resources.files(PKG).joinpath("standins", "scheduler", "MAP").read_text(encoding="utf-8")
+    out = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, dst = line.split()
+            out[name] = dst
+    return out
+
+
+def standin_text(name: str) -> str:
+    return resources.files(PKG).joinpath("standins", "scheduler", name).read_text(encoding="utf-8")
+
+
+def extract_decl(text: str, kind: str, name: str) -> str | None:
+    """`struct NAME {...};` or `enum [class] NAME {...};` (comments removed), by brace matching."""
+    clean = _strip_comments(text)
+    extra = r"(?:\s+class)?" if kind == "enum" else ""
+    m = re.search(rf"\b{kind}{extra}\s+{re.escape(name)}\s*(?::[^{{;]*)?\{{", clean)
+    if not m:
+        return None
+    depth, i = 0, m.end() - 1
+    while i < len(clean):
+        depth += (clean[i] == "{") - (clean[i] == "}")
+        if depth == 0:
+            end = clean.find(";", i)
+            return clean[m.start():end + 1] if end != -1 else None
+        i += 1
+    return None
+
+
+def generated(root: Path) -> dict[str, str]:
+    """Include-dir relative path -> text of every file generated from the checkout."""
+    cfg = (root / CONFIG_HEADER).read_text(encoding="utf-8", errors="replace")
+    env = (root / ENV_HEADER).read_text(encoding="utf-8", errors="replace")
+    parts = []
+    m = re.search(r"constexpr\s+size_t\s+kStepGenerateTokenNum\s*=\s*\d+\s*;", env)
+    if not m:
+        raise BuildError(f"kStepGenerateTokenNum is no longer defined in {ENV_HEADER}")
+    parts.append(m.group())
+    for kind, names in (("enum", CONFIG_ENUMS), ("struct", CONFIG_STRUCTS)):
+        for name in names:
+            body = extract_decl(cfg, kind, name)
+            if body is None:
+                raise BuildError(f"{kind} {name} is no longer defined in {CONFIG_HEADER}")
+            parts.append(body)
+    configs = (f"// Copied by `codewalk upstream build` from {CONFIG_HEADER} and {ENV_HEADER}: do not edit.\n"
+               + "\n\n".join(parts) + "\n")
+    lines = (root / FORWARD_REQUEST).read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
+    out, depth, found = [], 0, False
+    for line in lines:
+        s = line.strip()
+        if depth == 0 and s.startswith(GUARD):
+            depth, found = 1, True
+            continue
+        if depth:
+            if s.startswith("#if"):
+                depth += 1
+            elif s.startswith("#endif"):
+                depth -= 1
+                if depth == 0:
+                    continue
+        out.append(line)
+    if not found:
+        raise BuildError(f"{FORWARD_REQUEST} no longer has the `{GUARD}` guard codewalk removes; "
+                         f"the scheduler build needs updating for this checkout")
+    fwd = f"// Generated by `codewalk upstream build` from {FORWARD_REQUEST} without its ACL/CUDA guard.\n" + "".join(out)
+    return {"codewalk_extracted/scheduler_configs.inc": configs, "ksana_llm/runtime/forward_request.h": fwd}
+
+
+def binding_text() -> str:
+    return resources.files(PKG).joinpath("sched_binding.cpp").read_text(encoding="utf-8")
