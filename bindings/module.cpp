@@ -501,15 +501,16 @@ void BindVllmKVCacheManager(py::module_& m) {
       .def(
           "allocate_slots",
           [](V& self, int64_t req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
-             const std::vector<int64_t>& hit_block_ids) -> py::object {
-            auto r = self.AllocateSlots(req_id, tokens, num_new_tokens, hit_block_ids);
+             const std::vector<int64_t>& hit_block_ids, bool full_sequence_must_fit) -> py::object {
+            auto r = self.AllocateSlots(req_id, tokens, num_new_tokens, hit_block_ids, full_sequence_must_fit);
             if (!r) return py::none();
             return py::cast(*r);
           },
           py::arg("req_id"), py::arg("tokens"), py::arg("num_new_tokens"),
-          py::arg("hit_block_ids") = std::vector<int64_t>{},
+          py::arg("hit_block_ids") = std::vector<int64_t>{}, py::arg("full_sequence_must_fit") = false,
           "KVCacheManager.allocate_slots: new block ids for num_new_tokens more tokens after the hit, or None "
-          "when the free queue is too short (nothing changes then).")
+          "when the free queue is too short (nothing changes then). full_sequence_must_fit: also refuse unless "
+          "blocks for all of tokens fit (vLLM's scheduler_reserve_full_isl admission gate).")
       .def("free", &V::Free, py::arg("req_id"), "KVCacheManager.free: release the request's blocks, last first.")
       .def("free_queue", &V::FreeQueue, "The free queue, head (next evicted) first.")
       .def("cached_block_ids", &V::CachedBlockIds, "Ids of blocks that carry a block hash, ascending.")

@@ -114,7 +114,8 @@ std::pair<std::vector<int64_t>, int64_t> VllmKVCacheManager::GetComputedBlocks(i
 
 std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t req_id, const std::vector<int>& tokens,
                                                                       int64_t num_new_tokens,
-                                                                      const std::vector<int64_t>& hit_block_ids) {
+                                                                      const std::vector<int64_t>& hit_block_ids,
+                                                                      bool full_sequence_must_fit) {
   const std::string what = Op("allocate_slots", req_id);
   const int64_t bs = block_size_;
   const auto ntok = static_cast<int64_t>(tokens.size());
@@ -154,17 +155,18 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
                     " new tokens exceed the " + std::to_string(ntok) + " tokens");
   }
 
-  // get_num_blocks_to_allocate
+  // get_num_blocks_to_allocate: blocks still missing up to `slots` tokens, plus hits in the free queue.
+  auto blocks_to_allocate = [&](int64_t slots) {
+    const int64_t need = (slots + bs - 1) / bs;
+    if (req != nullptr) return std::max<int64_t>(need - static_cast<int64_t>(req->blocks.size()), 0);
+    int64_t n = std::max<int64_t>(need - nhit, 0);
+    for (int64_t b : hit_block_ids) n += ref_cnt_[b] == 0 ? 1 : 0;
+    return n;
+  };
+  if (full_sequence_must_fit && blocks_to_allocate(ntok) > num_free_) return std::nullopt;
   const int64_t total = computed + num_new_tokens;
   const int64_t need = (total + bs - 1) / bs;
-  int64_t to_alloc = 0;
-  if (req != nullptr) {
-    to_alloc = std::max<int64_t>(need - static_cast<int64_t>(req->blocks.size()), 0);
-  } else {
-    to_alloc = std::max<int64_t>(need - nhit, 0);
-    for (int64_t b : hit_block_ids) to_alloc += ref_cnt_[b] == 0 ? 1 : 0;
-  }
-  if (to_alloc > num_free_) return std::nullopt;
+  if (blocks_to_allocate(total) > num_free_) return std::nullopt;
 
   if (req == nullptr) {
     req = &requests_[req_id];

@@ -46,8 +46,11 @@ class VllmKVCacheManager {
   std::pair<std::vector<int64_t>, int64_t> GetComputedBlocks(int64_t req_id, const std::vector<int>& tokens) const;
   // KVCacheManager.allocate_slots for num_new_tokens more tokens after hit_block_ids (a new
   // request's prefix hit). Returns the new block ids, or nullopt when the free queue is too short.
+  // full_sequence_must_fit (vLLM's scheduler_reserve_full_isl admission gate) also refuses when
+  // the blocks for all of `tokens` would not fit.
   std::optional<std::vector<int64_t>> AllocateSlots(int64_t req_id, const std::vector<int>& tokens,
-                                                    int64_t num_new_tokens, const std::vector<int64_t>& hit_block_ids);
+                                                    int64_t num_new_tokens, const std::vector<int64_t>& hit_block_ids,
+                                                    bool full_sequence_must_fit = false);
   // KVCacheManager.free: release the request's blocks, last first.
   void Free(int64_t req_id);
 

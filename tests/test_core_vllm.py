@@ -155,6 +155,17 @@ def test_allocate_refuses_when_free_blocks_are_short(core):
     p.check_invariants()
 
 
+def test_full_sequence_must_fit_gates_admission(core):
+    p = core.VllmKVCacheManager(5, 4)  # 4 usable blocks
+    toks = list(range(20))  # 5 blocks in all
+    before = p.snapshot()
+    assert p.allocate_slots(1, toks, 8, [], True) is None  # the first chunk fits, the whole prompt does not
+    assert p.snapshot() == before
+    assert p.allocate_slots(1, toks, 8, []) == [1, 2]  # without the gate, chunked prefill starts
+    assert p.allocate_slots(2, toks[:8], 4, [], full_sequence_must_fit=True) == [3]
+    p.check_invariants()
+
+
 def test_null_block_only_pool(core):
     p = core.VllmKVCacheManager(1, 4)
     assert p.free_queue() == []
@@ -241,13 +252,13 @@ class VllmMachine(RuleBasedStateMachine):
         assert sa == sb
         return a
 
-    @rule(req=REQ, prompt=PROMPT, chunk=st.integers(1, 12))
-    def admit(self, req: int, prompt: list[int], chunk: int) -> None:
+    @rule(req=REQ, prompt=PROMPT, chunk=st.integers(1, 12), full=st.booleans())
+    def admit(self, req: int, prompt: list[int], chunk: int, full: bool) -> None:
         """A waiting request: look up, then allocate its first chunk after the hit."""
         looked = self.both(lambda m: m.get_computed_blocks(req, prompt))
         hit, n = looked[1]
         new = min(chunk, len(prompt) - n)
-        if self.both(lambda m: m.allocate_slots(req, prompt, new, hit)) == ("ok", None) or \
+        if self.both(lambda m: m.allocate_slots(req, prompt, new, hit, full)) == ("ok", None) or \
                 not self.impls[1].has_request(req):
             return
         self.tokens[req] = list(prompt)
@@ -269,10 +280,12 @@ class VllmMachine(RuleBasedStateMachine):
         if not self.impls[1].has_request(req):
             self.tokens.pop(req, None)
 
-    @rule(req=REQ, prompt=PROMPT, n=st.integers(-1, 6), hit=st.lists(st.integers(-1, 17), max_size=3))
-    def raw_allocate(self, req: int, prompt: list[int], n: int, hit: list[int]) -> None:
+    @rule(req=REQ, prompt=PROMPT, n=st.integers(-1, 6), hit=st.lists(st.integers(-1, 17), max_size=3),
+          full=st.booleans())
+    def raw_allocate(self, req: int, prompt: list[int], n: int, hit: list[int], full: bool) -> None:
         """Arbitrary (mostly refused) calls; a success replaces the test's view of the tokens."""
-        if self.both(lambda m: m.allocate_slots(req, prompt, n, hit))[0] == "ok" and self.impls[1].has_request(req):
+        if self.both(lambda m: m.allocate_slots(req, prompt, n, hit, full))[0] == "ok" and \
+                self.impls[1].has_request(req):
             self.tokens[req] = list(prompt)
 
     @rule(req=REQ)

@@ -10,7 +10,7 @@ modules they import for types, logging, events or metrics pull in torch, zmq, ms
 engine, so those — and only those — are replaced by small stand-ins, installed in `sys.modules`
 for the duration of this module and removed afterwards. `vllm/__init__.py` and the other package
 `__init__` files are not run. Requests are driven through the real `KVCacheManager`
-(`get_computed_blocks`, `allocate_slots`, `free`), with block hashes from the real
+(`get_computed_blocks`, `allocate_slots` with and without `full_sequence_must_fit`, `free`), with block hashes from the real
 `get_request_block_hasher` and `hash_block_tokens` (sha256 over pickle).
 
 Both sides replay the same random traces (hypothesis, `CODEWALK_VLLM_EXAMPLES` traces, default
@@ -198,12 +198,12 @@ class RealVllm:
         self.pool = self.mgr.block_pool
         self.requests: dict[int, FakeRequest] = {}
 
-    def admit(self, req_id: int, prompt: list[int], chunk: int) -> tuple[list[int], int, list[int] | None]:
+    def admit(self, req_id: int, prompt: list[int], chunk: int, full: bool) -> tuple[list[int], int, list[int] | None]:
         req = FakeRequest(self.v, req_id, prompt, self.block_size)
         blocks, n_hit, _ = self.mgr.get_computed_blocks(req)
         hit = blocks.get_block_ids()[0]
         n_new = min(chunk, req.num_tokens - n_hit)
-        new = self.mgr.allocate_slots(req, n_new, n_hit, blocks)
+        new = self.mgr.allocate_slots(req, n_new, n_hit, blocks, full_sequence_must_fit=full)
         if new is None:
             return hit, n_hit, None
         req.num_computed_tokens = n_hit + n_new  # the scheduler's bookkeeping after scheduling
@@ -249,9 +249,9 @@ class Ours:
         self.p = cls(num_blocks, block_size)
         self.toks: dict[int, list[int]] = {}
 
-    def admit(self, req_id: int, prompt: list[int], chunk: int) -> tuple[list[int], int, list[int] | None]:
+    def admit(self, req_id: int, prompt: list[int], chunk: int, full: bool) -> tuple[list[int], int, list[int] | None]:
         hit, n_hit = self.p.get_computed_blocks(req_id, prompt)
-        new = self.p.allocate_slots(req_id, prompt, min(chunk, len(prompt) - n_hit), hit)
+        new = self.p.allocate_slots(req_id, prompt, min(chunk, len(prompt) - n_hit), hit, full)
         if new is not None:
             self.toks[req_id] = list(prompt)
         return hit, n_hit, new
@@ -286,7 +286,7 @@ PROMPT = st.lists(st.sampled_from([1, 2, 3, 4]), min_size=1, max_size=5).flatmap
     lambda fam: st.integers(0, 6).map(lambda tail: [t for f in fam for t in (f,) * 3] + [9] * tail))
 RID = st.integers(0, 3)
 OP = st.one_of(
-    st.tuples(st.just("admit"), RID, PROMPT, st.integers(1, 24)),
+    st.tuples(st.just("admit"), RID, PROMPT, st.integers(1, 24), st.booleans()),
     st.tuples(st.just("advance"), RID, st.integers(1, 8), st.sampled_from([1, 2, 9])),
     st.tuples(st.just("advance"), RID, st.integers(1, 8), st.sampled_from([1, 2, 9])),
     st.tuples(st.just("free"), RID),
@@ -312,7 +312,7 @@ def replay(v: types.SimpleNamespace, cls: Any, block_size: int, num_blocks: int,
             continue
         hashed = {(blk.block_id, blk.block_hash) for blk in real.pool.blocks if blk.block_hash is not None}
         if kind == "admit":
-            a, b = real.admit(rid, op[2], op[3]), ours.admit(rid, op[2], op[3])
+            a, b = real.admit(rid, *op[2:]), ours.admit(rid, *op[2:])
             STATS["hits"] += a[1] > 0
             STATS["refused"] += a[2] is None
         elif kind == "advance":
@@ -351,9 +351,9 @@ def test_hand_scenario_on_real_vllm(vllm: types.SimpleNamespace) -> None:
     """The 64-token example of tests/test_core_vllm.py, on vLLM's own code."""
     real = RealVllm(vllm, 10, 16)
     toks = list(range(64))
-    assert real.admit(1, toks, 64) == ([], 0, [1, 2, 3, 4])
+    assert real.admit(1, toks, 64, True) == ([], 0, [1, 2, 3, 4])
     real.free(1)
     assert real.state()["free_queue"] == [5, 6, 7, 8, 9, 4, 3, 2, 1]
-    assert real.admit(2, toks, 64) == ([1, 2, 3], 48, [5])
+    assert real.admit(2, toks, 64, True) == ([1, 2, 3], 48, [5])
     assert real.state()["free_queue"] == [6, 7, 8, 9, 4]
     assert real.state()["groups"] == [[1], [2], [3], [4, 5]]

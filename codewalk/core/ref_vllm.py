@@ -157,8 +157,12 @@ class VllmKVCacheManager:
         return hits, len(hits) * bs
 
     def allocate_slots(self, req_id: int, tokens: Sequence[int], num_new_tokens: int,
-                       hit_block_ids: Sequence[int] = ()) -> list[int] | None:
-        """Slots for `num_new_tokens` more tokens (after the hit); the new block ids, or None if short."""
+                       hit_block_ids: Sequence[int] = (), full_sequence_must_fit: bool = False) -> list[int] | None:
+        """Slots for `num_new_tokens` more tokens (after the hit); the new block ids, or None if short.
+
+        `full_sequence_must_fit` (vLLM's `scheduler_reserve_full_isl` admission gate) also refuses
+        unless the blocks for all of `tokens` fit.
+        """
         what = f"allocate_slots({req_id})"
         toks = _check_int32(tokens, what)
         hit = [int(b) for b in hit_block_ids]
@@ -187,13 +191,17 @@ class VllmKVCacheManager:
         if computed + n_new > len(toks):
             raise CoreError(f"{what}: {computed} computed + {n_new} new tokens exceed the {len(toks)} tokens")
 
-        # get_num_blocks_to_allocate
+        def blocks_to_allocate(slots: int) -> int:
+            """get_num_blocks_to_allocate: blocks missing up to `slots` tokens, plus hits in the free queue."""
+            want = -(-slots // bs)
+            if req is not None:
+                return max(want - len(req.blocks), 0)
+            return max(want - len(hit), 0) + sum(1 for b in hit if self.ref_cnt[b] == 0)
+
+        if full_sequence_must_fit and blocks_to_allocate(len(toks)) > len(self.queue):
+            return None
         need = -(-(computed + n_new) // bs)
-        if req is not None:
-            to_alloc = max(need - len(req.blocks), 0)
-        else:
-            to_alloc = max(need - len(hit), 0) + sum(1 for b in hit if self.ref_cnt[b] == 0)
-        if to_alloc > len(self.queue):
+        if blocks_to_allocate(computed + n_new) > len(self.queue):
             return None
 
         if req is None:
