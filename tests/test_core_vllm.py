@@ -11,7 +11,7 @@ import os
 from typing import Any, Callable
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -304,3 +304,52 @@ class VllmMachine(RuleBasedStateMachine):
 VllmMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=40, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 TestVllmDifferential = VllmMachine.TestCase
+
+
+# --- the vLLM-style scheduler over both block pools ----------------------------------------------
+
+def _sched(pool_cls: Any, **kw: Any) -> Any:
+    from codewalk.core.vllm_scheduler import VllmScheduler, VllmSchedulerConfig
+
+    return VllmScheduler(VllmSchedulerConfig(**kw), manager_cls=pool_cls)
+
+
+def test_scheduler_preempts_the_last_running_request_and_recomputes_it(core):
+    s = _sched(core.VllmKVCacheManager, block_size=4, num_blocks=5, max_num_seqs=4, max_num_batched_tokens=16,
+               reserve_full_isl=False)
+    s.add_request(1, [1, 1, 1, 1, 1, 1, 1], 4)  # 7 tokens: 2 blocks
+    s.add_request(2, [2, 2, 2, 2, 2, 2, 2], 4)
+    r = s.step().to_dict()
+    assert r["prefill"] == [[1, 7], [2, 7]] and r["free_blocks"] == 0
+    assert s.step().to_dict()["decode"] == [1, 2]  # token 8 still fits each request's 2 blocks
+    r = s.step().to_dict()  # token 9 needs a 3rd block each; the pool is empty
+    assert r["preempted"] == [2] and r["decode"] == [1] and r["waiting"] == [2] and r["free_blocks"] == 1
+    r = s.step().to_dict()  # 2's 9 tokens need 2 new blocks + its cached first block: only 1 is free
+    assert r["finished"] == [1] and r["prefill"] == []
+    r = s.step().to_dict()  # 2 comes back with its first full block still cached; it recomputes the rest
+    assert r["prefix_hit_tokens"] == {2: 4} and r["prefill"] == [[2, 5]]
+    assert s.step().to_dict()["finished"] == [2]
+    s.kv.check_invariants()
+
+
+_TRACE = st.lists(st.tuples(st.integers(0, 5), PROMPT, st.integers(1, 5)), min_size=1, max_size=6)
+
+
+@settings(max_examples=max(50, EXAMPLES // 5), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trace=_TRACE, bs=st.sampled_from([1, 2, 4]), n=st.integers(2, 14), seqs=st.integers(1, 4),
+       budget=st.integers(1, 24), full=st.booleans())
+def test_scheduler_same_on_both_pools(trace: list, bs: int, n: int, seqs: int, budget: int, full: bool) -> None:
+    runs = []
+    for name in ("core", "reference"):
+        s = _sched(load(name).VllmKVCacheManager, block_size=bs, num_blocks=n, max_num_seqs=seqs,
+                   max_num_batched_tokens=budget, reserve_full_isl=full)
+        seen = []
+        for step in range(30):
+            for rid, (at, prompt, max_new) in enumerate(trace):
+                if at == step:
+                    s.add_request(rid, prompt, max_new)
+            seen.append(s.step().to_dict())
+            seen.append(s.kv.snapshot())
+            s.kv.check_invariants()
+        runs.append(seen)
+    assert runs[0] == runs[1]

@@ -3,7 +3,8 @@
 * `prefix-cache`, `schedule` — replay a trace through the C++ core (views/demo.py);
 * `paged-vs-contiguous` — KV waste of max_len reservation vs paging on a generated workload;
 * `online-softmax` — FlashAttention-style tiled attention checked against naive attention
-  (both rendered by views/paging.py).
+  (both rendered by views/paging.py);
+* `compare` — one trace through KsanaLLM's and vLLM v1's cache/scheduler policies, side by side.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import sys
 
 CORE_DEMOS = ["prefix-cache", "schedule"]
-COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax"]
+COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax", "compare"]
 
 
 def _positive(text: str) -> int:
@@ -58,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.name == "compare":  # one trace through KsanaLLM's and vLLM's policies (views/compare.py)
+        from codewalk.views.compare import run_compare
+
+        return run_compare(as_json=args.json)
     if args.name == "paged-vs-contiguous":
         from codewalk.views.paging import run_paging
 
