@@ -66,8 +66,8 @@ ContinuousBatchingStrategy::ContinuousBatchingStrategy(const SchedulerConfig& co
 // ------------------------------------------------------------------ public API
 
 // BatchScheduler::EnqueueWaitingBufferQueue: checks first, so a refused request leaves no trace.
-void ContinuousBatchingStrategy::AddRequest(int64_t req_id, const std::vector<int>& prompt_tokens,
-                                            int64_t max_new_tokens, const std::vector<int>& output_tokens) {
+void ContinuousBatchingStrategy::AddRequest(int64_t req_id, std::vector<int> prompt_tokens, int64_t max_new_tokens,
+                                            const std::vector<int>& output_tokens) {
   if (known_req_ids_.count(req_id)) throw CoreError("add_request: " + Req(req_id) + " already exists");
   if (prompt_tokens.empty()) throw CoreError("add_request: " + Req(req_id) + " has an empty prompt");
   if (max_new_tokens <= 0) {
@@ -82,11 +82,14 @@ void ContinuousBatchingStrategy::AddRequest(int64_t req_id, const std::vector<in
   known_req_ids_.insert(req_id);
   auto req = std::make_shared<InferRequest>();
   req->req_id = req_id;
-  req->input_tokens = prompt_tokens;
+  // Room for the tokens it will generate, so decoding does not reallocate (bounded: max_new_tokens
+  // can be far more than a request ever runs for).
+  req->output_tokens.reserve(prompt_tokens.size() + static_cast<size_t>(std::min<int64_t>(max_new_tokens, 4096)));
+  req->output_tokens = prompt_tokens;
+  req->input_tokens = std::move(prompt_tokens);
   req->max_new_tokens = max_new_tokens;
   req->scripted = output_tokens;
   req->arrival_step = step_count_;
-  req->output_tokens = prompt_tokens;
   buffer_.push_back(std::move(req));
 }
 
@@ -210,9 +213,7 @@ bool ContinuousBatchingStrategy::ProcessDecodingQueue(std::vector<Planned>& runn
     const RequestPtr& req = passed[i];
     const int64_t token_num = static_cast<int64_t>(req->output_tokens.size());
     const int64_t need = cache_manager_.GetRequestStepBlockNumber(req->req_id, token_num);
-    try {
-      cache_manager_.AllocateRequestBlocks(req->req_id, need);
-    } catch (const CoreError&) {
+    if (!AllocateRequestBlocks(req->req_id, need)) {
       if (RecomputeChunkedWaitingRequests(r)) continue;  // retry the same request with split-fuse now off
       if (swapout_pending_.empty() && decoding_queue_.size() > 1) {
         PreemptRequest(req, r);
@@ -374,11 +375,7 @@ void ContinuousBatchingStrategy::ProcessWaitingQueue(std::vector<Planned>& runni
           static_cast<double>(need) + threshold <= static_cast<double>(usable))) {
       break;
     }
-    try {
-      cache_manager_.AllocateRequestBlocks(req->req_id, need);
-    } catch (const CoreError&) {
-      break;
-    }
+    if (!AllocateRequestBlocks(req->req_id, need)) break;
     ++batch;
     tokens += seq;
     const int64_t start = shared == seq ? seq - 1 : shared;  // a full match still computes its last token
@@ -389,6 +386,15 @@ void ContinuousBatchingStrategy::ProcessWaitingQueue(std::vector<Planned>& runni
     } else {
       ++i;
     }
+  }
+}
+
+// AllocateRequestBlocks as the scheduler treats it: any refusal (usually a shortage) is a plain "no".
+bool ContinuousBatchingStrategy::AllocateRequestBlocks(int64_t req_id, int64_t block_num) {
+  try {
+    return cache_manager_.TryAllocateRequestBlocks(req_id, block_num);
+  } catch (const CoreError&) {
+    return false;
   }
 }
 

@@ -56,7 +56,7 @@ class ContinuousBatchingStrategy {
   explicit ContinuousBatchingStrategy(const SchedulerConfig& config);
 
   // BatchScheduler::EnqueueWaitingBufferQueue: queue a request for the next step.
-  void AddRequest(int64_t req_id, const std::vector<int>& prompt_tokens, int64_t max_new_tokens,
+  void AddRequest(int64_t req_id, std::vector<int> prompt_tokens, int64_t max_new_tokens,
                   const std::vector<int>& output_tokens);
   StepResult Step();
   std::vector<StepResult> Run(int64_t max_steps);
@@ -96,6 +96,7 @@ class ContinuousBatchingStrategy {
   void DropWaitingRequest(const RequestPtr& req);
   void StopRequest(const RequestPtr& req);
   bool CheckRequestTimeout(const InferRequest& req) const;
+  bool AllocateRequestBlocks(int64_t req_id, int64_t block_num);
   int64_t BlockThreshold(size_t batch, double ratio) const;
 
   SchedulerConfig config_;

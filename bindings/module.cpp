@@ -414,9 +414,10 @@ void BindScheduler(py::module_& m) {
            py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
       .def(
           "add_request",
-          [](S& self, int64_t req_id, const std::vector<int>& prompt_tokens, int64_t max_new_tokens,
+          [](S& self, int64_t req_id, std::vector<int> prompt_tokens, int64_t max_new_tokens,
              const std::optional<std::vector<int>>& output_tokens) {
-            self.AddRequest(req_id, prompt_tokens, max_new_tokens, output_tokens.value_or(std::vector<int>{}));
+            self.AddRequest(req_id, std::move(prompt_tokens), max_new_tokens,
+                            output_tokens.value_or(std::vector<int>{}));
           },
           py::arg("req_id"), py::arg("prompt_tokens"), py::arg("max_new_tokens"), py::arg("output_tokens") = py::none(),
           "Queue a request for the next step (BatchScheduler::EnqueueWaitingBufferQueue). output_tokens, if "

@@ -25,6 +25,8 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return q;
 }
 
+TokenSpan Tokens(const PrefixCachedBlock* cb) { return {cb->token_ids.data(), cb->token_ids.size()}; }
+
 }  // namespace
 
 // PrefixCacheManager::PrefixCacheManager + InitializeCachedBlocks: every device block starts free.
@@ -147,9 +149,9 @@ std::tuple<int64_t, int64_t, int64_t> PrefixCacheManager::GetRequestPrefixBlockN
   if (enable_prefix_caching_) {
     const size_t full_blocks = static_cast<size_t>(check / block_size_);
     for (size_t i = req.cached_blocks.size(); i < full_blocks; ++i) {
-      auto child = cur->children.find(TokenSlice(tokens, i));
-      if (child == cur->children.end()) break;
-      cur = child->second;
+      PrefixCachedBlock* child = cur->children.Find(TokenSlice(tokens, i));
+      if (child == nullptr) break;
+      cur = child;
       req.cached_blocks.push_back(cur);
     }
   }
@@ -174,6 +176,16 @@ size_t PrefixCacheManager::ValidMatchLength(const PrefixCachedRequest& req, cons
 
 // PrefixCacheManager::AllocateRequestBlocks: reference the matched blocks, then pop block_num free ones.
 const std::vector<int>& PrefixCacheManager::AllocateRequestBlocks(int64_t req_id, int64_t block_num) {
+  if (!TryAllocateRequestBlocks(req_id, block_num)) {
+    throw CoreError("allocate_request_blocks: " + Req(req_id) + ": out of device blocks (asked " +
+                    std::to_string(block_num) + ", free " + std::to_string(free_cached_blocks_.size()) + ")");
+  }
+  return RequestBlockIds(req_id);
+}
+
+// AllocateRequestBlocks without the exception for running out of blocks, which the scheduler meets
+// every step under pressure; refused calls still throw.
+bool PrefixCacheManager::TryAllocateRequestBlocks(int64_t req_id, int64_t block_num) {
   PrefixCachedRequest& req = GetRequest(req_id, "allocate_request_blocks");
   if (req.req_state == RequestState::kSwapped || req.swap_phase != SwapPhase::kNone) {
     throw CoreError("allocate_request_blocks: " + Req(req_id) + " is " + Phase(req));
@@ -190,16 +202,12 @@ const std::vector<int>& PrefixCacheManager::AllocateRequestBlocks(int64_t req_id
   }
   const int64_t free_now = static_cast<int64_t>(free_cached_blocks_.size());
   const size_t needed = static_cast<size_t>(std::max<int64_t>(0, block_num - free_now));
-  auto out_of_blocks = [&]() {
-    return CoreError("allocate_request_blocks: " + Req(req_id) + ": out of device blocks (asked " +
-                     std::to_string(block_num) + ", free " + std::to_string(free_cached_blocks_.size()) + ")");
-  };
   if (needed) {
     // The request's own matched prefix must survive the eviction that makes room for it.
     const uint64_t reserved = ReserveBlocks(req.cached_blocks);
-    if (fix_upstream_bugs_ && CountEvictableBlocks(reserved) < needed) throw out_of_blocks();
+    if (fix_upstream_bugs_ && CountEvictableBlocks(reserved) < needed) return false;
     // Upstream evicts first and only then finds out it was not enough.
-    if (FreeCachedBlocks(needed, reserved) < needed) throw out_of_blocks();
+    if (FreeCachedBlocks(needed, reserved) < needed) return false;
   }
   if (req.req_block_ids.empty()) req.req_state = RequestState::kRunning;
   if (req.req_block_ids.size() > req.cached_blocks.size()) req.req_block_ids.resize(req.cached_blocks.size());
@@ -217,7 +225,7 @@ const std::vector<int>& PrefixCacheManager::AllocateRequestBlocks(int64_t req_id
     req.req_block_ids.push_back(cb->memory_block_id);
     req.cached_blocks.push_back(cb);
   }
-  return req.req_block_ids;
+  return true;
 }
 
 // PrefixCacheManager::UpdateRequestTokens: newly filled blocks enter the tree or merge into their twins.
@@ -254,15 +262,15 @@ bool PrefixCacheManager::UpdateRequestTokens(int64_t req_id, const std::vector<i
 bool PrefixCacheManager::AppendFilledCachedBlock(PrefixCachedRequest& req, size_t block_index,
                                                  PrefixCachedBlock* cached_block) {
   PrefixCachedBlock* parent = ParentOf(req, block_index);
-  auto twin = parent->children.find(cached_block->token_ids);
-  if (twin != parent->children.end()) {
-    MergeFilledCachedBlocks(req, block_index, twin->second, cached_block);
+  PrefixCachedBlock* twin = parent->children.Find(Tokens(cached_block));
+  if (twin != nullptr) {
+    MergeFilledCachedBlocks(req, block_index, twin, cached_block);
     return true;
   }
   cached_block->is_shareable = true;
   cached_block->active_requests.Set(req.req_id, block_index);
   cached_block->parent = parent;
-  parent->children[cached_block->token_ids] = cached_block;
+  parent->children.Set(Tokens(cached_block), cached_block);
   AppendCachedBlockToTimedList(cached_block);
   SetReusable(cached_block, false);
   return false;
@@ -335,7 +343,7 @@ size_t PrefixCacheManager::CountEvictableBlocks(uint64_t reserved_epoch) const {
       stack.pop_back();
       if (!seen.insert(node).second) continue;
       ++count;
-      for (const auto& kv : node->children) stack.push_back(kv.second);
+      for (const auto& child : node->children) stack.push_back(child.block);
     }
   }
   return count;
@@ -344,16 +352,16 @@ size_t PrefixCacheManager::CountEvictableBlocks(uint64_t reserved_epoch) const {
 // PrefixCacheManager::FreeCachedBlockRecursively: children first (in token order), then the block itself.
 // Iterative post-order so a deep chain cannot overflow the C++ stack. Returns the blocks freed.
 size_t PrefixCacheManager::FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, size_t depth) {
-  std::vector<std::pair<PrefixCachedBlock*, ChildMap::iterator>> stack;
-  stack.emplace_back(cached_block, cached_block->children.begin());
+  std::vector<std::pair<PrefixCachedBlock*, size_t>> stack;  // (block, index of its next child)
+  stack.emplace_back(cached_block, 0);
   size_t freed = 0;
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
-    if (next != node->children.end()) {
-      PrefixCachedBlock* child = (next++)->second;
+    if (next < node->children.size()) {
+      PrefixCachedBlock* child = node->children[next++].block;
       // A cycle (only reachable through upstream-bug states) would otherwise loop forever.
       if (stack.size() + depth > block_pool_.size()) throw std::runtime_error("free_cached_blocks: tree has a cycle");
-      stack.emplace_back(child, child->children.begin());
+      stack.emplace_back(child, 0);
       continue;
     }
     PrefixCachedBlock* done = node;
@@ -385,9 +393,8 @@ size_t PrefixCacheManager::DropSubtree(PrefixCachedBlock* cached_block) {
     }
     cb->parent = nullptr;
     RemoveCachedBlockFromTimedList(cb);
-    ChildMap children;
-    children.swap(cb->children);
-    for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back(it->second);
+    for (auto it = cb->children.rbegin(); it != cb->children.rend(); ++it) stack.push_back(it->block);
+    cb->children.clear();
     if (stack.size() > block_pool_.size()) throw std::runtime_error("swapout_request_async: tree has a cycle");
   }
   return freed;
@@ -441,9 +448,10 @@ std::pair<int64_t, int64_t> PrefixCacheManager::SwapoutRequestAsync(int64_t req_
     // The block leaves the tree; whatever hung below it is evicted (its KV would be orphaned).
     DetachFromParent(cb);
     cb->parent = nullptr;
-    ChildMap children;
-    children.swap(cb->children);
-    for (auto& kv : children) freed += DropSubtree(kv.second);
+    std::vector<PrefixCachedBlock*> children;
+    for (const auto& child : cb->children) children.push_back(child.block);
+    cb->children.clear();
+    for (PrefixCachedBlock* child : children) freed += DropSubtree(child);
     RemoveCachedBlockFromTimedList(cb);
   }
   std::vector<PrefixCachedBlock*> host;
@@ -568,13 +576,13 @@ const std::vector<int>& PrefixCacheManager::MergeSwapinRequest(int64_t req_id) {
 void PrefixCacheManager::AppendSwapinCachedBlock(PrefixCachedRequest& req, size_t block_index,
                                                  PrefixCachedBlock* cached_block) {
   PrefixCachedBlock* parent = ParentOf(req, block_index);
-  auto twin = parent->children.find(cached_block->token_ids);
-  if (twin != parent->children.end()) {
-    MergeSwapinCachedBlocks(req, block_index, twin->second, cached_block);
+  PrefixCachedBlock* twin = parent->children.Find(Tokens(cached_block));
+  if (twin != nullptr) {
+    MergeSwapinCachedBlocks(req, block_index, twin, cached_block);
     return;
   }
   cached_block->parent = parent;
-  parent->children[cached_block->token_ids] = cached_block;
+  parent->children.Set(Tokens(cached_block), cached_block);
   req.req_block_ids.at(block_index) = cached_block->memory_block_id;
   AppendCachedBlockToTimedList(cached_block);
 }
@@ -673,7 +681,7 @@ PrefixCachedBlock* PrefixCacheManager::ParentOf(const PrefixCachedRequest& req, 
 // Unlink a block from its parent's children (by its token key, as upstream does).
 void PrefixCacheManager::DetachFromParent(PrefixCachedBlock* cached_block) {
   if (cached_block->parent == nullptr) throw std::runtime_error("prefix cache: tree block has no parent");
-  cached_block->parent->children.erase(cached_block->token_ids);
+  cached_block->parent->children.Erase(Tokens(cached_block));
 }
 
 // PrefixCacheManager::UpdateCachedRequestState: move the request between active and inactive on its shared blocks.
@@ -724,9 +732,9 @@ void PrefixCacheManager::UpdateEvictable(PrefixCachedBlock* cached_block) {
   if (evictable == cached_block->is_evictable) return;
   cached_block->is_evictable = evictable;
   if (evictable) {
-    evictable_cached_blocks_.emplace(cached_block->timed_seq, cached_block);
+    cached_block->evictable_pos = evictable_cached_blocks_.Insert(cached_block->timed_seq, cached_block, false);
   } else {
-    evictable_cached_blocks_.erase(cached_block->timed_seq);
+    evictable_cached_blocks_.Erase(cached_block->evictable_pos);
   }
 }
 
@@ -734,7 +742,7 @@ void PrefixCacheManager::UpdateEvictable(PrefixCachedBlock* cached_block) {
 void PrefixCacheManager::AppendCachedBlockToTimedList(PrefixCachedBlock* cached_block) {
   RemoveCachedBlockFromTimedList(cached_block);
   cached_block->timed_seq = next_timed_seq_++;
-  timed_cached_blocks_.emplace_hint(timed_cached_blocks_.end(), cached_block->timed_seq, cached_block);
+  cached_block->timed_pos = timed_cached_blocks_.Insert(cached_block->timed_seq, cached_block, true);
   UpdateEvictable(cached_block);
 }
 
@@ -742,10 +750,10 @@ void PrefixCacheManager::AppendCachedBlockToTimedList(PrefixCachedBlock* cached_
 void PrefixCacheManager::RemoveCachedBlockFromTimedList(PrefixCachedBlock* cached_block) {
   if (cached_block->timed_seq == 0) return;
   if (cached_block->is_evictable) {
-    evictable_cached_blocks_.erase(cached_block->timed_seq);
+    evictable_cached_blocks_.Erase(cached_block->evictable_pos);
     cached_block->is_evictable = false;
   }
-  timed_cached_blocks_.erase(cached_block->timed_seq);
+  timed_cached_blocks_.Erase(cached_block->timed_pos);
   cached_block->timed_seq = 0;
 }
 
@@ -757,7 +765,7 @@ CacheSnapshot PrefixCacheManager::Snapshot() const {
   // Pre-order, children in token order (the reference's sorted stack walk).
   std::vector<const PrefixCachedBlock*> stack;
   for (auto it = root_cached_block_->children.rbegin(); it != root_cached_block_->children.rend(); ++it) {
-    stack.push_back(it->second);
+    stack.push_back(it->block);
   }
   while (!stack.empty()) {
     const PrefixCachedBlock* cb = stack.back();
@@ -766,11 +774,11 @@ CacheSnapshot PrefixCacheManager::Snapshot() const {
     CacheSnapshot::Node node{cb->memory_block_id, cb->token_ids, std::nullopt, {}, {}, {},
                              cb->is_shareable, cb->is_device_location};
     if (cb->parent != nullptr && !cb->parent->is_root) node.parent = cb->parent->memory_block_id;
-    for (const auto& kv : cb->children) node.children.push_back(kv.second->memory_block_id);
+    for (const auto& child : cb->children) node.children.push_back(child.block->memory_block_id);
     for (const auto& kv : cb->active_requests) node.active_requests.push_back(kv.first);
     for (const auto& kv : cb->inactive_requests) node.inactive_requests.push_back(kv.first);
     s.nodes.push_back(std::move(node));
-    for (auto it = cb->children.rbegin(); it != cb->children.rend(); ++it) stack.push_back(it->second);
+    for (auto it = cb->children.rbegin(); it != cb->children.rend(); ++it) stack.push_back(it->block);
   }
   for (const auto& kv : timed_cached_blocks_) s.timed.push_back(kv.second->memory_block_id);
   for (const auto& cb : block_pool_) {
@@ -814,7 +822,7 @@ std::string Id(const PrefixCachedBlock* cb) { return std::to_string(cb->memory_b
 std::vector<const PrefixCachedBlock*> PrefixCacheManager::CollectTreeNodes() const {
   std::vector<const PrefixCachedBlock*> nodes;
   std::vector<std::pair<const std::vector<int>*, const PrefixCachedBlock*>> stack;
-  for (const auto& kv : root_cached_block_->children) stack.emplace_back(&kv.first, kv.second);
+  for (const auto& child : root_cached_block_->children) stack.emplace_back(&child.key, child.block);
   while (!stack.empty()) {
     auto [key, cb] = stack.back();
     stack.pop_back();
@@ -822,14 +830,14 @@ std::vector<const PrefixCachedBlock*> PrefixCacheManager::CollectTreeNodes() con
     if (!(cb->is_shareable && cb->is_device_location)) {
       FailInvariant("tree-blocks-filled", "block " + Id(cb) + " in the tree is not a filled device block");
     }
-    for (const auto& kv : cb->children) {
-      if (kv.second->parent != cb) {
-        FailInvariant("parent-link", "block " + Id(kv.second) + " does not point back to its parent");
+    for (const auto& child : cb->children) {
+      if (child.block->parent != cb) {
+        FailInvariant("parent-link", "block " + Id(child.block) + " does not point back to its parent");
       }
     }
     nodes.push_back(cb);
     if (nodes.size() > block_pool_.size()) FailInvariant("tree-acyclic", "the tree has a cycle");
-    for (const auto& kv : cb->children) stack.emplace_back(&kv.first, kv.second);
+    for (const auto& child : cb->children) stack.emplace_back(&child.key, child.block);
   }
   return nodes;
 }
@@ -838,9 +846,9 @@ std::vector<const PrefixCachedBlock*> PrefixCacheManager::CollectTreeNodes() con
 void PrefixCacheManager::CheckInvariants() const {
   const std::vector<const PrefixCachedBlock*> nodes = CollectTreeNodes();
   const BlockSet in_tree(nodes.begin(), nodes.end());
-  for (const auto& kv : root_cached_block_->children) {
-    if (kv.second->parent != root_cached_block_) {
-      FailInvariant("parent-link", "top block " + Id(kv.second) + " does not point to the root");
+  for (const auto& child : root_cached_block_->children) {
+    if (child.block->parent != root_cached_block_) {
+      FailInvariant("parent-link", "top block " + Id(child.block) + " does not point to the root");
     }
   }
   BlockSet timed;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,21 +34,126 @@ struct TokenSpan {
   size_t size;
 };
 
-// Orders child keys by token content (lexicographically, as the reference's sorted tuples) and
-// lets a child be found by a TokenSpan without building a vector for the key.
-struct TokenLess {
-  using is_transparent = void;
-  static bool Less(TokenSpan a, TokenSpan b) {
-    return std::lexicographical_compare(a.data, a.data + a.size, b.data, b.data + b.size);
+// Three-way comparison of token contents in the reference's order (lexicographic, as its sorted tuples).
+inline int CompareTokens(TokenSpan a, TokenSpan b) {
+  const size_t n = std::min(a.size, b.size);
+  for (size_t i = 0; i < n; ++i) {
+    if (a.data[i] != b.data[i]) return a.data[i] < b.data[i] ? -1 : 1;
   }
-  static TokenSpan Span(const std::vector<int>& v) { return {v.data(), v.size()}; }
-  bool operator()(const std::vector<int>& a, const std::vector<int>& b) const { return a < b; }
-  bool operator()(const std::vector<int>& a, TokenSpan b) const { return Less(Span(a), b); }
-  bool operator()(TokenSpan a, const std::vector<int>& b) const { return Less(a, Span(b)); }
-};
+  return a.size == b.size ? 0 : (a.size < b.size ? -1 : 1);
+}
 
 struct PrefixCachedBlock;
-using ChildMap = std::map<std::vector<int>, PrefixCachedBlock*, TokenLess>;
+
+// A block's children (the reference's dict), keyed by the tokens a child had when it was linked and
+// kept sorted by them, so children are visited in the reference's sorted-key order. A sorted vector:
+// most blocks have zero or one child. Unlinked entries stay past the live ones with their key storage,
+// and blocks are reused, so linking and unlinking children does not allocate once warm.
+class ChildTable {
+ public:
+  struct Entry {
+    int head = 0;  // key[0], so the search rarely has to reach the key's own storage
+    PrefixCachedBlock* block = nullptr;
+    std::vector<int> key;
+  };
+  using const_iterator = std::vector<Entry>::const_iterator;
+  using const_reverse_iterator = std::reverse_iterator<const_iterator>;
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.begin() + static_cast<std::ptrdiff_t>(size_); }
+  const_reverse_iterator rbegin() const { return const_reverse_iterator(end()); }
+  const_reverse_iterator rend() const { return const_reverse_iterator(begin()); }
+  const Entry& operator[](size_t i) const { return entries_[i]; }
+  void clear() { size_ = 0; }
+
+  // dict.get(key)
+  PrefixCachedBlock* Find(TokenSpan key) const {
+    const auto [pos, found] = LowerBound(key);
+    return found ? entries_[pos].block : nullptr;
+  }
+  // dict[key] = block
+  void Set(TokenSpan key, PrefixCachedBlock* block) {
+    const auto [pos, found] = LowerBound(key);
+    if (!found) {
+      if (size_ == entries_.size()) entries_.emplace_back();
+      // Bring the spare entry just past the live ones into place.
+      std::rotate(entries_.begin() + static_cast<std::ptrdiff_t>(pos),
+                  entries_.begin() + static_cast<std::ptrdiff_t>(size_),
+                  entries_.begin() + static_cast<std::ptrdiff_t>(size_ + 1));
+      entries_[pos].key.assign(key.data, key.data + key.size);
+      entries_[pos].head = key.size ? key.data[0] : 0;
+      ++size_;
+    }
+    entries_[pos].block = block;
+  }
+  // dict.pop(key, None)
+  void Erase(TokenSpan key) {
+    const auto [pos, found] = LowerBound(key);
+    if (!found) return;
+    // Move the entry just past the live ones, where its key storage waits for the next Set.
+    std::rotate(entries_.begin() + static_cast<std::ptrdiff_t>(pos),
+                entries_.begin() + static_cast<std::ptrdiff_t>(pos + 1),
+                entries_.begin() + static_cast<std::ptrdiff_t>(size_));
+    --size_;
+  }
+
+ private:
+  static TokenSpan Span(const std::vector<int>& v) { return {v.data(), v.size()}; }
+  // First live entry not below key, and whether it equals key.
+  std::pair<size_t, bool> LowerBound(TokenSpan key) const {
+    size_t lo = 0;
+    size_t hi = size_;
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      const Entry& e = entries_[mid];
+      const int c = !e.key.empty() && key.size != 0 && e.head != key.data[0] ? (e.head < key.data[0] ? -1 : 1)
+                                                                             : CompareTokens(Span(e.key), key);
+      if (c == 0) return {mid, true};
+      if (c < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return {lo, false};
+  }
+
+  std::vector<Entry> entries_;  // [0, size_) live and sorted by key; the rest spare
+  size_t size_ = 0;
+};
+
+// An ordered index of blocks by sequence number (the timed list and its eviction index). Nodes of
+// removed entries are kept as node handles and reused by the next insertion, so blocks entering and
+// leaving the index do not allocate once warm.
+class BlockSeqIndex {
+ public:
+  using Map = std::map<uint64_t, PrefixCachedBlock*>;
+  bool empty() const { return map_.empty(); }
+  Map::const_iterator begin() const { return map_.begin(); }
+  Map::const_iterator end() const { return map_.end(); }
+  Map::const_reverse_iterator rbegin() const { return map_.rbegin(); }
+  Map::const_reverse_iterator rend() const { return map_.rend(); }
+  Map::const_iterator lower_bound(uint64_t seq) const { return map_.lower_bound(seq); }
+
+  // `newest`: seq is above every key, so the insertion needs no search. The returned position stays
+  // valid until Erase(position).
+  Map::iterator Insert(uint64_t seq, PrefixCachedBlock* block, bool newest) {
+    const auto hint = newest ? map_.end() : map_.lower_bound(seq);
+    if (spare_.empty()) return map_.emplace_hint(hint, seq, block);
+    Map::node_type node = std::move(spare_.back());
+    spare_.pop_back();
+    node.key() = seq;
+    node.mapped() = block;
+    return map_.insert(hint, std::move(node));
+  }
+  void Erase(Map::iterator position) { spare_.push_back(map_.extract(position)); }
+
+ private:
+  Map map_;
+  std::vector<Map::node_type> spare_;
+};
 
 // The requests holding a block: req_id -> index of the block in the request, sorted by req_id.
 // A flat vector: a block is held by a handful of requests, and its storage is kept when the
@@ -95,7 +201,7 @@ struct PrefixCachedBlock {
   bool is_root = false;
   PrefixCachedBlock* parent = nullptr;  // non-owning
   // Ordered by token content, so children are visited in the reference's sorted-tuple order.
-  ChildMap children;
+  ChildTable children;
   bool is_shareable = false;
   std::vector<int> token_ids;
   RequestRefs active_requests;  // running requests holding the block
@@ -105,6 +211,9 @@ struct PrefixCachedBlock {
   uint64_t timed_seq = 0;       // key in the timed list; 0 while the block is not in it
   bool is_reusable = false;     // member of KsanaLLM's reusable_cached_blocks_
   bool is_evictable = false;    // in the eviction index: timed and unreferenced
+  // Where the block sits in the timed list / eviction index while it is in them, so leaving needs no search.
+  BlockSeqIndex::Map::iterator timed_pos;
+  BlockSeqIndex::Map::iterator evictable_pos;
   uint64_t reserved_epoch = 0;  // equals the walk's epoch while reserved by the caller of an eviction
 
   bool Unreferenced() const { return active_requests.empty() && inactive_requests.empty(); }
@@ -180,6 +289,8 @@ class PrefixCacheManager {
   // Both return the request's block table (RequestBlockIds) by reference: the scheduler calls them
   // every step and ignores it, the binding copies it into a Python list.
   const std::vector<int>& AllocateRequestBlocks(int64_t req_id, int64_t block_num);
+  // The same, but returns false instead of throwing when the device blocks run out.
+  bool TryAllocateRequestBlocks(int64_t req_id, int64_t block_num);
   // Returns block_merged.
   bool UpdateRequestTokens(int64_t req_id, const std::vector<int>& kvcached_tokens,
                            std::optional<int64_t> shareable_token_num);
@@ -263,11 +374,11 @@ class PrefixCacheManager {
   // KsanaLLM's reusable_cached_blocks_ set, kept as a flag on each block plus this count.
   size_t reusable_block_num_ = 0;
   // KsanaLLM's timed list, keyed by insertion sequence (oldest first).
-  std::map<uint64_t, PrefixCachedBlock*> timed_cached_blocks_;
+  BlockSeqIndex timed_cached_blocks_;
   uint64_t next_timed_seq_ = 1;
   // The timed blocks no request references, in timed order: the only ones FreeCachedBlocks can
   // evict, so its newest-first walk need not step over the (many) referenced ones.
-  std::map<uint64_t, PrefixCachedBlock*> evictable_cached_blocks_;
+  BlockSeqIndex evictable_cached_blocks_;
   uint64_t reserve_epoch_ = 0;
   std::vector<SwapoutTask> swapout_tasks_;  // in start order
   std::vector<SwapinTask> swapin_tasks_;
