@@ -39,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", choices=CORE_DEMOS + COMPUTED_DEMOS)
     p.add_argument("--json", action="store_true")
     p.add_argument("--engine", choices=["core", "real"], default="core",
-                   help="prefix-cache: codewalk's core (default) or KsanaLLM's real code, built from "
+                   help="prefix-cache, schedule: codewalk's core (default) or KsanaLLM's real code, built from "
                         "$CODEWALK_KSANALLM (`codewalk upstream build`)")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help="schedule: a JSON list of requests {arrival, prompt, max_new_tokens[, id]} to replay")
     p.add_argument("--seed", type=int, default=0, help="paged-vs-contiguous, online-softmax: random seed (0)")
     g = p.add_argument_group("paged-vs-contiguous")
     g.add_argument("--requests", type=_count, default=paging.DEFAULT_REQUESTS,
@@ -77,11 +79,20 @@ def _run(args: argparse.Namespace) -> int:
     from codewalk.views.demo import run_demo
 
     engine = None
-    if getattr(args, "engine", "core") == "real":
-        if args.name != "prefix-cache":
-            print(f"codewalk demo: --engine real runs the prefix cache only (KsanaLLM's scheduler is not built), "
-                  f"not {args.name}", file=sys.stderr)
+    trace = None
+    if getattr(args, "trace", None):
+        import json
+
+        try:
+            with open(args.trace, encoding="utf-8") as fh:
+                trace = json.load(fh)
+            if not isinstance(trace, list) or not all(isinstance(r, dict) and "prompt" in r and "max_new_tokens" in r
+                                                      for r in trace):
+                raise ValueError("expected a JSON list of {arrival, prompt, max_new_tokens}")
+        except (OSError, ValueError) as e:
+            print(f"codewalk demo: --trace {args.trace}: {e}", file=sys.stderr)
             return 2
+    if getattr(args, "engine", "core") == "real":
         from rich.console import Console
 
         from codewalk.upstream.build import BuildError
@@ -93,4 +104,4 @@ def _run(args: argparse.Namespace) -> int:
             print(f"codewalk demo: --engine real: {e}\n(build it with `codewalk upstream build --repo PATH`)",
                   file=sys.stderr)
             return 1
-    return run_demo(args.name, as_json=args.json, engine=engine)
+    return run_demo(args.name, as_json=args.json, engine=engine, trace=trace)

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b = group.add_parser("build", help="compile the real PrefixCacheManager (reused while its sources are unchanged)")
     where(b)
     b.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    b.add_argument("--sanitize", action="store_true",
+                   help="build with AddressSanitizer into asan/ (load with LD_PRELOAD=$(c++ -print-file-name=libasan.so))")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_build)
 
@@ -37,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--seed", type=int, default=0, help="random seed (0)")
     v.add_argument("--against", choices=["core", "reference"], default="core",
                    help="codewalk's C++ core (default) or its pure-Python reference model")
+    v.add_argument("--workloads", type=int, default=200,
+                   help="random scheduler workloads, real ContinuousBatchingStrategy vs the core's Scheduler (200; 0 skips)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=_verify)
 
@@ -53,12 +57,12 @@ def _build_with_progress(args: argparse.Namespace, force: bool = False):
 
     console = Console(stderr=True)
     if args.json:
-        return build(args.repo, args.source, force=force)
-    with console.status("building KsanaLLM's PrefixCacheManager…") as status:
+        return build(args.repo, args.source, force=force, sanitize=getattr(args, "sanitize", False))
+    with console.status("building KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy…") as status:
         def say(msg: str) -> None:
             status.update(msg)
             console.log(msg)
-        return build(args.repo, args.source, force=force, progress=say)
+        return build(args.repo, args.source, force=force, progress=say, sanitize=getattr(args, "sanitize", False))
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -69,11 +73,11 @@ def _build(args: argparse.Namespace) -> int:
     except BuildError as e:
         return _fail(str(e))
     if args.json:
-        print(json.dumps({"module": str(built.path), "commit": built.commit, "seconds": round(built.seconds, 2),
-                          "reused": built.reused}))
+        print(json.dumps({"module": str(built.path), "scheduler": str(built.scheduler), "commit": built.commit,
+                          "seconds": round(built.seconds, 2), "reused": built.reused, "sanitize": built.sanitize}))
     else:
         what = "reused" if built.reused else f"built in {built.seconds:.1f}s"
-        print(f"KsanaLLM {built.commit[:12]}: {what}: {built.path}")
+        print(f"KsanaLLM {built.commit[:12]}: {what}: {built.path}\n  scheduler: {built.scheduler}")
     return 0
 
 
@@ -94,10 +98,18 @@ def _verify(args: argparse.Namespace) -> int:
         import codewalk.core.reference as core
     else:
         import codewalk.core as core
+    from codewalk.upstream.sched_verify import verify_schedulers
+
     if args.json:
         rep = verify(real, core, traces=args.traces, seed=args.seed)
-        print(json.dumps(rep.to_dict(), default=str))
-        return 1 if rep.summary()["unexplained"] else 0
+        out = rep.to_dict()
+        bad = rep.summary()["unexplained"]
+        if args.workloads > 0:
+            srep = verify_schedulers(real, core, workloads=args.workloads, seed=args.seed)
+            out = {"cache": out, "scheduler": srep.to_dict()}
+            bad += srep.summary()["unexplained_per_request"]
+        print(json.dumps(out, default=str))
+        return 1 if bad else 0
     console = Console()
     with Progress(console=console, transient=True) as prog:
         task = prog.add_task("traces", total=args.traces)
@@ -128,4 +140,34 @@ def _verify(args: argparse.Namespace) -> int:
         console.print(f"in {info['function']}; shortest reproducer, config {info.get('config')}:")
         for c in info.get("reproducer", []):
             console.print(f"  {c}", markup=False)
-    return 1 if s["unexplained"] else 0
+    bad = s["unexplained"]
+    if args.workloads > 0:
+        bad += _verify_schedulers(args, real, core, console)
+    return 1 if bad else 0
+
+
+def _verify_schedulers(args: argparse.Namespace, real, core, console) -> int:
+    from rich.progress import Progress
+
+    from codewalk.upstream.sched_verify import verify_schedulers
+
+    with Progress(console=console, transient=True) as prog:
+        task = prog.add_task("workloads", total=args.workloads)
+        rep = verify_schedulers(real, core, workloads=args.workloads, seed=args.seed,
+                                progress=lambda n: prog.update(task, completed=n))
+    s = rep.summary()
+    console.rule("[bold]scheduler: KsanaLLM's ContinuousBatchingStrategy vs codewalk's Scheduler[/bold]")
+    console.print(f"{s['workloads']} random workloads: per-request outcomes agree on {s['per_request_agree']} "
+                  f"({s['per_request_agree'] / s['workloads']:.1%}); identical step by step on {s['step_identical']} "
+                  f"({s['step_identical'] / s['workloads']:.1%})")
+    for mech, n in sorted(s["by_mechanism"].items()):
+        console.print(f"  {mech}: {n} workloads")
+    for d in rep.divergences:
+        console.rule(f"{d.kind} divergence: {d.mechanism} ({len(d.seeds)} workloads)")
+        console.print(d.explanation)
+        console.print(f"first differing step {d.step}: {', '.join(d.fields)}")
+        console.print(f"real: {d.real}", markup=False)
+        console.print(f"core: {d.core}", markup=False)
+        console.print("shortest workload found:", markup=False)
+        console.print(json.dumps(d.workload.to_dict()), markup=False)
+    return s["unexplained_per_request"]

@@ -24,7 +24,9 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <list>
 #include <optional>
+#include <queue>
 #include <set>
 #include <sstream>
 #include <string>
@@ -58,6 +60,24 @@ struct RootTag {
 };
 template struct Rob<RootTag, &PrefixCacheManager::root_cached_block_>;
 
+struct TimedTag {
+  using type = std::list<PrefixCachedBlock*> PrefixCacheManager::*;
+  friend type get(TimedTag);
+};
+template struct Rob<TimedTag, &PrefixCacheManager::timed_cached_blocks_>;
+struct FreeIdsTag {
+  using type = std::list<int> FakedBlockAllocator::*;
+  friend type get(FreeIdsTag);
+};
+template struct Rob<FreeIdsTag, &FakedBlockAllocator::free_blocks_>;
+template <class T>
+const std::deque<T>& QueueItems(const std::queue<T>& q) {
+  struct Peek : std::queue<T> {
+    static const std::deque<T>& Items(const std::queue<T>& q) { return q.*(&Peek::c); }
+  };
+  return Peek::Items(q);
+}
+
 struct CoreErr : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -82,6 +102,10 @@ class OneDeviceGroup : public BlockAllocatorGroupInterface {
   std::shared_ptr<BlockAllocatorInterface> GetDeviceBlockAllocator(int) const override { return device_; }
   Status SwapIn(int, int, int) override { return Status(); }
   Status SwapOut(int, int, int) override { return Status(); }
+  std::vector<int> host_free_ids() const {
+    const std::list<int>& l = (*host_).*get(FreeIdsTag());
+    return std::vector<int>(l.begin(), l.end());
+  }
 
  private:
   std::shared_ptr<FakedBlockAllocator> host_;
@@ -101,7 +125,7 @@ CacheManagerConfig MakeCacheConfig(size_t block_size) {
 class GatedCache : public PrefixCacheManager {
  public:
   GatedCache(size_t block_size, std::shared_ptr<OneDeviceGroup> group)
-      : PrefixCacheManager(MakeCacheConfig(block_size), group) {
+      : PrefixCacheManager(MakeCacheConfig(block_size), group), group_(group), bs_(block_size) {
     InitializeCachedBlocks();
   }
   ~GatedCache() override { open_gates(); }
@@ -221,9 +245,16 @@ class GatedCache : public PrefixCacheManager {
       requests[py::int_(rid)] = rd;
     }
     py::dict d;
+    d["block_size"] = bs_;
     d["nodes"] = nodes;
     d["reusable"] = reusable_ids;
-    d["free_count"] = free_cached_blocks_.size();
+    py::list timed_ids, free_ids;
+    for (PrefixCachedBlock* cb : this->*get(TimedTag())) timed_ids.append(cb->memory_block_ids[0]);
+    for (PrefixCachedBlock* cb : QueueItems(free_cached_blocks_)) free_ids.append(cb->memory_block_ids[0]);
+    d["timed"] = timed_ids;
+    d["free"] = free_ids;
+    d["host_free"] = group_->host_free_ids();
+    d["leaked"] = 0;
     d["requests"] = requests;
     d["usable"] = GetUsableBlockNumber();
     d["future_free"] = GetFutureFreeBlockNumber();
@@ -249,6 +280,8 @@ class GatedCache : public PrefixCacheManager {
     gates_.clear();
   }
   std::deque<Gate> gates_;
+  std::shared_ptr<OneDeviceGroup> group_;
+  size_t bs_;
 };
 
 struct Observed {

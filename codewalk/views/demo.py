@@ -77,18 +77,25 @@ def prefix_cache_frames(engine: Any) -> list[Frame]:
     return frames
 
 
-def schedule_frames(engine: Any) -> list[Frame]:
-    """Four requests, two sharing a prefix, on a pool small enough to force a swap."""
+def schedule_frames(engine: Any, trace: list[dict[str, Any]] | None = None) -> list[Frame]:
+    """Four requests, two sharing a prefix, on a pool small enough to force a swap; or a `trace`
+    (requests with `arrival` step, `prompt`, `max_new_tokens`, optional `id`) on the same pool."""
     s = engine.Scheduler(engine.SchedulerConfig(block_size=BLOCK, device_blocks=9, host_blocks=12,
                                                 max_batch_size=4, max_step_token_num=64,
                                                 split_fuse_token_num=6, preempt_mode="swap"))
     shared = [11, 12, 13, 14, 15, 16, 17, 18]
-    s.add_request(1, shared + [1], 4)
-    s.add_request(2, shared + [2, 2], 4)
-    s.add_request(3, [30, 31, 32, 33, 34, 35, 36, 37, 38, 39], 3)
-    s.add_request(4, [7, 7], 6)
+    if trace is None:
+        trace = [{"id": 1, "arrival": 0, "prompt": shared + [1], "max_new_tokens": 4},
+                 {"id": 2, "arrival": 0, "prompt": shared + [2, 2], "max_new_tokens": 4},
+                 {"id": 3, "arrival": 0, "prompt": [30, 31, 32, 33, 34, 35, 36, 37, 38, 39], "max_new_tokens": 3},
+                 {"id": 4, "arrival": 0, "prompt": [7, 7], "max_new_tokens": 6}]
+    pending = sorted(({**r, "id": r.get("id", i + 1)} for i, r in enumerate(trace)),
+                     key=lambda r: (int(r.get("arrival", 0)), r["id"]))
     frames = []
-    while s.has_work() and len(frames) < 40:
+    while (pending or s.has_work()) and len(frames) < 200:
+        while pending and int(pending[0].get("arrival", 0)) <= s.step_count:
+            q = pending.pop(0)
+            s.add_request(int(q["id"]), [int(t) for t in q["prompt"]], int(q["max_new_tokens"]))
         r = s.step()
         d = r.to_dict()
         queues = {k: d[k] for k in ("waiting", "running", "swapped")}
@@ -160,11 +167,12 @@ def _frame_panel(f: Frame) -> Panel:
     return Panel(Group(*parts), title=f.title, title_align="left")
 
 
-def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Console | None = None) -> int:
+def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Console | None = None,
+             trace: list[dict[str, Any]] | None = None) -> int:
     """Replay the named demo; returns the exit status."""
     if engine is None:
         import codewalk.core as engine
-    frames = prefix_cache_frames(engine) if name == "prefix-cache" else schedule_frames(engine)
+    frames = prefix_cache_frames(engine) if name == "prefix-cache" else schedule_frames(engine, trace)
     console = console or Console()
     if as_json:
         print(json.dumps({"demo": name, "frames": [f.to_dict() for f in frames]}, default=str))
