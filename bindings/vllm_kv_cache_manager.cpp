@@ -126,15 +126,14 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   }
   auto it = requests_.find(req_id);
   Request* req = it == requests_.end() ? nullptr : &it->second;
-  std::vector<uint64_t> hashes;
+  const bool is_new = req == nullptr;
+  std::vector<uint64_t> hashes;  // a new request's; a running one extends its own in place below
   int64_t computed = 0;
   if (req != nullptr) {
     if (nhit != 0) throw CoreError(what + ": a running request takes no new prefix hits");
     if (tokens.size() < req->tokens.size() || !std::equal(req->tokens.begin(), req->tokens.end(), tokens.begin())) {
       throw CoreError(what + ": tokens do not extend the request's tokens");
     }
-    hashes = req->hashes;
-    ExtendHashes(tokens, hashes);
     computed = req->num_computed_tokens;
   } else {
     ExtendHashes(tokens, hashes);
@@ -167,6 +166,12 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   const int64_t total = computed + num_new_tokens;
   const int64_t need = (total + bs - 1) / bs;
   if (blocks_to_allocate(total) > num_free_) return std::nullopt;
+  if (req != nullptr) {
+    // Only the new tail: the prefix was checked equal above; hashes extend over new full blocks.
+    req->tokens.insert(req->tokens.end(), tokens.begin() + static_cast<std::ptrdiff_t>(req->tokens.size()),
+                       tokens.end());
+    ExtendHashes(req->tokens, req->hashes);
+  }
 
   if (req == nullptr) {
     req = &requests_[req_id];
@@ -190,17 +195,20 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
     fresh.push_back(b);
   }
   // cache_blocks -> BlockPool.cache_full_blocks, at allocation time; no de-duplication.
+  if (is_new) {
+    req->tokens = tokens;
+    req->hashes = std::move(hashes);
+  }
   const int64_t full = total / bs;
   for (int64_t i = req->num_cached_blocks; i < full; ++i) {
     const int32_t b = req->blocks[i];
-    hash_[b] = hashes[i];
+    const uint64_t h = req->hashes[i];
+    hash_[b] = h;
     has_hash_[b] = 1;
-    cached_[hashes[i]].push_back(b);
+    cached_[h].push_back(b);
   }
   req->num_cached_blocks = std::max(req->num_cached_blocks, full);
   req->num_computed_tokens = total;
-  req->tokens = tokens;
-  req->hashes = std::move(hashes);
   return fresh;
 }
 

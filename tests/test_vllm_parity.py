@@ -20,6 +20,7 @@ the hash map's groups of identical blocks and every request's block table must b
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import importlib.util
@@ -114,10 +115,11 @@ def _stubs() -> dict[str, types.ModuleType]:
     }
 
 
-@pytest.fixture(scope="module")
-def vllm() -> Iterator[types.SimpleNamespace]:
-    root = Path(VLLM_ROOT or "") / "vllm"
-    assert (root / "v1" / "core" / "block_pool.py").is_file(), f"no vllm/v1/core/block_pool.py under {VLLM_ROOT}"
+@contextlib.contextmanager
+def real_vllm(vllm_root: str) -> Iterator[types.SimpleNamespace]:
+    """vLLM's real KV-cache modules from `vllm_root`, with stand-ins installed only while inside."""
+    root = Path(vllm_root) / "vllm"
+    assert (root / "v1" / "core" / "block_pool.py").is_file(), f"no vllm/v1/core/block_pool.py under {vllm_root}"
     saved = {k: v for k, v in sys.modules.items() if k == "vllm" or k.startswith("vllm.")}
     try:
         for pkg in PACKAGES:
@@ -152,6 +154,12 @@ def vllm() -> Iterator[types.SimpleNamespace]:
         for k in [k for k in sys.modules if k == "vllm" or k.startswith("vllm.")]:
             del sys.modules[k]
         sys.modules.update(saved)
+
+
+@pytest.fixture(scope="module")
+def vllm() -> Iterator[types.SimpleNamespace]:
+    with real_vllm(VLLM_ROOT or "") as v:
+        yield v
 
 
 class FakeRequest:

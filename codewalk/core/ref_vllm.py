@@ -79,9 +79,8 @@ class _Request:
 
 def _check_int32(tokens: Sequence[int], what: str) -> list[int]:
     out = list(tokens)
-    for t in out:
-        if not isinstance(t, int) or isinstance(t, bool) or not -(1 << 31) <= t < (1 << 31):
-            raise CoreError(f"{what}: tokens must be 32-bit ints, got {t!r}")
+    if out and (min(out) < -(1 << 31) or max(out) >= (1 << 31)):
+        raise CoreError(f"{what}: tokens must be 32-bit ints")
     return out
 
 
