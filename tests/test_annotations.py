@@ -192,3 +192,14 @@ def test_history_outside_git_is_a_clear_error(tmp_path: Path, capsys) -> None:
 def test_annotate_unknown_symbol_suggests(demo, capsys) -> None:
     assert main(["annotate", "Evicted", "--source", "demo"]) == 1
     assert "Evict" in capsys.readouterr().err
+
+
+def test_shipped_core_notes_match_the_shipped_core(capsys, monkeypatch) -> None:
+    """The core ships with codewalk, so its notes are always checked (CI runs `codewalk check` too)."""
+    for var in ("CODEWALK_KSANALLM", "CODEWALK_VLLM"):
+        monkeypatch.delenv(var, raising=False)
+    status = main(["check", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    core = [(n["id"], n["status"], n["detail"]) for n in report["notes"] if n["source"] == "core"]
+    assert report["errors"] == [] and core and all(s == "ok" for _, s, _ in core), core
+    assert status == 0
