@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -28,5 +29,5 @@ def test_compare_cli_json_and_text():
                          text=True, check=True).stdout
     assert json.loads(out)["divergence"]["step"] == 0
     text = subprocess.run([sys.executable, "-m", "codewalk", "demo", "compare"], capture_output=True, text=True,
-                          check=True, env={"COLUMNS": "160", "PATH": ""}).stdout
+                          check=True, env={**os.environ, "COLUMNS": "160"}).stdout
     assert "first divergence: step 0" in text and "steps to finish" in text
