@@ -457,6 +457,9 @@ PYBIND11_MODULE(_core, m) {
 // BlockPool + FreeKVCacheBlockQueue + one full-attention KVCacheManager group (vLLM 0.33.0), as
 // codewalk.core.ref_vllm models it. Kept apart from the KsanaLLM bindings above.
 
+#include <cstring>
+#include <unordered_map>
+
 #include "vllm_kv_cache_manager.h"
 
 namespace {
@@ -486,6 +489,392 @@ py::dict VllmSnapshotDict(const ksana_llm::VllmSnapshot& s) {
   return d;
 }
 
+// ---- VllmKVCacheManager.replay: a whole trace of calls in one crossing -----------------------------
+//
+// Three passes. (1) Check the trace's shape (every op a tuple naming a known call with the right
+// arguments of the right types) and raise CoreError before anything runs if one is wrong.
+// (2) Run every op in order. This pass touches no Python object except to read the trace, runs no
+// Python code and allocates no Python object (so no GC, no finaliser can run), which makes the
+// trace immutable while it runs: a token list's items are borrowed, and an item pointer equal to the
+// one seen at the same position in the request's previous token list is the same int object, so
+// only the new tail of a growing token list is converted. A call's CoreError is kept as its result.
+// (3) Build the Python results (block ids as shared int objects).
+
+enum class VllmOp : uint8_t {
+  kGetComputedBlocks,
+  kAllocateSlots,
+  kFree,
+  kFreeQueue,
+  kCachedBlockIds,
+  kNumFreeBlocks,
+  kNumComputedTokens,
+  kRequestBlockIds,
+  kHasRequest
+};
+
+struct VllmOpSpec {
+  const char* name;
+  VllmOp op;
+  int min_args, max_args;  // after the name
+};
+
+constexpr VllmOpSpec kVllmOps[] = {
+    {"get_computed_blocks", VllmOp::kGetComputedBlocks, 2, 2},
+    {"allocate_slots", VllmOp::kAllocateSlots, 3, 5},
+    {"free", VllmOp::kFree, 1, 1},
+    {"free_queue", VllmOp::kFreeQueue, 0, 0},
+    {"cached_block_ids", VllmOp::kCachedBlockIds, 0, 0},
+    {"num_free_blocks", VllmOp::kNumFreeBlocks, 0, 0},
+    {"num_computed_tokens", VllmOp::kNumComputedTokens, 1, 1},
+    {"request_block_ids", VllmOp::kRequestBlockIds, 1, 1},
+    {"has_request", VllmOp::kHasRequest, 1, 1},
+};
+constexpr size_t kNumVllmOps = sizeof(kVllmOps) / sizeof(kVllmOps[0]);
+
+// The op names as interned str objects: names written as literals in Python are the same objects,
+// so most ops are recognised by one pointer comparison. Created once, never released (see CoreErrorClass).
+const std::vector<PyObject*>& VllmOpNames() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<std::vector<PyObject*>> storage;
+  return storage
+      .call_once_and_store_result([]() {
+        std::vector<PyObject*> names;
+        for (const auto& spec : kVllmOps) names.push_back(PyUnicode_InternFromString(spec.name));
+        return names;
+      })
+      .get_stored();
+}
+
+struct VllmParsedOp {
+  VllmOp op;
+  bool full = false;
+  int64_t req = 0;
+  int64_t num_new = 0;
+  PyObject* tokens = nullptr;  // borrowed from the trace
+  uint32_t hit_begin = 0, hit_end = 0;  // into VllmReplay::hits
+};
+
+// What one op returned: ok/none/error, and a value (int, bool) or a range of `ids`.
+struct VllmResult {
+  enum Kind : uint8_t { kNone, kIds, kIdsAndInt, kInt, kBool, kNull, kError } kind = kNone;
+  int64_t value = 0;
+  size_t begin = 0, end = 0;  // ids range, or index into errors
+};
+
+[[noreturn]] void ReplayShapeError(size_t i, const std::string& detail) {
+  throw CoreError("replay: operation " + std::to_string(i) + ": " + detail);
+}
+
+bool ExactInt64(PyObject* o, int64_t* out) {
+  if (!PyLong_CheckExact(o)) return false;
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+  if (overflow != 0 || (v == -1 && PyErr_Occurred())) {
+    PyErr_Clear();
+    return false;
+  }
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+// A request's last token list as converted: its item pointers and their values.
+struct VllmTokenShadow {
+  PyObject* seq = nullptr;
+  std::vector<PyObject*> items;
+  std::vector<int> values;
+};
+
+class VllmReplay {
+ public:
+  explicit VllmReplay(ksana_llm::VllmKVCacheManager& mgr) : mgr_(mgr) {}
+
+  py::list Run(const py::handle& trace) {
+    Parse(trace);
+    Execute();
+    return Build();
+  }
+
+ private:
+  void Parse(const py::handle& trace) {
+    PyObject* t = trace.ptr();
+    if (!PyList_CheckExact(t) && !PyTuple_CheckExact(t)) {
+      throw CoreError("replay: the trace must be a list or tuple of operation tuples");
+    }
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(t);
+    PyObject** items = PySequence_Fast_ITEMS(t);
+    const auto& names = VllmOpNames();
+    ops_.reserve(static_cast<size_t>(n));
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      const auto idx = static_cast<size_t>(i);
+      PyObject* o = items[i];
+      if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) == 0) ReplayShapeError(idx, "not a non-empty tuple");
+      PyObject* name = PyTuple_GET_ITEM(o, 0);
+      size_t k = 0;
+      while (k < kNumVllmOps && names[k] != name) ++k;
+      if (k == kNumVllmOps) {
+        if (!PyUnicode_Check(name)) ReplayShapeError(idx, "the operation name is not a str");
+        for (k = 0; k < kNumVllmOps; ++k) {
+          if (PyUnicode_CompareWithASCIIString(name, kVllmOps[k].name) == 0) break;
+        }
+        if (k == kNumVllmOps) {
+          const char* utf8 = PyUnicode_AsUTF8(name);
+          if (utf8 == nullptr) PyErr_Clear();
+          ReplayShapeError(idx, std::string("unknown operation '") + (utf8 ? utf8 : "?") + "'");
+        }
+      }
+      const VllmOpSpec& spec = kVllmOps[k];
+      const Py_ssize_t nargs = PyTuple_GET_SIZE(o) - 1;
+      if (nargs < spec.min_args || nargs > spec.max_args) {
+        ReplayShapeError(idx, std::string(spec.name) + " takes " + std::to_string(spec.min_args) +
+                                  (spec.max_args != spec.min_args ? " to " + std::to_string(spec.max_args) : "") +
+                                  " arguments, got " + std::to_string(nargs));
+      }
+      VllmParsedOp p;
+      p.op = spec.op;
+      if (nargs >= 1 && !ExactInt64(PyTuple_GET_ITEM(o, 1), &p.req)) {
+        ReplayShapeError(idx, std::string(spec.name) + ": req_id must be an int (64-bit)");
+      }
+      if (spec.op == VllmOp::kGetComputedBlocks || spec.op == VllmOp::kAllocateSlots) {
+        p.tokens = PyTuple_GET_ITEM(o, 2);
+        if (!PyList_CheckExact(p.tokens) && !PyTuple_CheckExact(p.tokens)) {
+          ReplayShapeError(idx, std::string(spec.name) + ": tokens must be a list or tuple");
+        }
+      }
+      if (spec.op == VllmOp::kAllocateSlots) {
+        if (!ExactInt64(PyTuple_GET_ITEM(o, 3), &p.num_new)) {
+          ReplayShapeError(idx, "allocate_slots: num_new_tokens must be an int (64-bit)");
+        }
+        p.hit_begin = p.hit_end = static_cast<uint32_t>(hits_.size());
+        if (nargs >= 4) {
+          PyObject* h = PyTuple_GET_ITEM(o, 4);
+          if (!PyList_CheckExact(h) && !PyTuple_CheckExact(h)) {
+            ReplayShapeError(idx, "allocate_slots: hit_block_ids must be a list or tuple");
+          }
+          const Py_ssize_t nh = PySequence_Fast_GET_SIZE(h);
+          PyObject** hi = PySequence_Fast_ITEMS(h);
+          for (Py_ssize_t j = 0; j < nh; ++j) {
+            int64_t b = 0;
+            if (!ExactInt64(hi[j], &b)) ReplayShapeError(idx, "allocate_slots: hit_block_ids must be ints (64-bit)");
+            hits_.push_back(b);
+          }
+          p.hit_end = static_cast<uint32_t>(hits_.size());
+        }
+        if (nargs >= 5) {
+          PyObject* f = PyTuple_GET_ITEM(o, 5);
+          if (!PyBool_Check(f)) ReplayShapeError(idx, "allocate_slots: full_sequence_must_fit must be a bool");
+          p.full = f == Py_True;
+        }
+      }
+      ops_.push_back(p);
+    }
+  }
+
+  // The op's token list as ints, in the request's shadow; false if an item is not an int in 32 bits.
+  bool Convert(int64_t req, PyObject* seq, VllmTokenShadow*& out) {
+    auto it = shadows_.find(req);
+    if (it == shadows_.end()) {
+      it = shadows_.emplace(req, TakeShadow()).first;
+    }
+    VllmTokenShadow& sh = it->second;
+    out = &sh;
+    const auto n = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq));
+    PyObject** items = PySequence_Fast_ITEMS(seq);
+    if (seq == sh.seq && n == sh.items.size()) return true;  // the same object, unchanged in this replay
+    // Longest prefix of identical item objects: equal values without reading them.
+    size_t k = std::min(n, sh.items.size());
+    if (k != 0 && std::memcmp(items, sh.items.data(), k * sizeof(PyObject*)) != 0) {
+      size_t j = 0;
+      while (items[j] == sh.items[j]) ++j;
+      k = j;
+    }
+    sh.seq = nullptr;
+    sh.items.resize(k);
+    sh.values.resize(k);
+    for (size_t j = k; j < n; ++j) {
+      PyObject* item = items[j];
+      if (!PyLong_CheckExact(item)) return false;
+      int overflow = 0;
+      const long v = PyLong_AsLongAndOverflow(item, &overflow);
+      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+        return false;
+      }
+      sh.items.push_back(item);
+      sh.values.push_back(static_cast<int>(v));
+    }
+    sh.seq = seq;
+    return true;
+  }
+
+  VllmTokenShadow TakeShadow() {
+    if (spare_.empty()) return {};
+    VllmTokenShadow sh = std::move(spare_.back());
+    spare_.pop_back();
+    return sh;
+  }
+
+  void DropShadow(int64_t req) {
+    auto it = shadows_.find(req);
+    if (it == shadows_.end()) return;
+    it->second.seq = nullptr;
+    it->second.items.clear();
+    it->second.values.clear();
+    spare_.push_back(std::move(it->second));
+    shadows_.erase(it);
+  }
+
+  void Error(const std::string& message) {
+    results_.push_back({VllmResult::kError, 0, errors_.size(), 0});
+    errors_.push_back(message);
+  }
+
+  void Ids(VllmResult::Kind kind, int64_t value) {
+    results_.push_back({kind, value, ids_begin_, ids_.size()});
+  }
+
+  void Execute() {
+    results_.reserve(ops_.size());
+    std::vector<int64_t> buf;
+    for (const VllmParsedOp& p : ops_) {
+      ids_begin_ = ids_.size();
+      try {
+        switch (p.op) {
+          case VllmOp::kGetComputedBlocks:
+          case VllmOp::kAllocateSlots: {
+            const bool lookup = p.op == VllmOp::kGetComputedBlocks;
+            VllmTokenShadow* sh = nullptr;
+            if (!Convert(p.req, p.tokens, sh)) {
+              DropShadow(p.req);
+              Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + std::to_string(p.req) +
+                    "): tokens must be 32-bit ints");
+              break;
+            }
+            const int* tok = sh->values.data();
+            const auto ntok = static_cast<int64_t>(sh->values.size());
+            if (lookup) {
+              const int64_t hit_tokens = mgr_.GetComputedBlocksInto(p.req, tok, ntok, buf);
+              ids_.insert(ids_.end(), buf.begin(), buf.end());
+              Ids(VllmResult::kIdsAndInt, hit_tokens);
+            } else if (mgr_.AllocateSlotsInto(p.req, tok, ntok, p.num_new, hits_.data() + p.hit_begin,
+                                              p.hit_end - p.hit_begin, p.full, buf)) {
+              ids_.insert(ids_.end(), buf.begin(), buf.end());
+              Ids(VllmResult::kIds, 0);
+            } else {
+              results_.push_back({VllmResult::kNull});
+            }
+            break;
+          }
+          case VllmOp::kFree:
+            mgr_.Free(p.req);
+            DropShadow(p.req);
+            results_.push_back({VllmResult::kNone});
+            break;
+          case VllmOp::kFreeQueue:
+            mgr_.FreeQueueInto(ids_);
+            Ids(VllmResult::kIds, 0);
+            break;
+          case VllmOp::kCachedBlockIds:
+            mgr_.CachedBlockIdsInto(ids_);
+            Ids(VllmResult::kIds, 0);
+            break;
+          case VllmOp::kNumFreeBlocks:
+            results_.push_back({VllmResult::kInt, mgr_.NumFreeBlocks()});
+            break;
+          case VllmOp::kNumComputedTokens:
+            results_.push_back({VllmResult::kInt, mgr_.NumComputedTokens(p.req)});
+            break;
+          case VllmOp::kRequestBlockIds: {
+            const auto* blocks = mgr_.FindRequestBlocks(p.req);
+            if (blocks == nullptr) {
+              Error("request_block_ids(" + std::to_string(p.req) + "): unknown request");
+              break;
+            }
+            ids_.insert(ids_.end(), blocks->begin(), blocks->end());
+            Ids(VllmResult::kIds, 0);
+            break;
+          }
+          case VllmOp::kHasRequest:
+            results_.push_back({VllmResult::kBool, mgr_.HasRequest(p.req) ? 1 : 0});
+            break;
+        }
+      } catch (const CoreError& e) {
+        ids_.resize(ids_begin_);
+        Error(e.what());
+      }
+    }
+  }
+
+  PyObject* Id(int64_t b) {
+    if (b < 0 || b >= static_cast<int64_t>(id_objects_.size())) return PyLong_FromLongLong(b);
+    PyObject*& o = id_objects_[static_cast<size_t>(b)];
+    if (o == nullptr) {
+      o = PyLong_FromLongLong(b);
+      if (o == nullptr) return nullptr;
+    }
+    Py_INCREF(o);
+    return o;
+  }
+
+  py::object IdList(const VllmResult& r) {
+    const auto n = static_cast<Py_ssize_t>(r.end - r.begin);
+    py::list out(n);
+    for (Py_ssize_t j = 0; j < n; ++j) {
+      PyObject* o = Id(ids_[r.begin + static_cast<size_t>(j)]);
+      if (o == nullptr) throw py::error_already_set();
+      PyList_SET_ITEM(out.ptr(), j, o);
+    }
+    return std::move(out);
+  }
+
+  py::list Build() {
+    id_objects_.assign(static_cast<size_t>(mgr_.num_blocks()), nullptr);
+    struct Release {
+      std::vector<PyObject*>& v;
+      ~Release() {
+        for (PyObject* o : v) Py_XDECREF(o);
+      }
+    } release{id_objects_};
+    py::list out(static_cast<Py_ssize_t>(results_.size()));
+    py::str error_tag("error");
+    for (size_t i = 0; i < results_.size(); ++i) {
+      const VllmResult& r = results_[i];
+      py::object v;
+      switch (r.kind) {
+        case VllmResult::kNone:
+        case VllmResult::kNull:
+          v = py::none();
+          break;
+        case VllmResult::kIds:
+          v = IdList(r);
+          break;
+        case VllmResult::kIdsAndInt:
+          v = py::make_tuple(IdList(r), py::int_(r.value));
+          break;
+        case VllmResult::kInt:
+          v = py::int_(r.value);
+          break;
+        case VllmResult::kBool:
+          v = py::bool_(r.value != 0);
+          break;
+        case VllmResult::kError:
+          v = py::make_tuple(error_tag, py::str(errors_[r.begin]));
+          break;
+      }
+      PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v.release().ptr());
+    }
+    return out;
+  }
+
+  ksana_llm::VllmKVCacheManager& mgr_;
+  std::vector<VllmParsedOp> ops_;
+  std::vector<int64_t> hits_;
+  std::vector<VllmResult> results_;
+  std::vector<int64_t> ids_;
+  size_t ids_begin_ = 0;
+  std::vector<std::string> errors_;
+  std::unordered_map<int64_t, VllmTokenShadow> shadows_;
+  std::vector<VllmTokenShadow> spare_;
+  std::vector<PyObject*> id_objects_;
+};
+
 }  // namespace
 
 void BindVllmKVCacheManager(py::module_& m) {
@@ -513,6 +902,15 @@ void BindVllmKVCacheManager(py::module_& m) {
           "when the free queue is too short (nothing changes then). full_sequence_must_fit: also refuse unless "
           "blocks for all of tokens fit (vLLM's scheduler_reserve_full_isl admission gate).")
       .def("free", &V::Free, py::arg("req_id"), "KVCacheManager.free: release the request's blocks, last first.")
+      .def(
+          "replay", [](V& self, const py::handle& trace) { return VllmReplay(self).Run(trace); }, py::arg("trace"),
+          "Run a list of calls, given as tuples (name, args...), in order in one crossing; return what each "
+          "call would have returned. Names: get_computed_blocks, allocate_slots, free, free_queue, "
+          "cached_block_ids, num_free_blocks, num_computed_tokens, request_block_ids, has_request; arguments as "
+          "for the calls, positional, plain ints / bools / lists or tuples of ints. A call refused with "
+          "CoreError gives ('error', message) in its place and the replay goes on (the call changed nothing). "
+          "A malformed trace (not a list/tuple of tuples, unknown name, wrong argument count or types) raises "
+          "CoreError before any call runs. Tokens that are not ints in 32 bits give that call's error.")
       .def("free_queue", &V::FreeQueue, "The free queue, head (next evicted) first.")
       .def("cached_block_ids", &V::CachedBlockIds, "Ids of blocks that carry a block hash, ascending.")
       .def("num_free_blocks", &V::NumFreeBlocks, "BlockPool.get_num_free_blocks.")

@@ -86,43 +86,61 @@ void VllmKVCacheManager::Evict(int32_t b) {
   hash_[b] = 0;
 }
 
-void VllmKVCacheManager::ExtendHashes(const std::vector<int>& tokens, std::vector<uint64_t>& hashes) const {
-  const int64_t full = static_cast<int64_t>(tokens.size()) / block_size_;
+void VllmKVCacheManager::ExtendHashes(const int* tokens, int64_t n, std::vector<uint64_t>& hashes) const {
+  const int64_t full = n / block_size_;
   uint64_t parent = hashes.empty() ? kVllmNoneHash : hashes.back();
   hashes.reserve(static_cast<size_t>(full));
   for (int64_t i = static_cast<int64_t>(hashes.size()); i < full; ++i) {
-    parent = VllmBlockHash(parent, tokens.data() + i * block_size_, block_size_);
+    parent = VllmBlockHash(parent, tokens + i * block_size_, block_size_);
     hashes.push_back(parent);
   }
 }
 
 std::pair<std::vector<int64_t>, int64_t> VllmKVCacheManager::GetComputedBlocks(int64_t req_id,
                                                                                const std::vector<int>& tokens) const {
-  if (tokens.empty()) throw CoreError(Op("get_computed_blocks", req_id) + ": empty token list");
   std::vector<int64_t> hits;
+  const int64_t hit_tokens = GetComputedBlocksInto(req_id, tokens.data(), static_cast<int64_t>(tokens.size()), hits);
+  return {std::move(hits), hit_tokens};
+}
+
+int64_t VllmKVCacheManager::GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n,
+                                                  std::vector<int64_t>& hits) const {
+  hits.clear();
+  if (n <= 0) throw CoreError(Op("get_computed_blocks", req_id) + ": empty token list");
   uint64_t parent = kVllmNoneHash;
-  const int64_t max_blocks = (static_cast<int64_t>(tokens.size()) - 1) / block_size_;
+  const int64_t max_blocks = (n - 1) / block_size_;
   for (int64_t i = 0; i < max_blocks; ++i) {
-    parent = VllmBlockHash(parent, tokens.data() + i * block_size_, block_size_);
+    parent = VllmBlockHash(parent, tokens + i * block_size_, block_size_);
     auto it = cached_.find(parent);
     if (it == cached_.end()) break;
     hits.push_back(it->second.front());
   }
-  const int64_t hit_tokens = static_cast<int64_t>(hits.size()) * block_size_;
-  return {std::move(hits), hit_tokens};
+  return static_cast<int64_t>(hits.size()) * block_size_;
 }
 
 std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t req_id, const std::vector<int>& tokens,
                                                                       int64_t num_new_tokens,
                                                                       const std::vector<int64_t>& hit_block_ids,
                                                                       bool full_sequence_must_fit) {
-  const std::string what = Op("allocate_slots", req_id);
+  std::vector<int64_t> fresh;
+  if (!AllocateSlotsInto(req_id, tokens.data(), static_cast<int64_t>(tokens.size()), num_new_tokens,
+                         hit_block_ids.data(), static_cast<int64_t>(hit_block_ids.size()), full_sequence_must_fit,
+                         fresh)) {
+    return std::nullopt;
+  }
+  return fresh;
+}
+
+bool VllmKVCacheManager::AllocateSlotsInto(int64_t req_id, const int* tokens, int64_t ntok, int64_t num_new_tokens,
+                                           const int64_t* hit_block_ids, int64_t nhit, bool full_sequence_must_fit,
+                                           std::vector<int64_t>& fresh) {
+  fresh.clear();
+  // The message prefix is built only when a call is refused.
+  auto what = [req_id] { return Op("allocate_slots", req_id); };
   const int64_t bs = block_size_;
-  const auto ntok = static_cast<int64_t>(tokens.size());
-  const auto nhit = static_cast<int64_t>(hit_block_ids.size());
-  if (num_new_tokens < 0) throw CoreError(what + ": negative num_new_tokens " + std::to_string(num_new_tokens));
+  if (num_new_tokens < 0) throw CoreError(what() + ": negative num_new_tokens " + std::to_string(num_new_tokens));
   if (num_new_tokens == 0 && nhit == 0) {
-    throw CoreError(what + ": num_new_tokens must be > 0 when there is no prefix hit");
+    throw CoreError(what() + ": num_new_tokens must be > 0 when there is no prefix hit");
   }
   auto it = requests_.find(req_id);
   Request* req = it == requests_.end() ? nullptr : &it->second;
@@ -130,27 +148,28 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   std::vector<uint64_t> hashes;  // a new request's; a running one extends its own in place below
   int64_t computed = 0;
   if (req != nullptr) {
-    if (nhit != 0) throw CoreError(what + ": a running request takes no new prefix hits");
-    if (tokens.size() < req->tokens.size() || !std::equal(req->tokens.begin(), req->tokens.end(), tokens.begin())) {
-      throw CoreError(what + ": tokens do not extend the request's tokens");
+    if (nhit != 0) throw CoreError(what() + ": a running request takes no new prefix hits");
+    if (ntok < static_cast<int64_t>(req->tokens.size()) ||
+        !std::equal(req->tokens.begin(), req->tokens.end(), tokens)) {
+      throw CoreError(what() + ": tokens do not extend the request's tokens");
     }
     computed = req->num_computed_tokens;
   } else {
-    ExtendHashes(tokens, hashes);
+    ExtendHashes(tokens, ntok, hashes);
     if (nhit > static_cast<int64_t>(hashes.size())) {
-      throw CoreError(what + ": " + std::to_string(nhit) + " hit blocks for " + std::to_string(ntok) + " tokens");
+      throw CoreError(what() + ": " + std::to_string(nhit) + " hit blocks for " + std::to_string(ntok) + " tokens");
     }
     for (int64_t i = 0; i < nhit; ++i) {
       const int64_t b = hit_block_ids[i];
       if (b <= 0 || b >= num_blocks_ || !has_hash_[b] || hash_[b] != hashes[i]) {
-        throw CoreError(what + ": block " + std::to_string(b) + " is not the cached block " + std::to_string(i) +
+        throw CoreError(what() + ": block " + std::to_string(b) + " is not the cached block " + std::to_string(i) +
                         " of these tokens");
       }
     }
     computed = nhit * bs;
   }
   if (num_new_tokens > ntok - computed) {
-    throw CoreError(what + ": " + std::to_string(computed) + " computed + " + std::to_string(num_new_tokens) +
+    throw CoreError(what() + ": " + std::to_string(computed) + " computed + " + std::to_string(num_new_tokens) +
                     " new tokens exceed the " + std::to_string(ntok) + " tokens");
   }
 
@@ -159,24 +178,25 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
     const int64_t need = (slots + bs - 1) / bs;
     if (req != nullptr) return std::max<int64_t>(need - static_cast<int64_t>(req->blocks.size()), 0);
     int64_t n = std::max<int64_t>(need - nhit, 0);
-    for (int64_t b : hit_block_ids) n += ref_cnt_[b] == 0 ? 1 : 0;
+    for (int64_t i = 0; i < nhit; ++i) n += ref_cnt_[hit_block_ids[i]] == 0 ? 1 : 0;
     return n;
   };
-  if (full_sequence_must_fit && blocks_to_allocate(ntok) > num_free_) return std::nullopt;
+  if (full_sequence_must_fit && blocks_to_allocate(ntok) > num_free_) return false;
   const int64_t total = computed + num_new_tokens;
   const int64_t need = (total + bs - 1) / bs;
-  if (blocks_to_allocate(total) > num_free_) return std::nullopt;
+  if (blocks_to_allocate(total) > num_free_) return false;
   if (req != nullptr) {
     // Only the new tail: the prefix was checked equal above; hashes extend over new full blocks.
-    req->tokens.insert(req->tokens.end(), tokens.begin() + static_cast<std::ptrdiff_t>(req->tokens.size()),
-                       tokens.end());
-    ExtendHashes(req->tokens, req->hashes);
+    req->tokens.insert(req->tokens.end(), tokens + req->tokens.size(), tokens + ntok);
+    ExtendHashes(req->tokens.data(), static_cast<int64_t>(req->tokens.size()), req->hashes);
   }
 
   if (req == nullptr) {
     req = &requests_[req_id];
     // BlockPool.touch: a hit on a block nobody holds takes it out of the free queue.
-    for (int64_t b : hit_block_ids) {
+    req->blocks.reserve(static_cast<size_t>(std::max(need, nhit)));
+    for (int64_t i = 0; i < nhit; ++i) {
+      const int64_t b = hit_block_ids[i];
       if (ref_cnt_[b] == 0) QueueRemove(static_cast<int32_t>(b));
       ++ref_cnt_[b];
       req->blocks.push_back(static_cast<int32_t>(b));
@@ -184,9 +204,7 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
     req->num_cached_blocks = nhit;
   }
   // BlockPool.get_new_blocks: pop from the head, dropping the popped block's cached hash.
-  std::vector<int64_t> fresh;
   const int64_t n_fresh = std::max<int64_t>(need - static_cast<int64_t>(req->blocks.size()), 0);
-  fresh.reserve(static_cast<size_t>(n_fresh));
   for (int64_t k = 0; k < n_fresh; ++k) {
     const int32_t b = QueuePopLeft();
     Evict(b);
@@ -196,7 +214,7 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   }
   // cache_blocks -> BlockPool.cache_full_blocks, at allocation time; no de-duplication.
   if (is_new) {
-    req->tokens = tokens;
+    req->tokens.assign(tokens, tokens + ntok);
     req->hashes = std::move(hashes);
   }
   const int64_t full = total / bs;
@@ -209,7 +227,7 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   }
   req->num_cached_blocks = std::max(req->num_cached_blocks, full);
   req->num_computed_tokens = total;
-  return fresh;
+  return true;
 }
 
 void VllmKVCacheManager::Free(int64_t req_id) {
@@ -236,17 +254,30 @@ void VllmKVCacheManager::Free(int64_t req_id) {
 
 std::vector<int64_t> VllmKVCacheManager::FreeQueue() const {
   std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(num_free_));
-  for (int32_t b = next_[head_]; b != tail_; b = next_[b]) out.push_back(b);
+  FreeQueueInto(out);
   return out;
+}
+
+void VllmKVCacheManager::FreeQueueInto(std::vector<int64_t>& out) const {
+  out.reserve(out.size() + static_cast<size_t>(num_free_));
+  for (int32_t b = next_[head_]; b != tail_; b = next_[b]) out.push_back(b);
 }
 
 std::vector<int64_t> VllmKVCacheManager::CachedBlockIds() const {
   std::vector<int64_t> out;
+  CachedBlockIdsInto(out);
+  return out;
+}
+
+void VllmKVCacheManager::CachedBlockIdsInto(std::vector<int64_t>& out) const {
   for (int64_t b = 0; b < num_blocks_; ++b) {
     if (has_hash_[b]) out.push_back(b);
   }
-  return out;
+}
+
+const std::vector<int32_t>* VllmKVCacheManager::FindRequestBlocks(int64_t req_id) const {
+  auto it = requests_.find(req_id);
+  return it == requests_.end() ? nullptr : &it->second.blocks;
 }
 
 std::vector<int64_t> VllmKVCacheManager::RequestBlockIds(int64_t req_id) const {

@@ -54,6 +54,18 @@ class VllmKVCacheManager {
   // KVCacheManager.free: release the request's blocks, last first.
   void Free(int64_t req_id);
 
+  // The same three calls over raw spans, writing into caller-owned buffers (cleared first) so a
+  // batched replay allocates nothing per operation. Same results, same CoreErrors, same state.
+  int64_t GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n, std::vector<int64_t>& hits) const;
+  // Returns false when refused (nothing changed); `fresh` then holds nothing.
+  bool AllocateSlotsInto(int64_t req_id, const int* tokens, int64_t n, int64_t num_new_tokens, const int64_t* hit,
+                         int64_t nhit, bool full_sequence_must_fit, std::vector<int64_t>& fresh);
+  // Appends instead of returning a fresh vector.
+  void FreeQueueInto(std::vector<int64_t>& out) const;
+  void CachedBlockIdsInto(std::vector<int64_t>& out) const;
+  // nullptr when unknown.
+  const std::vector<int32_t>* FindRequestBlocks(int64_t req_id) const;
+
   std::vector<int64_t> FreeQueue() const;
   std::vector<int64_t> CachedBlockIds() const;
   int64_t NumFreeBlocks() const { return num_free_; }
@@ -82,7 +94,7 @@ class VllmKVCacheManager {
   int32_t QueuePopLeft();
 
   void Evict(int32_t b);  // BlockPool._maybe_evict_cached_block
-  void ExtendHashes(const std::vector<int>& tokens, std::vector<uint64_t>& hashes) const;
+  void ExtendHashes(const int* tokens, int64_t n, std::vector<uint64_t>& hashes) const;
 
   int64_t num_blocks_;
   int64_t block_size_;

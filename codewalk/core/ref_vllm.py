@@ -84,6 +84,57 @@ def _check_int32(tokens: Sequence[int], what: str) -> list[int]:
     return out
 
 
+# replay's calls: name -> (min, max) positional arguments.
+REPLAY_OPS: dict[str, tuple[int, int]] = {
+    "get_computed_blocks": (2, 2), "allocate_slots": (3, 5), "free": (1, 1), "free_queue": (0, 0),
+    "cached_block_ids": (0, 0), "num_free_blocks": (0, 0), "num_computed_tokens": (1, 1),
+    "request_block_ids": (1, 1), "has_request": (1, 1),
+}
+_I64 = 1 << 63
+
+
+def _is_i64(x: Any) -> bool:
+    return type(x) is int and -_I64 <= x < _I64
+
+
+def _check_trace(trace: Any) -> list[tuple[str, tuple]]:
+    """The trace as (name, args) pairs, or CoreError for the first malformed operation."""
+    if type(trace) not in (list, tuple):
+        raise CoreError("replay: the trace must be a list or tuple of operation tuples")
+    ops = []
+    for i, op in enumerate(trace):
+        def bad(detail: str) -> CoreError:
+            return CoreError(f"replay: operation {i}: {detail}")  # noqa: B023
+
+        if not isinstance(op, tuple) or not op:
+            raise bad("not a non-empty tuple")
+        name, args = op[0], op[1:]
+        if not isinstance(name, str):
+            raise bad("the operation name is not a str")
+        if name not in REPLAY_OPS:
+            raise bad(f"unknown operation '{name}'")
+        lo, hi = REPLAY_OPS[name]
+        if not lo <= len(args) <= hi:
+            span = f"{lo} to {hi}" if hi != lo else f"{lo}"
+            raise bad(f"{name} takes {span} arguments, got {len(args)}")
+        if args and not _is_i64(args[0]):
+            raise bad(f"{name}: req_id must be an int (64-bit)")
+        if name in ("get_computed_blocks", "allocate_slots") and type(args[1]) not in (list, tuple):
+            raise bad(f"{name}: tokens must be a list or tuple")
+        if name == "allocate_slots":
+            if not _is_i64(args[2]):
+                raise bad("allocate_slots: num_new_tokens must be an int (64-bit)")
+            if len(args) >= 4:
+                if type(args[3]) not in (list, tuple):
+                    raise bad("allocate_slots: hit_block_ids must be a list or tuple")
+                if not all(_is_i64(b) for b in args[3]):
+                    raise bad("allocate_slots: hit_block_ids must be ints (64-bit)")
+            if len(args) >= 5 and type(args[4]) is not bool:
+                raise bad("allocate_slots: full_sequence_must_fit must be a bool")
+        ops.append((name, args))
+    return ops
+
+
 class VllmKVCacheManager:
     """vLLM v1's BlockPool + FreeKVCacheBlockQueue + KVCacheManager (one full-attention group)."""
 
@@ -225,6 +276,28 @@ class VllmKVCacheManager:
         if req is None:
             raise CoreError(f"free({req_id}): unknown request")
         self._free_blocks(req.blocks[::-1])
+
+    # --- batched calls -------------------------------------------------------------------------
+    def replay(self, trace: Sequence[tuple]) -> list[Any]:
+        """Run the calls of `trace`, tuples `(name, *args)`, in order; what each call returned, in order.
+
+        Names: those of `REPLAY_OPS`, with positional arguments as the calls take them (plain ints,
+        bools, lists or tuples of ints). A call refused with CoreError gives `("error", message)` in
+        its place and the replay goes on (a refused call changes nothing). A malformed trace (not a
+        list or tuple of tuples, an unknown name, a wrong argument count or type) raises CoreError
+        before any call runs. A token that is not an int in 32 bits gives that call's error.
+        """
+        ops = _check_trace(trace)
+        out: list[Any] = []
+        for name, args in ops:
+            if name in ("get_computed_blocks", "allocate_slots") and not all(type(t) is int for t in args[1]):
+                out.append(("error", f"{name}({args[0]}): tokens must be 32-bit ints"))
+                continue
+            try:
+                out.append(getattr(self, name)(*args))
+            except CoreError as e:
+                out.append(("error", str(e)))
+        return out
 
     # --- observation -------------------------------------------------------------------------
     def free_queue(self) -> list[int]:
