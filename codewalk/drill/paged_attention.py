@@ -139,7 +139,7 @@ def generate(kind: str, rng: random.Random, seed: int) -> Question:
     capped, capped_zh = (f" (only {n} requests: {n})", f"（请求只有 {n} 个：{n}）") if c > n else ("", "")
     e = Text(f"Contiguous: {slots} // {max_len} = {c}{capped}. Paged: requests take ceil(tokens / {bs}) blocks each until the pool "
              f"refuses (vLLM's full-sequence admission gate): {p}.",
-             f"连续预留：{slots} // {max_len} = {c}（请求只有 {len(s['requests'])} 个：{min(c, len(s['requests']))}）。"
+             f"连续预留：{slots} // {max_len} = {c}{capped_zh}。"
              f"分页：每个请求占 ceil(token 数 / {bs}) 个块，直到块池拒绝（vLLM 的整序列准入门）：{p}。")
     return _q(kind, seed, q, "pair", value, Text(f"{value[0]} {p}", f"{value[0]} {p}"), e, s, replay)
 
