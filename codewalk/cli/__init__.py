@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-from codewalk.cli import code, demo, guide, notes, source, upstream
+from codewalk.cli import code, demo, drill, guide, notes, source, upstream
 
 # Each module adds its subcommands and sets `func` on them; `func(args) -> int` is the exit status.
 _GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, guide.register,
                                                                        source.register, demo.register,
-                                                                       upstream.register)
+                                                                       upstream.register, drill.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

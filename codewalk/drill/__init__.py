@@ -36,8 +36,8 @@ def generate(topic: str, seed: int, facts: Any = None, kind: str | None = None) 
     rng = rng_for(topic, seed)
     kinds = list(computed_kinds(topic))
     fact_kinds = facts.kinds(topic) if facts is not None else []
-    if kind is None:
-        kind = rng.choice(kinds + fact_kinds)
+    if kind is None:  # about one question in four is factual, when the topic has any
+        kind = rng.choice(fact_kinds if fact_kinds and rng.random() < 0.25 else kinds)
     if kind in fact_kinds:
         return facts.generate(topic, kind, rng, seed)
     return module(topic).generate(kind, rng, seed)
