@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from codewalk.drill import is_right
+from codewalk.drill import is_right, parse
 from codewalk.drill.model import HINTS, Question, fmt_choices
 
 LABELS = {
@@ -80,8 +80,10 @@ def render_verdict(q: Question, lang: str, console: Console, typed: str | None, 
     if right is None:
         console.print(f"[bold]{lab['answer']}:[/] {answer}")
     else:
+        unreadable = parse(q.form, typed, len(q.choices)) is None
         console.print(f"{lab['right'] if right else lab['wrong']} — {lab['answer']}: [bold]{answer}[/]"
-                      + ("" if right else f"  ({lab['you']}: {typed!r})"))
+                      + ("" if right else f"  ({lab['you']}: {typed!r}"
+                         + (f" — {lab['unreadable']}: {HINTS[q.form].get(lang)}" if unreadable else "") + ")"))
     console.print(f"[bold]{lab['why']}:[/] {q.explanation.get(lang)}")
     symbols, notes = links(q, bank)
     if symbols:
@@ -160,7 +162,7 @@ def run_interactive(questions: list[Question], lang: str, bank: Any, console: Co
         if typed.strip().lower() in ("", "q", "quit"):
             break
         ok = bool(render_verdict(q, lang, console, typed, bank))
-        if replay:
+        if replay and q.replay:
             console.rule(lab["replay"])
             render_replay(q, console)
         asked, right = asked + 1, right + ok
