@@ -186,19 +186,15 @@ void ContinuousBatchingStrategy::Schedule(std::vector<Planned>& running, StepRes
 }
 
 // ContinuousBatchingStrategy::MergePendingSwapinRequests: swap-ins started last step join the decoding queue.
+// Upstream walks its swap-in task map, an unordered_map: with libstdc++ and a few entries that is newest
+// first, and that order decides the decoding queue (and so who is preempted later).
 void ContinuousBatchingStrategy::MergePendingSwapinRequests(StepResult& r) {
-  std::vector<RequestPtr> pending;
-  pending.swap(swapin_pending_);
-  for (size_t i = 0; i < pending.size(); ++i) {
-    try {
-      cache_manager_.MergeSwapinRequest(pending[i]->req_id);
-    } catch (...) {
-      // Keep the unmerged ones pending, as the reference's dict still holds them.
-      swapin_pending_.assign(pending.begin() + static_cast<std::ptrdiff_t>(i), pending.end());
-      throw;
-    }
-    decoding_queue_.push_back(pending[i]);
-    r.swapin_merged.push_back(pending[i]->req_id);
+  while (!swapin_pending_.empty()) {
+    RequestPtr req = swapin_pending_.back();
+    cache_manager_.MergeSwapinRequest(req->req_id);  // on failure the unmerged ones stay pending
+    swapin_pending_.pop_back();
+    decoding_queue_.push_back(req);
+    r.swapin_merged.push_back(req->req_id);
   }
 }
 
@@ -323,7 +319,8 @@ bool ContinuousBatchingStrategy::ProcessSwappedQueue(bool blocked, StepResult& r
     const int64_t needed = cache_manager_.GetRequestNeededBlockNumForOneNextToken(rid);
     const double threshold = std::ceil(static_cast<double>(decoding_queue_.size()) * config_.swapin_block_threshold);
     const int64_t step_needed =
-        cache_manager_.GetRequestStepBlockNumber(rid, static_cast<int64_t>(req->output_tokens.size()));
+        // forwarding_tokens does not hold the last sampled token yet: one token short of the next decode.
+        cache_manager_.GetRequestStepBlockNumber(rid, static_cast<int64_t>(req->output_tokens.size()) - 1);
     if (static_cast<double>(needed + step_needed) + threshold >
         static_cast<double>(cache_manager_.GetUsableBlockNumber())) {
       return true;  // a swapped request still waits: launch nothing new

@@ -58,6 +58,7 @@ class Note:
 
 
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_CJK_PUNCT = re.compile(r"[\u3000-\u303f\uff00-\uffef]")  # full-width punctuation: never followed by a space
 
 
 def reflow(text: str) -> str:
@@ -70,7 +71,7 @@ def reflow(text: str) -> str:
         lines = [line.strip() for line in para.splitlines() if line.strip()]
         out = ""
         for line in lines:
-            if out and not (_CJK.match(out[-1]) and _CJK.match(line[0])):
+            if out and not (_CJK.match(out[-1]) and _CJK.match(line[0])) and not _CJK_PUNCT.match(out[-1]):
                 out += " "
             out += line
         paragraphs.append(out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codewalk.annotations import Note, Notes, _compose, _line, _mapping, _value
+from codewalk.annotations import Note, Notes, _compose, _line, _mapping, _value, reflow
 
 GUIDE_KEYS = {"id", "title", "summary", "source", "steps"}
 STEP_KEYS = {"note", "symbol", "source", "prose", "demo", "diagram", "title"}
@@ -85,9 +85,9 @@ def load_guides(directory: Path | None, notes: Notes) -> Guides:
 
 def _text(value: Any, path: Path, line: int, what: str, errors: list[str]) -> Text:
     if isinstance(value, str):
-        return Text(en=value.strip())
+        return Text(en=reflow(value))
     if isinstance(value, dict) and set(value) <= {"en", "zh"} and value:
-        return Text(en=str(value.get("en", "")).strip(), zh=str(value.get("zh", "")).strip())
+        return Text(en=reflow(str(value.get("en", ""))), zh=reflow(str(value.get("zh", ""))))
     errors.append(f"{path}:{line}: {what} must be text or {{en, zh}}")
     return Text()
 

@@ -161,7 +161,9 @@ class Scheduler:
 
     def _process_decoding_queue(self, running: list[_Planned], r: StepResult) -> bool:
         """ProcessDecodingQueue: give each decoding request its next block; preempt on shortage."""
-        for rid in list(self.swapin_pending):  # MergePendingSwapinRequests
+        # MergePendingSwapinRequests walks KsanaLLM's swap-in task map (an unordered_map): with
+        # libstdc++ and a few entries that is newest first, and that order decides the decoding queue.
+        for rid in reversed(list(self.swapin_pending)):
             self.cache.merge_swapin_request(rid)
             self.decoding.append(self.swapin_pending.pop(rid))
             r.swapin_merged.append(rid)
@@ -256,7 +258,9 @@ class Scheduler:
                 continue
             needed = self.cache.get_request_needed_block_num_for_one_next_token(rid)
             threshold = math.ceil(len(self.decoding) * self.config.swapin_block_threshold)
-            step_needed = self.cache.get_request_step_block_number(rid, len(req.tokens))
+            # forwarding_tokens does not hold the last sampled token yet: one token short of what the
+            # next decode will ask for, which is why a just-swapped-in request can thrash.
+            step_needed = self.cache.get_request_step_block_number(rid, len(req.tokens) - 1)
             if needed + step_needed + threshold <= self.cache.get_usable_block_number():
                 try:
                     self.cache.swapin_request_async(rid)
