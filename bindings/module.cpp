@@ -549,7 +549,8 @@ struct VllmParsedOp {
   bool full = false;
   int64_t req = 0;
   int64_t num_new = 0;
-  PyObject* tokens = nullptr;  // borrowed from the trace
+  PyObject* tokens = nullptr;  // borrowed from the trace: a list or tuple, of which the first ntok items
+  int64_t ntok = 0;
   uint32_t hit_begin = 0, hit_end = 0;  // into VllmReplay::hits
 };
 
@@ -578,9 +579,11 @@ bool ExactInt64(PyObject* o, int64_t* out) {
 
 // A request's last token list as converted: its item pointers and their values.
 struct VllmTokenShadow {
-  PyObject* seq = nullptr;
+  PyObject* seq = nullptr;  // items are seq's first items.size() items
   std::vector<PyObject*> items;
   std::vector<int> values;
+  std::vector<uint64_t> hashes;  // chain hashes of values' first full blocks
+  size_t synced = 0;  // values[0, synced) equal the manager's stored tokens of this request
 };
 
 class VllmReplay {
@@ -638,6 +641,18 @@ class VllmReplay {
         if (!PyList_CheckExact(p.tokens) && !PyTuple_CheckExact(p.tokens)) {
           ReplayShapeError(idx, std::string(spec.name) + ": tokens must be a list or tuple");
         }
+        p.ntok = PySequence_Fast_GET_SIZE(p.tokens);
+        // (base, n): the first n tokens of base, a request's growing token list.
+        if (p.ntok == 2 && PyTuple_CheckExact(p.tokens)) {
+          PyObject* base = PyTuple_GET_ITEM(p.tokens, 0);
+          if (PyList_CheckExact(base) || PyTuple_CheckExact(base)) {
+            if (!ExactInt64(PyTuple_GET_ITEM(p.tokens, 1), &p.ntok) || p.ntok < 0 ||
+                p.ntok > PySequence_Fast_GET_SIZE(base)) {
+              ReplayShapeError(idx, std::string(spec.name) + ": tokens (base, n) needs an int 0 <= n <= len(base)");
+            }
+            p.tokens = base;
+          }
+        }
       }
       if (spec.op == VllmOp::kAllocateSlots) {
         if (!ExactInt64(PyTuple_GET_ITEM(o, 3), &p.num_new)) {
@@ -669,33 +684,50 @@ class VllmReplay {
   }
 
   // The op's token list as ints, in the request's shadow; false if an item is not an int in 32 bits.
-  bool Convert(int64_t req, PyObject* seq, VllmTokenShadow*& out) {
+  bool Convert(int64_t req, PyObject* seq, size_t n, VllmTokenShadow*& out) {
     auto it = shadows_.find(req);
     if (it == shadows_.end()) {
       it = shadows_.emplace(req, TakeShadow()).first;
     }
     VllmTokenShadow& sh = it->second;
     out = &sh;
-    const auto n = static_cast<size_t>(PySequence_Fast_GET_SIZE(seq));
     PyObject** items = PySequence_Fast_ITEMS(seq);
-    if (seq == sh.seq && n == sh.items.size()) return true;  // the same object, unchanged in this replay
-    // Longest prefix of identical item objects: equal values without reading them.
+    // Longest prefix of identical item objects: equal values without reading them. The same list
+    // object as last time is unchanged in this replay, so its prefix needs no comparing at all.
     size_t k = std::min(n, sh.items.size());
-    if (k != 0 && std::memcmp(items, sh.items.data(), k * sizeof(PyObject*)) != 0) {
+    if (seq != sh.seq && k != 0 && std::memcmp(items, sh.items.data(), k * sizeof(PyObject*)) != 0) {
       size_t j = 0;
       while (items[j] == sh.items[j]) ++j;
       k = j;
     }
+    if (k == n && n == sh.items.size()) {
+      sh.seq = seq;
+      return true;
+    }
     sh.seq = nullptr;
     sh.items.resize(k);
     sh.values.resize(k);
+    sh.hashes.resize(std::min(sh.hashes.size(), k / static_cast<size_t>(mgr_.block_size())));
+    sh.synced = std::min(sh.synced, k);
     for (size_t j = k; j < n; ++j) {
       PyObject* item = items[j];
       if (!PyLong_CheckExact(item)) return false;
-      int overflow = 0;
-      const long v = PyLong_AsLongAndOverflow(item, &overflow);
-      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
-        return false;
+      long v = 0;
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && !defined(Py_LIMITED_API)
+      // CPython 3.11's int layout: |ob_size| digits of 30 bits; 0 or 1 digit covers |v| < 2**30.
+      const Py_ssize_t size = Py_SIZE(item);
+      if (size == 0) {
+        v = 0;
+      } else if (size == 1 || size == -1) {
+        v = static_cast<long>(size) * static_cast<long>(reinterpret_cast<PyLongObject*>(item)->ob_digit[0]);
+      } else
+#endif
+      {
+        int overflow = 0;
+        v = PyLong_AsLongAndOverflow(item, &overflow);
+        if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) {
+          return false;
+        }
       }
       sh.items.push_back(item);
       sh.values.push_back(static_cast<int>(v));
@@ -717,6 +749,8 @@ class VllmReplay {
     it->second.seq = nullptr;
     it->second.items.clear();
     it->second.values.clear();
+    it->second.hashes.clear();
+    it->second.synced = 0;
     spare_.push_back(std::move(it->second));
     shadows_.erase(it);
   }
@@ -741,7 +775,7 @@ class VllmReplay {
           case VllmOp::kAllocateSlots: {
             const bool lookup = p.op == VllmOp::kGetComputedBlocks;
             VllmTokenShadow* sh = nullptr;
-            if (!Convert(p.req, p.tokens, sh)) {
+            if (!Convert(p.req, p.tokens, static_cast<size_t>(p.ntok), sh)) {
               DropShadow(p.req);
               Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + std::to_string(p.req) +
                     "): tokens must be 32-bit ints");
@@ -749,12 +783,22 @@ class VllmReplay {
             }
             const int* tok = sh->values.data();
             const auto ntok = static_cast<int64_t>(sh->values.size());
+            // Block hashes are kept with the converted tokens: a lookup and the new request's
+            // allocation that follows hash the prompt once between them.
+            const int64_t bs = mgr_.block_size();
+            const uint64_t* hashes = nullptr;
+            if (lookup || !mgr_.HasRequest(p.req)) {
+              mgr_.ExtendHashesTo(tok, lookup ? std::max<int64_t>(ntok - 1, 0) / bs : ntok / bs, sh->hashes);
+              hashes = sh->hashes.data();
+            }
             if (lookup) {
-              const int64_t hit_tokens = mgr_.GetComputedBlocksInto(p.req, tok, ntok, buf);
+              const int64_t hit_tokens = mgr_.GetComputedBlocksInto(p.req, tok, ntok, buf, hashes);
               ids_.insert(ids_.end(), buf.begin(), buf.end());
               Ids(VllmResult::kIdsAndInt, hit_tokens);
             } else if (mgr_.AllocateSlotsInto(p.req, tok, ntok, p.num_new, hits_.data() + p.hit_begin,
-                                              p.hit_end - p.hit_begin, p.full, buf)) {
+                                              p.hit_end - p.hit_begin, p.full, buf, hashes,
+                                              static_cast<int64_t>(sh->synced))) {
+              sh->synced = sh->values.size();  // the request now stores exactly these tokens
               ids_.insert(ids_.end(), buf.begin(), buf.end());
               Ids(VllmResult::kIds, 0);
             } else {
@@ -907,7 +951,9 @@ void BindVllmKVCacheManager(py::module_& m) {
           "Run a list of calls, given as tuples (name, args...), in order in one crossing; return what each "
           "call would have returned. Names: get_computed_blocks, allocate_slots, free, free_queue, "
           "cached_block_ids, num_free_blocks, num_computed_tokens, request_block_ids, has_request; arguments as "
-          "for the calls, positional, plain ints / bools / lists or tuples of ints. A call refused with "
+          "for the calls, positional, plain ints / bools / lists or tuples of ints; tokens may also be given as "
+          "(base, n), a list or tuple and an int, meaning base[:n] (a request's growing token list, shared by "
+          "its calls without copying). A call refused with "
           "CoreError gives ('error', message) in its place and the replay goes on (the call changed nothing). "
           "A malformed trace (not a list/tuple of tuples, unknown name, wrong argument count or types) raises "
           "CoreError before any call runs. Tokens that are not ints in 32 bits give that call's error.")

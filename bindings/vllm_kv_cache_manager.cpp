@@ -87,9 +87,11 @@ void VllmKVCacheManager::Evict(int32_t b) {
 }
 
 void VllmKVCacheManager::ExtendHashes(const int* tokens, int64_t n, std::vector<uint64_t>& hashes) const {
-  const int64_t full = n / block_size_;
+  ExtendHashesTo(tokens, n / block_size_, hashes);
+}
+
+void VllmKVCacheManager::ExtendHashesTo(const int* tokens, int64_t full, std::vector<uint64_t>& hashes) const {
   uint64_t parent = hashes.empty() ? kVllmNoneHash : hashes.back();
-  hashes.reserve(static_cast<size_t>(full));
   for (int64_t i = static_cast<int64_t>(hashes.size()); i < full; ++i) {
     parent = VllmBlockHash(parent, tokens + i * block_size_, block_size_);
     hashes.push_back(parent);
@@ -104,13 +106,13 @@ std::pair<std::vector<int64_t>, int64_t> VllmKVCacheManager::GetComputedBlocks(i
 }
 
 int64_t VllmKVCacheManager::GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n,
-                                                  std::vector<int64_t>& hits) const {
+                                                  std::vector<int64_t>& hits, const uint64_t* hashes) const {
   hits.clear();
   if (n <= 0) throw CoreError(Op("get_computed_blocks", req_id) + ": empty token list");
   uint64_t parent = kVllmNoneHash;
   const int64_t max_blocks = (n - 1) / block_size_;
   for (int64_t i = 0; i < max_blocks; ++i) {
-    parent = VllmBlockHash(parent, tokens + i * block_size_, block_size_);
+    parent = hashes != nullptr ? hashes[i] : VllmBlockHash(parent, tokens + i * block_size_, block_size_);
     auto it = cached_.find(parent);
     if (it == cached_.end()) break;
     hits.push_back(it->second.front());
@@ -133,7 +135,8 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
 
 bool VllmKVCacheManager::AllocateSlotsInto(int64_t req_id, const int* tokens, int64_t ntok, int64_t num_new_tokens,
                                            const int64_t* hit_block_ids, int64_t nhit, bool full_sequence_must_fit,
-                                           std::vector<int64_t>& fresh) {
+                                           std::vector<int64_t>& fresh, const uint64_t* known_hashes,
+                                           int64_t known_equal_prefix) {
   fresh.clear();
   // The message prefix is built only when a call is refused.
   auto what = [req_id] { return Op("allocate_slots", req_id); };
@@ -149,12 +152,14 @@ bool VllmKVCacheManager::AllocateSlotsInto(int64_t req_id, const int* tokens, in
   int64_t computed = 0;
   if (req != nullptr) {
     if (nhit != 0) throw CoreError(what() + ": a running request takes no new prefix hits");
-    if (ntok < static_cast<int64_t>(req->tokens.size()) ||
-        !std::equal(req->tokens.begin(), req->tokens.end(), tokens)) {
+    const auto have = static_cast<int64_t>(req->tokens.size());
+    const int64_t skip = std::clamp<int64_t>(known_equal_prefix, 0, have);
+    if (ntok < have || !std::equal(req->tokens.begin() + skip, req->tokens.end(), tokens + skip)) {
       throw CoreError(what() + ": tokens do not extend the request's tokens");
     }
     computed = req->num_computed_tokens;
   } else {
+    if (known_hashes != nullptr) hashes.assign(known_hashes, known_hashes + ntok / bs);
     ExtendHashes(tokens, ntok, hashes);
     if (nhit > static_cast<int64_t>(hashes.size())) {
       throw CoreError(what() + ": " + std::to_string(nhit) + " hit blocks for " + std::to_string(ntok) + " tokens");

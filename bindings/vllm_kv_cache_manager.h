@@ -56,10 +56,17 @@ class VllmKVCacheManager {
 
   // The same three calls over raw spans, writing into caller-owned buffers (cleared first) so a
   // batched replay allocates nothing per operation. Same results, same CoreErrors, same state.
-  int64_t GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n, std::vector<int64_t>& hits) const;
-  // Returns false when refused (nothing changed); `fresh` then holds nothing.
+  // `hashes`, when given, are the chain hashes (VllmBlockHash from kVllmNoneHash) of tokens' first
+  // full blocks, as a caller that keeps them computes them: at least (n - 1) / block_size of them
+  // for a lookup, n / block_size for an allocation (used only when the request is new).
+  int64_t GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n, std::vector<int64_t>& hits,
+                                const uint64_t* hashes = nullptr) const;
+  // Returns false when refused (nothing changed); `fresh` then holds nothing. known_equal_prefix:
+  // the caller knows tokens[0, k) equal a running request's stored tokens[0, k), so they are not
+  // compared again (a replay that fed it those very tokens last time).
   bool AllocateSlotsInto(int64_t req_id, const int* tokens, int64_t n, int64_t num_new_tokens, const int64_t* hit,
-                         int64_t nhit, bool full_sequence_must_fit, std::vector<int64_t>& fresh);
+                         int64_t nhit, bool full_sequence_must_fit, std::vector<int64_t>& fresh,
+                         const uint64_t* hashes = nullptr, int64_t known_equal_prefix = 0);
   // Appends instead of returning a fresh vector.
   void FreeQueueInto(std::vector<int64_t>& out) const;
   void CachedBlockIdsInto(std::vector<int64_t>& out) const;
@@ -95,6 +102,12 @@ class VllmKVCacheManager {
 
   void Evict(int32_t b);  // BlockPool._maybe_evict_cached_block
   void ExtendHashes(const int* tokens, int64_t n, std::vector<uint64_t>& hashes) const;
+
+ public:
+  // Extends `hashes` (the chain over tokens' first hashes.size() full blocks) to `blocks` full blocks.
+  void ExtendHashesTo(const int* tokens, int64_t blocks, std::vector<uint64_t>& hashes) const;
+
+ private:
 
   int64_t num_blocks_;
   int64_t block_size_;

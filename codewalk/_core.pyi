@@ -173,7 +173,8 @@ class VllmKVCacheManager:
 
         Names: get_computed_blocks, allocate_slots, free, free_queue, cached_block_ids,
         num_free_blocks, num_computed_tokens, request_block_ids, has_request (positional arguments,
-        plain ints / bools / lists or tuples of ints). A CoreError refusal gives ``("error", message)``
+        plain ints / bools / lists or tuples of ints; tokens may also be ``(base, n)`` meaning
+        ``base[:n]``, a request's growing token list shared by its calls). A CoreError refusal gives ``("error", message)``
         in its place and the replay goes on; a malformed trace raises CoreError before any call runs.
         """
     def free_queue(self) -> list[int]: ...

@@ -91,10 +91,16 @@ REPLAY_OPS: dict[str, tuple[int, int]] = {
     "request_block_ids": (1, 1), "has_request": (1, 1),
 }
 _I64 = 1 << 63
+_INT_ONLY = frozenset((int,))
 
 
 def _is_i64(x: Any) -> bool:
     return type(x) is int and -_I64 <= x < _I64
+
+
+def _is_view(tokens: Any) -> bool:
+    """replay's (base, n) form of a token list: base[:n], base a list or tuple."""
+    return type(tokens) is tuple and len(tokens) == 2 and type(tokens[0]) in (list, tuple)
 
 
 def _check_trace(trace: Any) -> list[tuple[str, tuple]]:
@@ -119,8 +125,11 @@ def _check_trace(trace: Any) -> list[tuple[str, tuple]]:
             raise bad(f"{name} takes {span} arguments, got {len(args)}")
         if args and not _is_i64(args[0]):
             raise bad(f"{name}: req_id must be an int (64-bit)")
-        if name in ("get_computed_blocks", "allocate_slots") and type(args[1]) not in (list, tuple):
-            raise bad(f"{name}: tokens must be a list or tuple")
+        if name in ("get_computed_blocks", "allocate_slots"):
+            if type(args[1]) not in (list, tuple):
+                raise bad(f"{name}: tokens must be a list or tuple")
+            if _is_view(args[1]) and not (_is_i64(args[1][1]) and 0 <= args[1][1] <= len(args[1][0])):
+                raise bad(f"{name}: tokens (base, n) needs an int 0 <= n <= len(base)")
         if name == "allocate_slots":
             if not _is_i64(args[2]):
                 raise bad("allocate_slots: num_new_tokens must be an int (64-bit)")
@@ -282,7 +291,9 @@ class VllmKVCacheManager:
         """Run the calls of `trace`, tuples `(name, *args)`, in order; what each call returned, in order.
 
         Names: those of `REPLAY_OPS`, with positional arguments as the calls take them (plain ints,
-        bools, lists or tuples of ints). A call refused with CoreError gives `("error", message)` in
+        bools, lists or tuples of ints); a token list may also be given as `(base, n)`, a list or
+        tuple and an int, meaning `base[:n]` (a request's growing token list, shared by its calls
+        without copying). A call refused with CoreError gives `("error", message)` in
         its place and the replay goes on (a refused call changes nothing). A malformed trace (not a
         list or tuple of tuples, an unknown name, a wrong argument count or type) raises CoreError
         before any call runs. A token that is not an int in 32 bits gives that call's error.
@@ -290,9 +301,14 @@ class VllmKVCacheManager:
         ops = _check_trace(trace)
         out: list[Any] = []
         for name, args in ops:
-            if name in ("get_computed_blocks", "allocate_slots") and not all(type(t) is int for t in args[1]):
-                out.append(("error", f"{name}({args[0]}): tokens must be 32-bit ints"))
-                continue
+            if name in ("get_computed_blocks", "allocate_slots"):
+                toks = args[1]
+                if _is_view(toks):
+                    toks = toks[0][:toks[1]]
+                    args = (args[0], toks, *args[2:])
+                if not _INT_ONLY.issuperset(map(type, toks)):
+                    out.append(("error", f"{name}({args[0]}): tokens must be 32-bit ints"))
+                    continue
             try:
                 out.append(getattr(self, name)(*args))
             except CoreError as e:
