@@ -353,3 +353,157 @@ def test_scheduler_same_on_both_pools(trace: list, bs: int, n: int, seqs: int, b
             s.kv.check_invariants()
         runs.append(seen)
     assert runs[0] == runs[1]
+
+
+# --- replay: a trace of calls in one crossing --------------------------------------------------
+
+# Token lists of a trace: a prefix of one of a few growing "conversations" that share blocks, given
+# as a list, a tuple or replay's (base, n) view.
+_BASES = [[1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7], [1, 1, 2, 2, 9, 9, 4, 4, 5, 5, 8, 8, 7, 7], [3] * 14]
+_TOKS = st.tuples(st.integers(0, len(_BASES) - 1), st.integers(0, 14), st.sampled_from(["list", "tuple", "view"]))
+_REPLAY_OP = st.one_of(
+    st.tuples(st.just("get_computed_blocks"), REQ, _TOKS),
+    st.tuples(st.just("allocate_slots"), REQ, _TOKS, st.integers(-1, 8)),
+    st.tuples(st.just("allocate_slots"), REQ, _TOKS, st.integers(-1, 8), st.lists(st.integers(-1, 12), max_size=3),
+              st.booleans()),
+    st.tuples(st.just("free"), REQ),
+    st.tuples(st.sampled_from(["free_queue", "cached_block_ids", "num_free_blocks"])),
+    st.tuples(st.sampled_from(["num_computed_tokens", "request_block_ids", "has_request"]), REQ),
+)
+
+
+def _materialise(op: tuple) -> tuple:
+    """The strategy's op as replay takes it (token spec -> list, tuple or (base, n))."""
+    if op[0] not in ("get_computed_blocks", "allocate_slots"):
+        return op
+    base, n, form = op[2]
+    toks = _BASES[base]
+    arg = list(toks[:n]) if form == "list" else tuple(toks[:n]) if form == "tuple" else (toks, n)
+    return (op[0], op[1], arg, *op[3:])
+
+
+def _call(p: Any, op: tuple) -> Any:
+    """One op as an individual call; a CoreError as replay reports it."""
+    args = list(op[1:])
+    if op[0] in ("get_computed_blocks", "allocate_slots") and type(args[1]) is tuple and len(args[1]) == 2 \
+            and type(args[1][0]) in (list, tuple):
+        args[1] = list(args[1][0][:args[1][1]])
+    try:
+        return getattr(p, op[0])(*args)
+    except CoreError as e:
+        return ("error", str(e))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bs=st.sampled_from([1, 2, 3, 4]), n=st.integers(1, 12), ops=st.lists(_REPLAY_OP, max_size=40),
+       split=st.integers(0, 40))
+def test_replay_equals_the_calls(bs: int, n: int, ops: list, split: int) -> None:
+    """replay returns what the calls return, refusals included, from any state; C++ == reference."""
+    trace = [_materialise(op) for op in ops]
+    split = min(split, len(trace))
+    replays = []
+    for name in ("core", "reference"):
+        cls = load(name).VllmKVCacheManager
+        one, batch = cls(n, bs), cls(n, bs)
+        for op in trace[:split]:  # the same state before the replay, made by calls
+            _call(one, op)
+            _call(batch, op)
+        want = [_call(one, op) for op in trace[split:]]
+        got = batch.replay(trace[split:])
+        assert got == want, name
+        assert batch.snapshot() == one.snapshot(), name
+        batch.check_invariants()
+        replays.append((got, batch.snapshot()))
+    assert replays[0] == replays[1]
+
+
+def test_replay_refusals_mid_trace_go_on(core):
+    p = core.VllmKVCacheManager(6, 4)
+    toks = [9, 8, 7, 6, 5, 4, 3, 2, 1]
+    out = p.replay([
+        ("allocate_slots", 1, toks, 9, [], False),
+        ("free", 7),  # unknown request
+        ("allocate_slots", 2, list(range(40)), 40),  # refused: None, not an error
+        ("allocate_slots", 3, [1, 2, 2**31], 3),  # a token outside 32 bits
+        ("allocate_slots", 3, [1, "x"], 2),  # not an int
+        ("allocate_slots", 3, [1, True], 2),  # not a plain int
+        ("get_computed_blocks", 4, (toks, 9)),
+        ("request_block_ids", 9),
+        ("free", 1),
+        ("free_queue",),
+    ])
+    assert out == [
+        [1, 2, 3],
+        ("error", "free(7): unknown request"),
+        None,
+        ("error", "allocate_slots(3): tokens must be 32-bit ints"),
+        ("error", "allocate_slots(3): tokens must be 32-bit ints"),
+        ("error", "allocate_slots(3): tokens must be 32-bit ints"),
+        ([1, 2], 8),
+        ("error", "request_block_ids(9): unknown request"),
+        None,
+        [3, 4, 5, 2, 1],
+    ]
+    p.check_invariants()
+
+
+MALFORMED: list[Any] = [
+    [("free_queue",), ("no_such_call", 1)],
+    [("free_queue",), ("free",)],
+    [("free", 1, 2)],
+    [("free", "1")],
+    [("free", True)],
+    [("free", 2**63)],
+    [("free_queue",), ["free", 1]],
+    [()],
+    [(1, 2)],
+    [("allocate_slots", 5, {1, 2}, 1)],
+    [("allocate_slots", 5, [1, 2], 1.0)],
+    [("allocate_slots", 5, [1, 2], 1, [1.5])],
+    [("allocate_slots", 5, [1, 2], 1, {1})],
+    [("allocate_slots", 5, [1, 2], 1, [], 1)],
+    [("allocate_slots", 5, ([1, 2], 3), 1)],
+    [("allocate_slots", 5, ([1, 2], -1), 1)],
+    [("allocate_slots", 5, ([1, 2], "2"), 1)],
+    [("get_computed_blocks", 5, [1, 2], 1)],
+    "free_queue",
+    None,
+    iter([("free_queue",)]),
+]
+
+
+@pytest.mark.parametrize("trace", MALFORMED, ids=[str(i) for i in range(len(MALFORMED))])
+def test_replay_malformed_trace_raises_before_anything_runs(core, trace):
+    p = core.VllmKVCacheManager(8, 4)
+    assert prefill(p, 1, list(range(9)))[2] == [1, 2, 3]
+    before = p.snapshot()
+    with pytest.raises(CoreError, match="^replay: "):
+        p.replay([("free", 1), ("allocate_slots", 2, list(range(20)), 20)] + trace
+                 if isinstance(trace, list) else trace)
+    assert p.snapshot() == before
+    p.check_invariants()
+
+
+def test_replay_malformed_messages_agree():
+    for trace in MALFORMED:
+        msgs = []
+        for name in ("core", "reference"):
+            with pytest.raises(CoreError) as e:
+                load(name).VllmKVCacheManager(8, 4).replay(trace)
+            msgs.append(str(e.value))
+        assert msgs[0] == msgs[1], trace
+
+
+def test_replay_empty_and_token_views(core):
+    p = core.VllmKVCacheManager(8, 4)
+    assert p.replay([]) == [] and p.replay(()) == []
+    conv = [5, 5, 5, 5, 6, 6, 6, 6, 7]
+    # One growing list shared by a request's calls, as (base, n).
+    out = p.replay([("allocate_slots", 1, (conv, 6), 6), ("allocate_slots", 1, (conv, 8), 2),
+                    ("allocate_slots", 1, (conv, 9), 1), ("num_computed_tokens", 1),
+                    ("get_computed_blocks", 2, (conv, 9)), ("get_computed_blocks", 2, (conv, 0))])
+    assert out == [[1, 2], [], [3], 9, ([1, 2], 8), ("error", "get_computed_blocks(2): empty token list")]
+    q = core.VllmKVCacheManager(8, 4)
+    assert q.allocate_slots(1, conv[:6], 6) == [1, 2]
+    assert q.allocate_slots(1, conv[:8], 2) == [] and q.allocate_slots(1, conv, 1) == [3]
+    assert q.snapshot() == p.snapshot()
