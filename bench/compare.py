@@ -219,7 +219,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--batch", type=int, default=32, help="requests running at once")
     ap.add_argument("--chunk", type=int, default=512, help="prefill chunk (tokens per step per request)")
-    ap.add_argument("--blocks", type=int, default=2048, help="pool size, the null block included")
+    ap.add_argument("--blocks", type=int, default=700, help="pool size, the null block included")
     args = ap.parse_args()
 
     from codewalk.core import VllmKVCacheManager as Cxx
