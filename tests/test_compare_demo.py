@@ -24,10 +24,12 @@ def test_compare_numbers_and_first_divergence():
     assert doc["steps"][0]["vllm"]["hits"] == {2: 8}
 
 
-def test_compare_cli_json_and_text():
+def test_compare_cli_json_and_text(tmp_path):
+    # Run outside the checkout: `python -m` puts the working directory first on sys.path, and the
+    # source tree's codewalk/ has no compiled _core next to it.
     out = subprocess.run([sys.executable, "-m", "codewalk", "demo", "compare", "--json"], capture_output=True,
-                         text=True, check=True).stdout
+                         text=True, check=True, cwd=tmp_path).stdout
     assert json.loads(out)["divergence"]["step"] == 0
     text = subprocess.run([sys.executable, "-m", "codewalk", "demo", "compare"], capture_output=True, text=True,
-                          check=True, env={**os.environ, "COLUMNS": "160"}).stdout
+                          check=True, env={**os.environ, "COLUMNS": "160"}, cwd=tmp_path).stdout
     assert "first divergence: step 0" in text and "steps to finish" in text
