@@ -16,7 +16,10 @@ _GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.regist
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; usage errors exit with status 2 (argparse's convention)."""
-    parser = argparse.ArgumentParser(prog="codewalk", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="codewalk",
+        description="Read KsanaLLM and vLLM: symbols, calls, notes and guides, plus a runnable C++ core "
+                    "of KsanaLLM's prefix cache and scheduler.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for register in _GROUPS:
