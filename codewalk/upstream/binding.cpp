@@ -19,99 +19,30 @@
 // * KsanaLLM deletes block objects in two places (a swap-in's copy target, a swapped request's own
 //   host blocks). A request that only looked up may still point at such a block: the binding
 //   remembers what that pointer showed, and never lets the real code dereference it.
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
 #include <algorithm>
 #include <deque>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
-#include <queue>
 #include <set>
-#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
-#include "ksana_llm/cache_manager/prefix_cache_manager.h"
-#include "ksana_llm/cache_manager/prefix_cache_manager_test_helper.h"
+#include "codewalk/binding_common.h"
 
-namespace py = pybind11;
 using namespace ksana_llm;
 
 namespace {
 
-// ----------------------------------------------------------------------------- private access
-// Reading private members through an explicit instantiation (which may name them) instead of
-// editing KsanaLLM's headers.
-template <typename Tag, typename Tag::type M>
-struct Rob {
-  friend typename Tag::type get(Tag) { return M; }
-};
-
-using BlockSet = std::unordered_set<PrefixCachedBlock*>;
-using BlockList = std::list<PrefixCachedBlock*>;
-using IntList = std::list<int>;
-
-struct RootTag {
-  using type = PrefixCachedBlock* PrefixCacheManager::*;
-  friend type get(RootTag);
-};
-template struct Rob<RootTag, &PrefixCacheManager::root_cached_block_>;
-
-struct ReusableTag {
-  using type = BlockSet PrefixCacheManager::*;
-  friend type get(ReusableTag);
-};
-template struct Rob<ReusableTag, &PrefixCacheManager::reusable_cached_blocks_>;
-
-struct TimedTag {
-  using type = BlockList PrefixCacheManager::*;
-  friend type get(TimedTag);
-};
-template struct Rob<TimedTag, &PrefixCacheManager::timed_cached_blocks_>;
-
-struct FreeIdsTag {
-  using type = IntList FakedBlockAllocator::*;
-  friend type get(FreeIdsTag);
-};
-template struct Rob<FreeIdsTag, &FakedBlockAllocator::free_blocks_>;
-
-template <class T>
-const std::deque<T>& QueueItems(const std::queue<T>& q) {
-  struct Peek : std::queue<T> {
-    static const std::deque<T>& Items(const std::queue<T>& q) { return q.*(&Peek::c); }
-  };
-  return Peek::Items(q);
-}
-
-// ----------------------------------------------------------------------------- errors
-struct CoreErr : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <class... A>
-std::string Cat(const A&... a) {
-  std::ostringstream out;
-  (out << ... << a);
-  return out.str();
-}
-
 // ----------------------------------------------------------------------------- one device
-class OneDeviceGroup : public BlockAllocatorGroupInterface {
+// Records which device blocks the real SwapinCachedBlock copied into (on the swap worker).
+class CopyRecordingGroup : public OneDeviceGroup {
  public:
-  OneDeviceGroup(size_t device_blocks, size_t host_blocks, size_t block_size)
-      : host_(std::make_shared<FakedBlockAllocator>(LOCATION_HOST, host_blocks, block_size)),
-        device_(std::make_shared<FakedBlockAllocator>(LOCATION_DEVICE, device_blocks, block_size)) {
-    host_->PreAllocateBlocks();
-    device_->PreAllocateBlocks();
-  }
-  std::vector<int> GetBlockAllocatorDevices() const override { return {0}; }
-  std::shared_ptr<BlockAllocatorInterface> GetHostBlockAllocator() const override { return host_; }
-  std::shared_ptr<BlockAllocatorInterface> GetDeviceBlockAllocator(int) const override { return device_; }
+  using OneDeviceGroup::OneDeviceGroup;
   // The real SwapinCachedBlock calls this once per block it actually copies (on the swap worker).
   Status SwapIn(int, int device_block_id, int) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -122,12 +53,8 @@ class OneDeviceGroup : public BlockAllocatorGroupInterface {
     std::lock_guard<std::mutex> lock(mutex_);
     return copied_into_.erase(device_block_id) > 0;
   }
-  Status SwapOut(int, int, int) override { return Status(); }
-  const std::shared_ptr<FakedBlockAllocator>& host() const { return host_; }
 
  private:
-  std::shared_ptr<FakedBlockAllocator> host_;
-  std::shared_ptr<FakedBlockAllocator> device_;
   std::mutex mutex_;
   std::set<int> copied_into_;
 };
@@ -140,26 +67,11 @@ struct View {
   int ghost = 0;  // which deleted object (its address may be reused by a new block)
 };
 
-struct Gate {
-  bool swapin;
-  int64_t req_id;
-  std::shared_ptr<std::promise<void>> open;
-};
-
-CacheManagerConfig MakeConfig(size_t block_size) {
-  CacheManagerConfig cfg;
-  cfg.block_token_num = block_size;
-  cfg.tensor_para_size = 1;
-  cfg.swap_threadpool_size = 1;  // one worker: copies run in start order behind their gates
-  cfg.enable_prefix_caching = true;
-  return cfg;
-}
-
 // ----------------------------------------------------------------------------- the engine
 class Engine : public PrefixCacheManager {
  public:
-  Engine(size_t block_size, size_t device_blocks, size_t host_blocks, std::shared_ptr<OneDeviceGroup> group)
-      : PrefixCacheManager(MakeConfig(block_size), group),
+  Engine(size_t block_size, size_t device_blocks, size_t host_blocks, std::shared_ptr<CopyRecordingGroup> group)
+      : PrefixCacheManager(MakeCacheConfig(block_size), group),
         group_(group),
         bs_(block_size),
         dev_(device_blocks),
@@ -167,17 +79,14 @@ class Engine : public PrefixCacheManager {
     InitializeCachedBlocks();
   }
 
-  ~Engine() override {
-    for (auto& g : gates_) g.open->set_value();
-    gates_.clear();
-  }
+  ~Engine() override { gates_.open_all(); }
 
   // ------------------------------------------------------------------- inspection helpers
   PrefixCachedBlock* root() { return this->*get(RootTag()); }
   BlockSet& reusable() { return this->*get(ReusableTag()); }
   BlockList& timed() { return this->*get(TimedTag()); }
   const std::deque<PrefixCachedBlock*>& free_items() { return QueueItems(free_cached_blocks_); }
-  const IntList& host_free_ids() { return (*group_->host()).*get(FreeIdsTag()); }
+  const IntList& host_free_ids() { return group_->host_free_ids(); }
 
   PrefixCachedRequest* find(int64_t req_id) {
     auto it = cached_requests_.find(req_id);
@@ -273,33 +182,15 @@ class Engine : public PrefixCacheManager {
   }
 
   // ------------------------------------------------------------------- gates and waiting
-  void add_gate(bool swapin, int64_t req_id) {
-    auto open = std::make_shared<std::promise<void>>();
-    std::shared_future<void> ready = open->get_future().share();
-    threadpool_->Submit([ready] { ready.wait(); });
-    gates_.push_back(Gate{swapin, req_id, open});
-  }
-  void drop_last_gate() {
-    gates_.back().open->set_value();
-    gates_.pop_back();
-  }
   // Open the gates of this swap and of every swap started before it (one worker, FIFO), then wait
   // for its copy with the real Wait*Requests, as ContinuousBatchingStrategy::MergePending* does.
   void release_and_wait(bool swapin, int64_t req_id) {
-    while (!gates_.empty()) {
-      Gate g = gates_.front();
-      gates_.pop_front();
-      g.open->set_value();
-      if (g.swapin == swapin && g.req_id == req_id) break;
-    }
+    gates_.open_through(swapin, req_id);
     auto& queue = swapin ? swapin_task_queue_ : swapout_task_queue_;
     auto& finished = swapin ? finish_swapin_request_ : finish_swapout_request_;
     // Swaps whose gates are still closed are set aside, so the blocking wait cannot pick them.
     std::unordered_map<int64_t, std::future<void>> held;
-    std::set<int64_t> gated;
-    for (auto& g : gates_) {
-      if (g.swapin == swapin) gated.insert(g.req_id);
-    }
+    const std::unordered_set<int64_t> gated = gates_.closed(swapin);
     for (auto it = queue.begin(); it != queue.end();) {
       if (gated.count(it->first)) {
         held.emplace(it->first, std::move(it->second));
@@ -440,12 +331,12 @@ class Engine : public PrefixCacheManager {
       throw CoreErr(Cat("swapout_request_async: req ", req_id, " is ", phase_words(r), ", not running"));
     }
     if (any_swapin()) throw CoreErr(Cat("swapout_request_async: req ", req_id, ": a swap-in is still in progress"));
-    add_gate(false, req_id);
+    gates_.add(*threadpool_, false, req_id);
     size_t swapped = 0, freed = 0;
     std::vector<int> memory_ids;
     Status s = SwapoutRequestAsync(req_id, swapped, freed, memory_ids);
     if (!s.OK()) {
-      drop_last_gate();
+      gates_.drop_last();
       throw CoreErr(Cat("swapout_request_async: req ", req_id, ": ", s.GetMessage()));
     }
     return py::make_tuple(swapped, freed);
@@ -496,13 +387,13 @@ class Engine : public PrefixCacheManager {
     std::vector<PrefixCachedBlock*> free_before(fq.begin(), fq.end());
     std::vector<PrefixCachedBlock*> tree_before = tree_nodes();
     const size_t blocks_before = r->cached_blocks.size();
-    add_gate(true, req_id);
+    gates_.add(*threadpool_, true, req_id);
     size_t block_num = 0;
     std::vector<int> memory_ids;
     auto& req_ids = ids(req_id);
     Status s = SwapinRequestAsync(req_id, block_num, req_ids, memory_ids);
     if (!s.OK()) {
-      drop_last_gate();
+      gates_.drop_last();
       throw CoreErr(Cat("swapin_request_async: req ", req_id, ": out of device blocks (needs ", block_num, "): ",
                         s.GetMessage()));
     }
@@ -643,50 +534,10 @@ class Engine : public PrefixCacheManager {
   }
 
   // ------------------------------------------------------------------- snapshot
-  static std::vector<std::pair<std::vector<int>, PrefixCachedBlock*>> sorted_children(PrefixCachedBlock* b) {
-    std::vector<std::pair<std::vector<int>, PrefixCachedBlock*>> out(b->children.begin(), b->children.end());
-    std::sort(out.begin(), out.end(), [](auto& a, auto& c) { return a.first < c.first; });
-    return out;
-  }
-  static py::list sorted_ids(const std::unordered_map<int, std::pair<int, PrefixCachedRequest*>>& m) {
-    std::vector<int> ids;
-    for (auto& kv : m) ids.push_back(kv.first);
-    std::sort(ids.begin(), ids.end());
-    return py::cast(ids);
-  }
-  py::dict node_dict(PrefixCachedBlock* cb) {
-    py::dict d;
-    d["block_id"] = cb->memory_block_ids[0];
-    d["tokens"] = cb->token_ids;
-    d["parent"] = (cb->parent == nullptr || cb->parent->is_root) ? py::object(py::none())
-                                                                  : py::object(py::int_(cb->parent->memory_block_ids[0]));
-    py::list children;
-    for (auto& kv : sorted_children(cb)) children.append(kv.second->memory_block_ids[0]);
-    d["children"] = children;
-    d["active_requests"] = sorted_ids(cb->active_requests);
-    d["inactive_requests"] = sorted_ids(cb->inactive_requests);
-    d["shareable"] = cb->is_shareable;
-    d["on_device"] = cb->is_device_location;
-    return d;
-  }
   py::dict snapshot() {
-    py::list nodes;
-    std::vector<PrefixCachedBlock*> stack;
-    auto top = sorted_children(root());
-    for (auto it = top.rbegin(); it != top.rend(); ++it) stack.push_back(it->second);
-    while (!stack.empty()) {
-      PrefixCachedBlock* cb = stack.back();
-      stack.pop_back();
-      nodes.append(node_dict(cb));
-      auto kids = sorted_children(cb);
-      for (auto it = kids.rbegin(); it != kids.rend(); ++it) stack.push_back(it->second);
-    }
-    py::list timed_ids, free_ids;
-    for (PrefixCachedBlock* cb : timed()) timed_ids.append(cb->memory_block_ids[0]);
-    for (PrefixCachedBlock* cb : free_items()) free_ids.append(cb->memory_block_ids[0]);
-    std::vector<int> reusable_ids;
-    for (PrefixCachedBlock* cb : reusable()) reusable_ids.push_back(cb->memory_block_ids[0]);
-    std::sort(reusable_ids.begin(), reusable_ids.end());
+    py::list nodes = TreeNodeDicts(root());
+    py::list timed_ids = BlockIdList(timed()), free_ids = BlockIdList(free_items());
+    std::vector<int> reusable_ids = SortedBlockIds(reusable());
     py::dict requests;
     for (auto& [rid, req] : sorted_requests()) {
       py::dict rd;
@@ -807,14 +658,14 @@ class Engine : public PrefixCacheManager {
   }
 
  private:
-  std::shared_ptr<OneDeviceGroup> group_;
+  std::shared_ptr<CopyRecordingGroup> group_;
   size_t bs_, dev_, host_;
   std::map<int64_t, std::vector<std::vector<int>>> block_ids_;  // InferRequest::kv_cache_blocks
   std::map<int64_t, std::vector<int>> matched_;                 // tokens of the blocks the last lookup matched
   std::map<int64_t, std::map<size_t, View>> stale_;             // pointers to deleted blocks, per request
   std::map<int64_t, std::vector<std::pair<PrefixCachedBlock*, View>>> swapin_targets_;
   std::map<int64_t, std::vector<int>> swapin_dev_ids_;
-  std::deque<Gate> gates_;
+  SwapGates gates_;
   int ghosts_ = 0;
   size_t leaked_ = 0;
 };
@@ -823,23 +674,11 @@ class Engine : public PrefixCacheManager {
 class PyManager {
  public:
   explicit PyManager(py::object config) {
-    auto get = [&](const char* name, py::object dflt) {
-      return py::hasattr(config, name) ? config.attr(name) : dflt;
-    };
-    const int64_t bs = get("block_size", py::int_(16)).cast<int64_t>();
-    const int64_t dev = get("device_blocks", py::int_(100)).cast<int64_t>();
-    const int64_t host = get("host_blocks", py::int_(100)).cast<int64_t>();
-    if (bs <= 0 || dev <= 0 || host < 0) {
-      throw CoreErr(Cat("invalid cache config: block_size=", bs, ", device_blocks=", dev, ", host_blocks=", host));
-    }
-    if (!get("enable_prefix_caching", py::bool_(true)).cast<bool>()) {
-      throw CoreErr("enable_prefix_caching=False: KsanaLLM builds a DirectCacheManager then, not this PrefixCacheManager");
-    }
-    if (get("fix_upstream_bugs", py::bool_(false)).cast<bool>()) {
-      throw CoreErr("fix_upstream_bugs=True: the real engine runs KsanaLLM's code as it is");
-    }
-    auto group = std::make_shared<OneDeviceGroup>(dev, host, bs);
-    engine_ = std::make_unique<Engine>(bs, dev, host, group);
+    const CacheSizes c = ReadCacheSizes(config);
+    CheckCacheSizes(c);
+    RefuseOtherEngines(config);
+    auto group = std::make_shared<CopyRecordingGroup>(c.device_blocks, c.host_blocks, c.block_size);
+    engine_ = std::make_unique<Engine>(c.block_size, c.device_blocks, c.host_blocks, group);
   }
   Engine& e() { return *engine_; }
 
@@ -851,17 +690,7 @@ class PyManager {
 
 PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
   m.doc() = "KsanaLLM's real PrefixCacheManager (compiled from the user's checkout), with codewalk.core's API.";
-  static py::object core_error = py::module_::import("codewalk.core.errors").attr("CoreError");
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const CoreErr& e) {
-      PyErr_SetString(core_error.ptr(), e.what());
-    } catch (const std::runtime_error& e) {  // KLLM_THROW / KLLM_CHECK from the real code
-      PyErr_SetString(core_error.ptr(), (std::string("KsanaLLM raised: ") + e.what()).c_str());
-    }
-  });
-  m.attr("KSANALLM_COMMIT") = CODEWALK_KSANALLM_COMMIT;
+  SetUpModule(m);
   py::class_<PyManager>(m, "PrefixCacheManager")
       .def(py::init<py::object>(), py::arg("config"))
       .def("get_request_prefix_block_number",

@@ -3,9 +3,11 @@
 `build(repo)` compiles, unmodified, `src/ksana_llm/cache_manager/prefix_cache_manager.cpp` and
 `src/ksana_llm/utils/status.cpp` with codewalk's stand-in headers (`standins/*.h`, laid out as
 `ksana_llm/utils/*.h` in an include directory searched before the checkout's `src/`) and the
-binding `binding.cpp`, into `$CODEWALK_HOME/upstream/<commit>/`. Two structs the real code needs
-from headers we shadow (`CacheManagerConfig`, `FlexibleCachedCopyTask`) are copied out of the
-checkout's own headers at build time. A build is reused while its inputs are unchanged.
+binding `binding.cpp` (with `binding_common.h`, shared with the scheduler's binding), into
+`$CODEWALK_HOME/upstream/<commit>/`. Two structs the real code needs from headers we shadow
+(`CacheManagerConfig`, `FlexibleCachedCopyTask`) are copied out of the checkout's own headers at
+build time. A build is reused while its inputs are unchanged
+(`build_key`: every file it reads or lays out, the binding, compiler and flags).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ EXTRACTED = (
 # Stand-ins shipped as package data: file -> the header it shadows (under the include dir).
 STANDINS = {name: f"ksana_llm/utils/{name}" for name in
             ("logger.h", "device_types.h", "device_utils.h", "context.h", "environment.h", "request.h")}
+# The helpers both bindings include, as `codewalk/binding_common.h`.
+BINDING_COMMON = ("binding_common.h", "codewalk/binding_common.h")
 CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread", "-w")
 
 
@@ -182,6 +186,23 @@ def _standin(name: str) -> str:
     return resources.files(PKG).joinpath("standins", name).read_text(encoding="utf-8")
 
 
+def standin_files(names: Any = None) -> dict[str, str]:
+    """Include-dir relative path -> text of the cache build's stand-ins (all, or those in `names`)."""
+    return {rel: _standin(name) for name, rel in STANDINS.items() if names is None or name in names}
+
+
+def binding_common() -> dict[str, str]:
+    name, rel = BINDING_COMMON
+    return {rel: _package_file(name)}
+
+
+def cache_layers(extracted: dict[str, str]) -> list[dict[str, str]]:
+    """The cache build's include directories, in search order (one): its stand-ins, the structs
+    copied out of the checkout, and the bindings' shared header."""
+    return [{**standin_files(), **{f"codewalk_extracted/{name}": text for name, text in extracted.items()},
+             **binding_common()}]
+
+
 # ----------------------------------------------------------------------------- toolchain
 
 def find_compiler() -> str:
@@ -237,10 +258,8 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
     out_dir = home() / commit / ("asan" if sanitize else "")
     total = 0.0
     # --- the prefix cache manager
-    inc_files = {rel: _standin(name) for name, rel in STANDINS.items()}
-    inc_files.update({f"codewalk_extracted/{name}": text for name, text in extracted.items()})
     cache_path, secs, reused = _build_target(
-        "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes, inc_files,
+        "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes, cache_layers(extracted),
         [root / s for s in SOURCES], _package_file("binding.cpp"), "binding.cpp", [root / r for r in HEADERS],
         force, say, sanitize)
     total += secs
@@ -250,12 +269,11 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
         if missing:
             raise BuildError("the checkout's layout differs from what codewalk's scheduler build reads "
                              "(KsanaLLM c451219c):\n  missing " + "\n  missing ".join(missing))
-        inc_files = {rel: sched_build.standin_text(name) for name, rel in sched_build.standins().items()}
-        inc_files.update(sched_build.generated(root))
         sched_path, secs2, reused2 = _build_target(
             "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags, includes,
-            inc_files, [root / s for s in sched_build.SOURCES], sched_build.binding_text(), "sched_binding.cpp",
-            [root / r for r in sched_build.inputs()], force, say, sanitize)
+            sched_build.layers(sched_build.generated(root)), [root / s for s in sched_build.SOURCES],
+            sched_build.binding_text(), "sched_binding.cpp", [root / r for r in sched_build.inputs()], force, say,
+            sanitize)
         total += secs2
         reused = reused and reused2
     return Built(cache_path, commit, total, reused, sched_path, sanitize)
@@ -264,21 +282,30 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
 ASAN_FLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
 
 
-def _build_target(what: str, module: str, root: Path, commit: str, out_dir: Path, compiler: str, flags: list[str],
-                  includes: list[str], inc_files: dict[str, str], sources: list[Path], binding_text: str,
-                  binding_name: str, read: list[Path], force: bool, say: Any,
-                  sanitize: bool) -> tuple[Path, float, bool]:
-    """Compile `sources` + the binding with `inc_files` laid out in an include dir searched first."""
-    target_path = out_dir / (module + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+def build_key(root: Path, read: list[Path], sources: list[Path], layers: list[dict[str, str]], binding_text: str,
+              compiler: str, flags: list[str]) -> str:
+    """What a build is reused by: the checkout files it reads, every file of every include layer (in
+    its layer), the binding, the compiler, the flags and the Python version."""
     h = hashlib.sha256()
     for path in sorted(set(read) | set(sources)):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
-    for rel, text in sorted(inc_files.items()):
-        h.update(rel.encode() + text.encode())
+    for i, files in enumerate(layers):
+        for rel, text in sorted(files.items()):
+            h.update(f"{i}:".encode() + rel.encode() + text.encode())
     h.update(binding_text.encode())
     h.update(compiler.encode() + " ".join(flags).encode() + sys.version.encode())
-    key = h.hexdigest()
+    return h.hexdigest()
+
+
+def _build_target(what: str, module: str, root: Path, commit: str, out_dir: Path, compiler: str, flags: list[str],
+                  includes: list[str], layers: list[dict[str, str]], sources: list[Path], binding_text: str,
+                  binding_name: str, read: list[Path], force: bool, say: Any,
+                  sanitize: bool) -> tuple[Path, float, bool]:
+    """Compile `sources` + the binding with `layers` (relative path -> text) laid out as include
+    dirs searched in that order, before the checkout's `src/`."""
+    target_path = out_dir / (module + (sysconfig.get_config_var("EXT_SUFFIX") or ".so"))
+    key = build_key(root, read, sources, layers, binding_text, compiler, flags)
     stamp = out_dir / f"{module}.build.json"
     if not stamp.is_file() and module == MODULE and (out_dir / "build.json").is_file():
         stamp = out_dir / "build.json"  # a build made before the scheduler was added
@@ -294,14 +321,15 @@ def _build_target(what: str, module: str, root: Path, commit: str, out_dir: Path
     work = out_dir / f"build-{module}"
     if work.exists():
         shutil.rmtree(work)
-    inc = work / "include"
-    for rel, text in inc_files.items():
-        dst = inc / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(text, encoding="utf-8")
+    incs = [work / ("include" if i == 0 else f"include{i}") for i in range(len(layers))]
+    for inc, files in zip(incs, layers):
+        for rel, text in files.items():
+            dst = inc / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(text, encoding="utf-8")
     binding = work / binding_name
     binding.write_text(binding_text, encoding="utf-8")
-    common = [compiler, *flags, f"-I{inc}", f"-I{root / 'src'}", *(f"-I{i}" for i in includes),
+    common = [compiler, *flags, *(f"-I{inc}" for inc in incs), f"-I{root / 'src'}", *(f"-I{i}" for i in includes),
               f"-DCODEWALK_MODULE_NAME={module}", f'-DCODEWALK_KSANALLM_COMMIT="{commit}"']
     units = [(src, work / f"{i:02d}_{src.stem}.o") for i, src in enumerate([*sources, binding])]
 

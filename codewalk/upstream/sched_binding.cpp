@@ -15,111 +15,24 @@
 // Swap copies run on the cache manager's real thread pool (one worker); each swap is queued behind
 // a gate the fake forward pass opens, so a copy never completes inside the scheduler call.
 // The Python face (codewalk/upstream/scheduler.py) turns what a step observed into a StepResult.
-#include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
-
 #include <algorithm>
-#include <deque>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
-#include <list>
 #include <optional>
-#include <queue>
 #include <set>
-#include <sstream>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
+#include "codewalk/binding_common.h"
 #include "ksana_llm/batch_scheduler/batch_scheduler_balance_reqs_algo.h"
 #include "ksana_llm/batch_scheduler/strategy/continuous_batching.h"
-#include "ksana_llm/cache_manager/prefix_cache_manager.h"
-#include "ksana_llm/cache_manager/prefix_cache_manager_test_helper.h"
 #include "ksana_llm/data_hub/data_hub.h"
 
-namespace py = pybind11;
 using namespace ksana_llm;
 
 namespace {
-
-template <typename Tag, typename Tag::type M>
-struct Rob {
-  friend typename Tag::type get(Tag) { return M; }
-};
-struct ReusableTag {
-  using type = std::unordered_set<PrefixCachedBlock*> PrefixCacheManager::*;
-  friend type get(ReusableTag);
-};
-template struct Rob<ReusableTag, &PrefixCacheManager::reusable_cached_blocks_>;
-struct RootTag {
-  using type = PrefixCachedBlock* PrefixCacheManager::*;
-  friend type get(RootTag);
-};
-template struct Rob<RootTag, &PrefixCacheManager::root_cached_block_>;
-
-struct TimedTag {
-  using type = std::list<PrefixCachedBlock*> PrefixCacheManager::*;
-  friend type get(TimedTag);
-};
-template struct Rob<TimedTag, &PrefixCacheManager::timed_cached_blocks_>;
-struct FreeIdsTag {
-  using type = std::list<int> FakedBlockAllocator::*;
-  friend type get(FreeIdsTag);
-};
-template struct Rob<FreeIdsTag, &FakedBlockAllocator::free_blocks_>;
-template <class T>
-const std::deque<T>& QueueItems(const std::queue<T>& q) {
-  struct Peek : std::queue<T> {
-    static const std::deque<T>& Items(const std::queue<T>& q) { return q.*(&Peek::c); }
-  };
-  return Peek::Items(q);
-}
-
-struct CoreErr : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <class... A>
-std::string Cat(const A&... a) {
-  std::ostringstream out;
-  (out << ... << a);
-  return out.str();
-}
-
-class OneDeviceGroup : public BlockAllocatorGroupInterface {
- public:
-  OneDeviceGroup(size_t device_blocks, size_t host_blocks, size_t block_size)
-      : host_(std::make_shared<FakedBlockAllocator>(LOCATION_HOST, host_blocks, block_size)),
-        device_(std::make_shared<FakedBlockAllocator>(LOCATION_DEVICE, device_blocks, block_size)) {
-    host_->PreAllocateBlocks();
-    device_->PreAllocateBlocks();
-  }
-  std::vector<int> GetBlockAllocatorDevices() const override { return {0}; }
-  std::shared_ptr<BlockAllocatorInterface> GetHostBlockAllocator() const override { return host_; }
-  std::shared_ptr<BlockAllocatorInterface> GetDeviceBlockAllocator(int) const override { return device_; }
-  Status SwapIn(int, int, int) override { return Status(); }
-  Status SwapOut(int, int, int) override { return Status(); }
-  std::vector<int> host_free_ids() const {
-    const std::list<int>& l = (*host_).*get(FreeIdsTag());
-    return std::vector<int>(l.begin(), l.end());
-  }
-
- private:
-  std::shared_ptr<FakedBlockAllocator> host_;
-  std::shared_ptr<FakedBlockAllocator> device_;
-};
-
-CacheManagerConfig MakeCacheConfig(size_t block_size) {
-  CacheManagerConfig cfg;
-  cfg.block_token_num = block_size;
-  cfg.tensor_para_size = 1;
-  cfg.swap_threadpool_size = 1;  // one worker: copies run in start order behind their gates
-  cfg.enable_prefix_caching = true;
-  return cfg;
-}
 
 // The real PrefixCacheManager, with the calls the scheduler makes observed (never changed).
 class GatedCache : public PrefixCacheManager {
@@ -128,7 +41,7 @@ class GatedCache : public PrefixCacheManager {
       : PrefixCacheManager(MakeCacheConfig(block_size), group), group_(group), bs_(block_size) {
     InitializeCachedBlocks();
   }
-  ~GatedCache() override { open_gates(); }
+  ~GatedCache() override { gates_.open_all(); }
 
   std::function<void(int64_t)> on_destroy;
   std::vector<int64_t> swapped_out, swapped_in;
@@ -144,33 +57,22 @@ class GatedCache : public PrefixCacheManager {
   }
   Status SwapoutRequestAsync(int64_t req_id, size_t& swapped_block_num, size_t& free_block_num,
                              std::vector<int>& ids) override {
-    add_gate();
-    Status s = PrefixCacheManager::SwapoutRequestAsync(req_id, swapped_block_num, free_block_num, ids);
-    if (s.OK()) {
-      swapped_out.push_back(req_id);
-    } else {
-      drop_last_gate();
-    }
-    return s;
+    return gated(swapped_out, req_id, [&] {
+      return PrefixCacheManager::SwapoutRequestAsync(req_id, swapped_block_num, free_block_num, ids);
+    });
   }
   Status SwapinRequestAsync(int64_t req_id, size_t& block_num, std::vector<std::vector<int>>& req_block_ids,
                             std::vector<int>& ids) override {
-    add_gate();
-    Status s = PrefixCacheManager::SwapinRequestAsync(req_id, block_num, req_block_ids, ids);
-    if (s.OK()) {
-      swapped_in.push_back(req_id);
-    } else {
-      drop_last_gate();
-    }
-    return s;
+    return gated(swapped_in, req_id,
+                 [&] { return PrefixCacheManager::SwapinRequestAsync(req_id, block_num, req_block_ids, ids); });
   }
   // A blocking wait (SyncSwapoutRequest merges pending swap-ins first) must not wait on a closed gate.
   Status WaitSwapoutRequests(std::vector<int64_t>& req_ids, size_t& left, bool blocking) override {
-    if (blocking) open_gates();
+    if (blocking) gates_.open_all();
     return PrefixCacheManager::WaitSwapoutRequests(req_ids, left, blocking);
   }
   Status WaitSwapinRequests(std::vector<int64_t>& req_ids, size_t& left, bool blocking) override {
-    if (blocking) open_gates();
+    if (blocking) gates_.open_all();
     return PrefixCacheManager::WaitSwapinRequests(req_ids, left, blocking);
   }
   void DestroyFinishedRequest(int64_t req_id) override {
@@ -180,7 +82,7 @@ class GatedCache : public PrefixCacheManager {
 
   // The fake forward pass: every swap started so far copies its blocks now.
   void complete_copies() {
-    open_gates();
+    gates_.open_all();
     py::gil_scoped_release nogil;
     for (auto& kv : swapout_task_queue_) kv.second.wait();
     for (auto& kv : swapin_task_queue_) kv.second.wait();
@@ -195,44 +97,8 @@ class GatedCache : public PrefixCacheManager {
     return it == cached_requests_.end() ? nullptr : it->second.get();
   }
   py::dict snapshot(const std::function<std::vector<int>(int64_t)>& block_ids) {
-    py::list nodes;
-    std::vector<PrefixCachedBlock*> stack;
-    auto kids = [](PrefixCachedBlock* b) {
-      std::vector<std::pair<std::vector<int>, PrefixCachedBlock*>> out(b->children.begin(), b->children.end());
-      std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.first < y.first; });
-      return out;
-    };
-    PrefixCachedBlock* root = this->*get(RootTag());
-    auto top = kids(root);
-    for (auto it = top.rbegin(); it != top.rend(); ++it) stack.push_back(it->second);
-    while (!stack.empty()) {
-      PrefixCachedBlock* cb = stack.back();
-      stack.pop_back();
-      py::dict d;
-      d["block_id"] = cb->memory_block_ids[0];
-      d["tokens"] = cb->token_ids;
-      d["parent"] = (cb->parent == nullptr || cb->parent->is_root)
-                        ? py::object(py::none())
-                        : py::object(py::int_(cb->parent->memory_block_ids[0]));
-      py::list children;
-      auto ks = kids(cb);
-      for (auto& kv : ks) children.append(kv.second->memory_block_ids[0]);
-      d["children"] = children;
-      std::vector<int> act, inact;
-      for (auto& kv : cb->active_requests) act.push_back(kv.first);
-      for (auto& kv : cb->inactive_requests) inact.push_back(kv.first);
-      std::sort(act.begin(), act.end());
-      std::sort(inact.begin(), inact.end());
-      d["active_requests"] = act;
-      d["inactive_requests"] = inact;
-      d["shareable"] = cb->is_shareable;
-      d["on_device"] = cb->is_device_location;
-      nodes.append(d);
-      for (auto it = ks.rbegin(); it != ks.rend(); ++it) stack.push_back(it->second);
-    }
-    std::vector<int> reusable_ids;
-    for (PrefixCachedBlock* cb : this->*get(ReusableTag())) reusable_ids.push_back(cb->memory_block_ids[0]);
-    std::sort(reusable_ids.begin(), reusable_ids.end());
+    py::list nodes = TreeNodeDicts(this->*get(RootTag()));
+    std::vector<int> reusable_ids = SortedBlockIds(this->*get(ReusableTag()));
     std::vector<int64_t> rids;
     for (auto& kv : cached_requests_) rids.push_back(kv.first);
     std::sort(rids.begin(), rids.end());
@@ -248,12 +114,9 @@ class GatedCache : public PrefixCacheManager {
     d["block_size"] = bs_;
     d["nodes"] = nodes;
     d["reusable"] = reusable_ids;
-    py::list timed_ids, free_ids;
-    for (PrefixCachedBlock* cb : this->*get(TimedTag())) timed_ids.append(cb->memory_block_ids[0]);
-    for (PrefixCachedBlock* cb : QueueItems(free_cached_blocks_)) free_ids.append(cb->memory_block_ids[0]);
-    d["timed"] = timed_ids;
-    d["free"] = free_ids;
-    d["host_free"] = group_->host_free_ids();
+    d["timed"] = BlockIdList(this->*get(TimedTag()));
+    d["free"] = BlockIdList(QueueItems(free_cached_blocks_));
+    d["host_free"] = std::vector<int>(group_->host_free_ids().begin(), group_->host_free_ids().end());
     d["leaked"] = 0;
     d["requests"] = requests;
     d["usable"] = GetUsableBlockNumber();
@@ -262,24 +125,20 @@ class GatedCache : public PrefixCacheManager {
   }
 
  private:
-  struct Gate {
-    std::shared_ptr<std::promise<void>> open;
-  };
-  void add_gate() {
-    auto open = std::make_shared<std::promise<void>>();
-    std::shared_future<void> ready = open->get_future().share();
-    threadpool_->Submit([ready] { ready.wait(); });
-    gates_.push_back(Gate{open});
+  // Gate the swap (see SwapGates), start it with `start`, and note it when it started.
+  template <class Start>
+  Status gated(std::vector<int64_t>& started, int64_t req_id, Start start) {
+    gates_.add(*threadpool_);
+    Status s = start();
+    if (s.OK()) {
+      started.push_back(req_id);
+    } else {
+      gates_.drop_last();
+    }
+    return s;
   }
-  void drop_last_gate() {
-    gates_.back().open->set_value();
-    gates_.pop_back();
-  }
-  void open_gates() {
-    for (auto& g : gates_) g.open->set_value();
-    gates_.clear();
-  }
-  std::deque<Gate> gates_;
+
+  SwapGates gates_;
   std::shared_ptr<OneDeviceGroup> group_;
   size_t bs_;
 };
@@ -292,19 +151,13 @@ struct Observed {
 class Sched {
  public:
   explicit Sched(py::object config) {
-    auto get = [&](const char* name, py::object dflt) {
-      return py::hasattr(config, name) ? config.attr(name) : dflt;
-    };
-    const int64_t bs = get("block_size", py::int_(16)).cast<int64_t>();
-    const int64_t dev = get("device_blocks", py::int_(100)).cast<int64_t>();
-    const int64_t host = get("host_blocks", py::int_(100)).cast<int64_t>();
+    auto get = [&](const char* name, py::object dflt) { return ConfigAttr(config, name, dflt); };
+    const CacheSizes sizes = ReadCacheSizes(config);
     const int64_t mbs = get("max_batch_size", py::int_(8)).cast<int64_t>();
     const int64_t mstn = get("max_step_token_num", py::int_(4096)).cast<int64_t>();
     const int64_t sf = get("split_fuse_token_num", py::int_(0)).cast<int64_t>();
     const std::string mode = get("preempt_mode", py::str("swap")).cast<std::string>();
-    if (bs <= 0 || dev <= 0 || host < 0) {
-      throw CoreErr(Cat("invalid cache config: block_size=", bs, ", device_blocks=", dev, ", host_blocks=", host));
-    }
+    CheckCacheSizes(sizes);
     if (mode != "swap" && mode != "recompute") {
       throw CoreErr(Cat("invalid preempt_mode '", mode, "': use 'swap' or 'recompute'"));
     }
@@ -313,15 +166,10 @@ class Sched {
           "invalid scheduler config: max_batch_size and max_step_token_num must be positive, "
           "split_fuse_token_num non-negative");
     }
-    if (!get("enable_prefix_caching", py::bool_(true)).cast<bool>()) {
-      throw CoreErr("enable_prefix_caching=False: KsanaLLM builds a DirectCacheManager then, not this PrefixCacheManager");
-    }
-    if (get("fix_upstream_bugs", py::bool_(false)).cast<bool>()) {
-      throw CoreErr("fix_upstream_bugs=True: the real engine runs KsanaLLM's code as it is");
-    }
+    RefuseOtherEngines(config);
     py::object timeout = get("waiting_timeout_steps", py::none());
     py::object qlen = get("max_waiting_queue_len", py::none());
-    block_size_ = static_cast<size_t>(bs);
+    block_size_ = static_cast<size_t>(sizes.block_size);
 
     // BatchSchedulerConfig as KsanaLLM's YAML parser would fill it for these settings.
     cfg_ = BatchSchedulerConfig();
@@ -350,7 +198,7 @@ class Sched {
     env->cache_manager_config = MakeCacheConfig(block_size_);
     env->connector_config = ConnectorConfig();
 
-    group_ = std::make_shared<OneDeviceGroup>(dev, host, block_size_);
+    group_ = std::make_shared<OneDeviceGroup>(sizes.device_blocks, sizes.host_blocks, block_size_);
     cache_ = std::make_shared<GatedCache>(block_size_, group_);
     cache_->on_destroy = [this](int64_t req_id) { on_destroy(req_id); };
     CodewalkCacheManagerSlot() = cache_;
@@ -632,17 +480,7 @@ class Sched {
 
 PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
   m.doc() = "KsanaLLM's real ContinuousBatchingStrategy (compiled from the user's checkout), stepped from Python.";
-  static py::object core_error = py::module_::import("codewalk.core.errors").attr("CoreError");
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const CoreErr& e) {
-      PyErr_SetString(core_error.ptr(), e.what());
-    } catch (const std::runtime_error& e) {  // KLLM_THROW / KLLM_CHECK / KLLM_LOG_FATAL from the real code
-      PyErr_SetString(core_error.ptr(), (std::string("KsanaLLM raised: ") + e.what()).c_str());
-    }
-  });
-  m.attr("KSANALLM_COMMIT") = CODEWALK_KSANALLM_COMMIT;
+  SetUpModule(m);
   py::class_<GatedCache, std::shared_ptr<GatedCache>>(m, "_Cache")
       .def("get_usable_block_number", [](GatedCache& c) { return c.GetUsableBlockNumber(); })
       .def("get_future_free_block_number", [](GatedCache& c) { return c.GetFutureFreeBlockNumber(); })
