@@ -57,8 +57,12 @@ EXTRACTED = (
     ("FlexibleCachedCopyTask", "src/ksana_llm/utils/request.h", "flexible_cached_copy_task.inc"),
 )
 # Stand-ins shipped as package data: file -> the header it shadows (under the include dir).
-STANDINS = {name: f"ksana_llm/utils/{name}" for name in
-            ("logger.h", "device_types.h", "device_utils.h", "context.h", "environment.h", "request.h")}
+# The scheduler build layers its own stand-ins over these (sched_build.layers).
+STANDINS = {**{name: f"ksana_llm/utils/{name}" for name in
+               ("logger.h", "device_types.h", "device_utils.h", "context.h", "environment.h", "request.h")},
+            "logger_base.h": "codewalk_standin/logger_base.h"}
+# Stand-ins of the cache build only: the scheduler build compiles the real utils/request.cpp.
+CACHE_ONLY = ("request.h",)
 # The helpers both bindings include, as `codewalk/binding_common.h`.
 BINDING_COMMON = ("binding_common.h", "codewalk/binding_common.h")
 CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread", "-w")

@@ -2,9 +2,10 @@
 
 Called by `build.build()` (so `codewalk upstream build` builds both engines). Fourteen translation
 units of the checkout are compiled unmodified (`SOURCES`) with the stand-in headers in
-`standins/scheduler/` (listed in its `MAP`: file -> the header it shadows) and the binding
-`sched_binding.cpp` (with `binding_common.h`, shared with the cache build's binding). Generated at
-build time from the checkout, so they cannot drift:
+`standins/scheduler/` (listed in its `MAP`: file -> the header it shadows), layered over the cache
+build's stand-ins (`standins/`, searched next; see `layers`), and the binding `sched_binding.cpp`
+(with `binding_common.h`, shared with the cache build's binding). Generated at build time from
+the checkout, so they cannot drift:
 
 * `codewalk_extracted/scheduler_configs.inc` — the config types (`BatchSchedulerConfig`,
   `RuntimeConfig`, `CacheManagerConfig`, ...) copied out of `utils/config/schedule_config_parser.h`,
@@ -20,7 +21,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from codewalk.upstream.build import BuildError, _strip_comments, binding_common
+from codewalk.upstream.build import CACHE_ONLY, STANDINS, BuildError, _strip_comments, binding_common, standin_files
 
 SCHED_MODULE = "ksanallm_scheduler"
 PKG = "codewalk.upstream"
@@ -142,12 +143,14 @@ def generated(root: Path) -> dict[str, str]:
 
 
 def layers(generated_files: dict[str, str]) -> list[dict[str, str]]:
-    """The scheduler build's include directories, in search order: its stand-ins (MAP), the files
-    generated from the checkout and the bindings' shared header."""
+    """The scheduler build's include directories, in search order: its own stand-ins (MAP), the
+    files generated from the checkout and the bindings' shared header; then the cache build's
+    stand-ins it does not replace (not request.h: the real utils/request.cpp is compiled here)."""
     own = {rel: standin_text(name) for name, rel in standins().items()}
     own.update(generated_files)
     own.update(binding_common())
-    return [own]
+    common = standin_files([name for name in STANDINS if name not in CACHE_ONLY])
+    return [own, common]
 
 
 def binding_text() -> str:

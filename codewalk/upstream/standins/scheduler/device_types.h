@@ -1,17 +1,14 @@
-// codewalk stand-in for ksana_llm/utils/device_types.h (the real one pulls in Torch, CUDA or ACL).
-// Only the enums the scheduler's translation units name.
+// codewalk stand-in for ksana_llm/utils/device_types.h, scheduler build: the cache build's
+// stand-in (standins/device_types.h, next on the include path) plus the enums only the
+// scheduler's translation units name.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <unordered_map>
+
+#include_next "ksana_llm/utils/device_types.h"
 
 namespace ksana_llm {
-
-enum MemoryDevice { MEMORY_HOST, MEMORY_DEVICE };
-
-enum MemoryLocation { LOCATION_UNKNOWN, LOCATION_HOST, LOCATION_DEVICE, LOCATION_NVSHMEM, LOCATION_MULTICAST };
 
 enum DataFormat { FORMAT_DEFAULT, FORMAT_ND, FORMAT_NZ };
 
