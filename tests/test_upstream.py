@@ -17,27 +17,14 @@ import test_core_prefix_cache as scenarios
 from codewalk.core.errors import CoreError
 from codewalk.upstream import build as upstream_build
 from codewalk.upstream.build import BuildError
-
-KSANA = os.environ.get("CODEWALK_KSANALLM")
-needs_checkout = pytest.mark.skipif(not KSANA, reason="set CODEWALK_KSANALLM to a KsanaLLM checkout")
+from upstream_env import KSANA, in_upstream_home, needs_checkout
 
 
 # ----------------------------------------------------------------------------- opt-in: the real engine
 
 @pytest.fixture(scope="session")
 def real_build(tmp_path_factory: pytest.TempPathFactory):
-    if not KSANA:
-        pytest.skip("set CODEWALK_KSANALLM to a KsanaLLM checkout")
-    home = os.environ.get("CODEWALK_UPSTREAM_TEST_HOME") or str(tmp_path_factory.mktemp("upstream-home"))
-    old = os.environ.get("CODEWALK_HOME")
-    os.environ["CODEWALK_HOME"] = home
-    try:
-        return upstream_build.build(repo=KSANA)
-    finally:
-        if old is None:
-            os.environ.pop("CODEWALK_HOME", None)
-        else:
-            os.environ["CODEWALK_HOME"] = old
+    return in_upstream_home(tmp_path_factory, lambda: upstream_build.build(repo=KSANA))
 
 
 @pytest.fixture()
@@ -217,3 +204,35 @@ def test_package_data_present():
     for name in upstream_build.STANDINS:
         assert resources.files("codewalk.upstream").joinpath("standins", name).is_file()
     assert resources.files("codewalk.upstream").joinpath("binding.cpp").is_file()
+    assert resources.files("codewalk.upstream").joinpath("binding_common.h").is_file()
+
+
+def test_build_key_covers_every_laid_out_file():
+    """Each stand-in (cache and scheduler) and the bindings' shared header is laid out by a build,
+    so is part of its reuse key; changing any of them, or moving one to another layer, rebuilds."""
+    from importlib import resources
+
+    from codewalk.upstream import sched_build
+
+    pkg = resources.files("codewalk.upstream")
+    cache, sched = upstream_build.cache_layers({}), sched_build.layers({})
+    laid_out = [text for layers in (cache, sched) for layer in layers for text in layer.values()]
+    shipped = [f for d in (pkg / "standins", pkg / "standins" / "scheduler") for f in d.iterdir()
+               if f.is_file() and f.name.endswith(".h")]
+    for f in [*shipped, pkg / "binding_common.h"]:
+        assert f.read_text(encoding="utf-8") in laid_out, f.name
+    assert "codewalk/binding_common.h" in cache[0] and "codewalk/binding_common.h" in sched[0]
+    assert "ksana_llm/utils/request.h" not in sched[1]  # the scheduler compiles the real one
+
+    def key(layers):
+        return upstream_build.build_key(Path("."), [], [], layers, "binding", "c++", [])
+
+    base = key(sched)
+    for i, layer in enumerate(sched):
+        for rel in layer:
+            changed = [dict(x) for x in sched]
+            changed[i][rel] += " "
+            assert key(changed) != base, rel
+    moved = [dict(sched[0]), dict(sched[1])]
+    moved[1]["codewalk/binding_common.h"] = moved[0].pop("codewalk/binding_common.h")
+    assert key(moved) != base

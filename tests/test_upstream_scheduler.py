@@ -10,7 +10,6 @@ generated files and error paths on a fake checkout.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,26 +17,14 @@ import pytest
 from codewalk.core.config import SchedulerConfig
 from codewalk.upstream import sched_build
 from codewalk.upstream.build import BuildError
-
-KSANA = os.environ.get("CODEWALK_KSANALLM")
+from upstream_env import KSANA, in_upstream_home
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory):
-    if not KSANA:
-        pytest.skip("set CODEWALK_KSANALLM to a KsanaLLM checkout")
     from codewalk.upstream.build import engine
 
-    home = os.environ.get("CODEWALK_UPSTREAM_TEST_HOME") or str(tmp_path_factory.mktemp("upstream-home"))
-    old = os.environ.get("CODEWALK_HOME")
-    os.environ["CODEWALK_HOME"] = home
-    try:
-        return engine(repo=KSANA)
-    finally:
-        if old is None:
-            os.environ.pop("CODEWALK_HOME", None)
-        else:
-            os.environ["CODEWALK_HOME"] = old
+    return in_upstream_home(tmp_path_factory, lambda: engine(repo=KSANA))
 
 
 def _trace(e, cfg, reqs, steps=60):
