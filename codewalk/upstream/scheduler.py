@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from codewalk.core.config import SchedulerConfig, StepResult
 from codewalk.core.errors import CoreError
+from codewalk.core.ref_scheduler import Scheduler as _RefScheduler
 
 _FIELDS = ("prefill", "decode", "swapped_out", "swapped_in", "recomputed", "finished", "timed_out", "waiting",
            "running", "swapped", "usable_blocks", "swapin_merged", "swapout_merged", "reusable_blocks", "rejected")
@@ -73,13 +74,8 @@ class Scheduler:
         r.prefix_hit_tokens = dict(d["prefix_hit_tokens"])
         return r
 
-    def run(self, max_steps: int) -> list[StepResult]:
-        results = []
-        for _ in range(max_steps):
-            if not self.has_work():
-                break
-            results.append(self.step())
-        return results
+    # Step until idle or `max_steps`: the reference's loop, which only calls has_work() and step().
+    run = _RefScheduler.run
 
     def has_work(self) -> bool:
         return bool(self._s.has_work())
