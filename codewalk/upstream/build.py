@@ -151,21 +151,26 @@ def _strip_comments(text: str) -> str:
     return re.sub(r"//[^\n]*", "", text)
 
 
-def extract_struct(text: str, name: str) -> str | None:
-    """The text of `struct NAME { ... };` (comments removed), by brace matching."""
+def extract_decl(text: str, kind: str, name: str) -> str | None:
+    """`struct NAME {...};` or `enum [class] NAME {...};` (comments removed), by brace matching."""
     clean = _strip_comments(text)
-    m = re.search(rf"\bstruct\s+{re.escape(name)}\s*(?::[^{{;]*)?\{{", clean)
+    extra = r"(?:\s+class)?" if kind == "enum" else ""
+    m = re.search(rf"\b{kind}{extra}\s+{re.escape(name)}\s*(?::[^{{;]*)?\{{", clean)
     if not m:
         return None
     depth, i = 0, m.end() - 1
     while i < len(clean):
-        c = clean[i]
-        depth += (c == "{") - (c == "}")
+        depth += (clean[i] == "{") - (clean[i] == "}")
         if depth == 0:
             end = clean.find(";", i)
             return clean[m.start():end + 1] if end != -1 else None
         i += 1
     return None
+
+
+def extract_struct(text: str, name: str) -> str | None:
+    """The text of `struct NAME { ... };` (comments removed), by brace matching."""
+    return extract_decl(text, "struct", name)
 
 
 def extracted_sources(root: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from codewalk.upstream.build import CACHE_ONLY, STANDINS, BuildError, _strip_comments, binding_common, standin_files
+from codewalk.upstream.build import CACHE_ONLY, STANDINS, BuildError, binding_common, extract_decl, standin_files
 
 SCHED_MODULE = "ksanallm_scheduler"
 PKG = "codewalk.upstream"
@@ -84,23 +84,6 @@ def standins() -> dict[str, str]:
 
 def standin_text(name: str) -> str:
     return resources.files(PKG).joinpath("standins", "scheduler", name).read_text(encoding="utf-8")
-
-
-def extract_decl(text: str, kind: str, name: str) -> str | None:
-    """`struct NAME {...};` or `enum [class] NAME {...};` (comments removed), by brace matching."""
-    clean = _strip_comments(text)
-    extra = r"(?:\s+class)?" if kind == "enum" else ""
-    m = re.search(rf"\b{kind}{extra}\s+{re.escape(name)}\s*(?::[^{{;]*)?\{{", clean)
-    if not m:
-        return None
-    depth, i = 0, m.end() - 1
-    while i < len(clean):
-        depth += (clean[i] == "{") - (clean[i] == "}")
-        if depth == 0:
-            end = clean.find(";", i)
-            return clean[m.start():end + 1] if end != -1 else None
-        i += 1
-    return None
 
 
 def generated(root: Path) -> dict[str, str]:
