@@ -211,13 +211,8 @@ class Resolver:
                     return hits
             return []
         if kind == "self_attr" and cls:
-            fields = self.member(cls, call["receiver"], ("field",))
-            typed = next((f for f in fields if f["type_text"]), None)
-            if typed is not None:
-                owner = self.py_name(typed["type_text"], typed["file_id"], "")
-                if owner:
-                    return self.member(owner, name, CALLABLE_KINDS)
-            return []
+            owner = self.py_field_type(cls, call["receiver"])
+            return self.member(owner, name, CALLABLE_KINDS) if owner else []
         if kind == "plain":
             for scope in (caller["qname"], caller["scope"] or ""):
                 hits = self.rows(f"{scope}.{name}", CALLABLE_KINDS) if scope else []
@@ -233,6 +228,16 @@ class Resolver:
             if owner and self.rows(owner, ("class",)):
                 return self.member(owner, name, CALLABLE_KINDS)
         return []
+
+    def py_field_type(self, cls: str, attr: str) -> str | None:
+        """Class of `self.attr` in cls: the nearest class in cls's chain that gives the
+        attribute a type (a subclass re-assigning it untyped does not hide the base's type)."""
+        for owner in self.chain(cls):
+            for f in self.rows(f"{owner}.{attr}", ("field",)):
+                typed = self.py_name(f["type_text"], f["file_id"], "") if f["type_text"] else None
+                if typed:
+                    return typed
+        return None
 
     def _callable(self, qname: str) -> list[sqlite3.Row]:
         """A called qname: a function/method, or a class (its constructor, else the class)."""

@@ -73,7 +73,12 @@ class _Extractor:
         self.package = module if is_package else module.rpartition(".")[0]
         self.callables: list[tuple[int, int, int]] = []
         self.class_fields: dict[tuple[str, str], Symbol] = {}
+        # (owner, name) -> untyped / inferred / annotated / conflict (see field())
+        self.field_state: dict[tuple[str, str], str] = {}
         self.scopes = _Scopes(module, [])
+        self.functions: list[ts.Node] = []  # set by extract(); indexes of _function_at payloads
+        self._function_at: Enclosing | None = None
+        self._param_types: dict[int, dict[str, str]] = {}  # function index -> name -> type
 
     def add(self, sym: Symbol, node: ts.Node, callable_body: bool = False) -> None:
         sym.start_byte, sym.end_byte = node.start_byte, node.end_byte
@@ -118,14 +123,28 @@ class _Extractor:
             comment=_docstring(body) or leading_comment(_outer(node)),
         ), node, callable_body=True)
 
-    def field(self, owner: str, name: str, type_text: str, node: ts.Node) -> None:
-        """Record a typed attribute once per class; a later typed assignment fills the type."""
+    def field(self, owner: str, name: str, type_text: str, node: ts.Node,
+              annotated: bool = False) -> None:
+        """Record an attribute once per class (at its first assignment in source order).
+
+        Its type: the first annotation (`x: Foo`, `self.x: Foo = ...`) wins; otherwise the type
+        every typed assignment agrees on (`Foo(...)`, an annotated parameter). Assignments of
+        different classes (`self.m = A()` here, `self.m = B()` there) leave it untyped, so
+        resolution falls back to a base class's declaration instead of picking one branch."""
         key = (owner, name)
         known = self.class_fields.get(key)
         if known is not None:
-            if not known.type_text and type_text:
-                known.type_text = type_text
+            state = self.field_state[key]
+            if state == "annotated" or not type_text:
+                return
+            if annotated:
+                known.type_text, self.field_state[key] = type_text, "annotated"
+            elif state == "untyped":
+                known.type_text, self.field_state[key] = type_text, "inferred"
+            elif state == "inferred" and known.type_text != type_text:
+                known.type_text, self.field_state[key] = "", "conflict"
             return
+        self.field_state[key] = ("annotated" if annotated else "inferred") if type_text else "untyped"
         sym = Symbol(
             name=name, qname=f"{owner}.{name}", kind="field", line=node.start_point.row + 1,
             end_line=node.end_point.row + 1, is_def=True, scope=owner,
@@ -135,7 +154,8 @@ class _Extractor:
         self.add(sym, node)
 
     def self_attribute(self, node: ts.Node) -> None:
-        """`self.x = Foo(...)` / `self.x: Foo = ...` inside a method."""
+        """`self.x = Foo(...)` / `self.x: Foo = ...` / `self.x = param` (param annotated)
+        inside a method."""
         left = node.child_by_field_name("left")
         if text(left.child_by_field_name("object")) != "self":
             return
@@ -143,12 +163,35 @@ class _Extractor:
         if innermost != "function_definition" or len(parts) < 2:
             return
         owner = ".".join(parts[:-1])  # method's class; nested-function edge cases accepted
-        self.field(owner, text(left.child_by_field_name("attribute")), _value_type(node), node)
+        type_text = _annotation_type(node.child_by_field_name("type"))
+        annotated = bool(type_text)
+        right = node.child_by_field_name("right")
+        if not annotated and right is not None:
+            if right.type == "call":
+                type_text = _constructor(right)
+            elif right.type == "identifier":
+                type_text = self.param_type(node, text(right))
+        self.field(owner, text(left.child_by_field_name("attribute")), type_text, node, annotated)
+
+    def param_type(self, node: ts.Node, name: str) -> str:
+        """Annotated type of parameter `name` of the function enclosing node ('' if none).
+        Parameter lists are read lazily: only for functions that assign a bare name to self."""
+        if self._function_at is None:
+            self._function_at = Enclosing([(f.start_byte, f.end_byte, i)
+                                           for i, f in enumerate(self.functions)])
+        i = self._function_at.find(node.start_byte, node.end_byte)
+        if i is None:
+            return ""
+        types = self._param_types.get(i)
+        if types is None:
+            types = self._param_types[i] = _param_types(self.functions[i])
+        return types.get(name, "")
 
     def class_attribute(self, node: ts.Node) -> None:
         parts, _ = self.scopes.of(node)
         name = text(node.child_by_field_name("left"))
-        self.field(".".join(parts), name, _annotation_type(node.child_by_field_name("type")), node)
+        self.field(".".join(parts), name, _annotation_type(node.child_by_field_name("type")), node,
+                   annotated=True)
 
     def imports(self, node: ts.Node) -> None:
         line = node.start_point.row + 1
@@ -229,29 +272,79 @@ class _Extractor:
                 append((caller, name, "member", line, "", "", nargs))
 
 
+def _param_types(function: ts.Node) -> dict[str, str]:
+    """Parameter name -> class named by its annotation, for a function_definition."""
+    params = function.child_by_field_name("parameters")
+    out: dict[str, str] = {}
+    for p in params.named_children if params is not None else ():
+        if p.type == "typed_parameter":
+            name = p.named_child(0)
+        elif p.type == "typed_default_parameter":
+            name = p.child_by_field_name("name")
+        else:
+            continue
+        if name is not None and name.type == "identifier":
+            type_text = _annotation_type(p.child_by_field_name("type"))
+            if type_text:
+                out[text(name)] = type_text
+    return out
+
+
+_WRAPPERS = ("Optional[", "typing.Optional[", "ClassVar[", "typing.ClassVar[", "Final[",
+             "typing.Final[", "Union[", "typing.Union[")
+
+
 def _annotation_type(node: ts.Node | None) -> str:
-    """Class name inside an annotation: `Optional[X]`, `X | None`, `"X"` all give X."""
+    """Class name inside an annotation: `Optional[X]`, `X | None`, `None | X`, `Union[X, None]`,
+    `"X"`, `Optional["X"]` all give X; other generics and real unions (`X | Y`) give ''."""
     if node is None:
         return ""
-    s = text(node).strip().strip("\"'")
-    for wrapper in ("Optional[", "typing.Optional[", "ClassVar[", "Final["):
-        if s.startswith(wrapper) and s.endswith("]"):
-            s = s[len(wrapper): -1]
-    s = s.split("|")[0].strip()
-    return "" if "[" in s or "(" in s else s
+    return _type_name(text(node))
 
 
-def _value_type(node: ts.Node) -> str:
-    """Type of an assignment's target: its annotation, else the constructor it calls."""
-    annotated = _annotation_type(node.child_by_field_name("type"))
-    if annotated:
-        return annotated
-    right = node.child_by_field_name("right")
-    if right is not None and right.type == "call":
-        fn = right.child_by_field_name("function")
-        if fn is not None and fn.type in ("identifier", "attribute"):
-            return text(fn)
-    return ""
+def _type_name(s: str) -> str:
+    s = s.strip().strip("\"'").strip()
+    unwrapped = True
+    while unwrapped and s.endswith("]"):
+        unwrapped = False
+        for wrapper in _WRAPPERS:
+            if s.startswith(wrapper):
+                inner = s[len(wrapper): -1]
+                s = inner.replace(",", "|") if wrapper.endswith("Union[") else inner
+                s = s.strip().strip("\"'").strip()
+                unwrapped = True
+                break
+    alternatives = _top_level(s, "|") if "|" in s else [s]
+    if len(alternatives) > 1:  # each is shorter than s, so this recursion ends
+        parts = [p for p in (_type_name(p) for p in alternatives) if p != "None"]
+        return parts[0] if len(parts) == 1 else ""
+    return "" if not s or any(c in s for c in "[]() ,") else s
+
+
+def _top_level(s: str, sep: str) -> list[str]:
+    """s split at sep outside brackets."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append(s[start:i])
+            start = i + 1
+    out.append(s[start:])
+    return out
+
+
+def _constructor(call: ts.Node) -> str:
+    """`Foo` / `mod.Foo` for a call that looks like a class instantiation (CapWords by
+    convention; `make_pool()` or `factory.build()` say nothing about the type)."""
+    fn = call.child_by_field_name("function")
+    if fn is None or fn.type not in ("identifier", "attribute"):
+        return ""
+    name = text(fn)
+    last = name.rpartition(".")[2]
+    return name if last[:1].isupper() else ""
 
 
 def _dotted(node: ts.Node, src: bytes) -> str:
@@ -278,6 +371,10 @@ _K_ATTRIBUTE = _LANG.id_for_node_kind("attribute", True)
 _K_CALL = _LANG.id_for_node_kind("call", True)
 
 
+def _start(node: ts.Node) -> int:
+    return node.start_byte
+
+
 def extract(result: FileResult, source: bytes, module: str, is_package: bool) -> FileResult:
     """Fill result with the module, classes, functions, fields, calls and imports of a file."""
     use_source(source)
@@ -287,14 +384,17 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
     caps = captures("python", root)
     ex = _Extractor(result, module, is_package)
     ex.scopes = _Scopes(module, list(caps.get("class", ())) + list(caps.get("function", ())))
+    ex.functions = list(caps.get("function", ()))
     ex.module_symbol(root)
     for node in caps.get("class", ()):
         ex.class_def(node)
     for node in caps.get("function", ()):
         ex.function(node)
-    for node in caps.get("classattr", ()):
+    # Capture lists are not in source order (and the order varies between runs); fields
+    # keep their first assignment, so order them.
+    for node in sorted(caps.get("classattr", ()), key=_start):
         ex.class_attribute(node)
-    for node in caps.get("attr", ()):
+    for node in sorted(caps.get("attr", ()), key=_start):
         ex.self_attribute(node)
     for node in caps.get("import", ()):
         ex.imports(node)
