@@ -56,6 +56,26 @@ def _pointee(type_text: str) -> str:
     return _strip_templates(from_ptr)
 
 
+_SEQUENCES = ("vector", "list", "deque", "set", "unordered_set", "multiset", "forward_list",
+              "array", "span", "queue", "priority_queue", "stack")
+
+
+def _element(type_text: str) -> str:
+    """Element type of a sequence container (`std::vector<std::shared_ptr<X>>` ->
+    `std::shared_ptr<X>`), '' for anything else (maps yield pairs)."""
+    s = type_text.replace("const ", "").strip().rstrip("*& ")
+    lt = s.find("<")
+    if lt <= 0 or not s.endswith(">") or s[:lt].split("::")[-1].strip() not in _SEQUENCES:
+        return ""
+    depth = 0
+    for i, ch in enumerate(s[lt + 1:-1]):
+        depth += ch == "<"
+        depth -= ch == ">"
+        if ch == "," and depth == 0:
+            return s[lt + 1: lt + 1 + i].strip()
+    return s[lt + 1:-1].strip()
+
+
 class Resolver:
     """Resolves call rows against an Index; all lookups memoised for the process lifetime."""
 
@@ -164,13 +184,48 @@ class Resolver:
                 if hits:
                     return hits
             return []
+        if kind == "member" and call["qualifier"]:  # a local or parameter: its recorded type
+            owner = self.local_type(call["qualifier"], cls, scope)
+            return self.member(owner, name, CALLABLE_KINDS) if owner else []
         if kind == "member" and call["receiver"] and cls:
             fields = self.member(cls, call["receiver"], ("field",))
             if fields:
                 owner = self.cpp_type(_pointee(fields[0]["type_text"]), fields[0]["scope"] or "")
                 if owner:
                     return self.member(owner, name, CALLABLE_KINDS)
+        if kind == "new":
+            owner = self.cpp_type(call["qualifier"], scope)
+            if owner:  # constructors are not inherited; a class without one is its own target
+                return (self.rows(f"{owner}::{name}", CALLABLE_KINDS)
+                        or self.rows(owner, TYPE_KINDS))
         return []
+
+    def local_type(self, info: str, cls: str | None, scope: str) -> str | None:
+        """Class of a local/parameter from the type info the extractor recorded: a type as
+        written (seen from the function's scope), `elem:a.b` — the element type of the
+        container reached through member fields a, b of the enclosing class — or `of:T`, the
+        element type of container type T; '?' (and iterators) are unknown."""
+        if info == "?" or info.startswith(("iter:", "iterof:")):
+            return None
+        if info.startswith("of:"):  # element of a local's own container type
+            element = _element(info[3:])
+            return self.cpp_type(_pointee(element), scope) if element else None
+        if not info.startswith("elem:"):
+            return self.cpp_type(_pointee(info), scope)
+        parts = info[5:].split(".")
+        if parts[0] == "this":
+            parts = parts[1:]
+        owner, type_text, type_scope = cls, "", scope
+        for part in parts:
+            if not owner:
+                return None
+            fields = self.member(owner, part, ("field",))
+            if not fields:
+                return None
+            type_text, type_scope = fields[0]["type_text"], fields[0]["scope"] or ""
+            owner = self.cpp_type(_pointee(type_text), type_scope)
+        element = _element(type_text)
+        return self.cpp_type(_pointee(element), type_scope) if element else None
 
     # ---- Python -----------------------------------------------------------------------
     def _imports(self, file_id: int) -> dict[str, str]:
@@ -277,6 +332,9 @@ class Resolver:
             names.append(entity.qname.rsplit(".", 2)[-2])  # `Foo(...)` calls Foo.__init__
         if entity.kind == "class" and entity.language == "python":
             names = [entity.name]
+        exact_qnames = {entity.qname}
+        if entity.kind in ("class", "struct") and entity.language == "cpp":
+            exact_qnames.add(f"{entity.qname}::{entity.name}")  # `new X`, make_shared<X>: ctors
         edges = []
         for name in names:
             for call in self.conn.execute("SELECT * FROM calls WHERE name=?", (name,)):
@@ -284,10 +342,10 @@ class Resolver:
                 if caller is None:
                     continue
                 edge = self.resolve(call, caller)
-                if any(t["id"] in ids or t["qname"] == entity.qname and not edge.heuristic
+                if any(t["id"] in ids or t["qname"] in exact_qnames and not edge.heuristic
                        for t in edge.targets):
                     edge.targets = [t for t in edge.targets if t["id"] in ids
-                                    or t["qname"] == entity.qname]
+                                    or t["qname"] in exact_qnames]
                     edges.append(edge)
         edges.sort(key=lambda e: (e.caller["qname"], e.line))
         return edges

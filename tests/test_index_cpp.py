@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from codewalk import store
@@ -82,3 +83,58 @@ def test_fields_enums_macros_includes(repo: Path) -> None:
     assert ix.find("BLOCK_BYTES")[0].kind == "macro"
     targets = {r[0] for r in ix.conn.execute("SELECT target FROM imports")}
     assert {"cache.h", "scheduler.h", "memory"} <= targets
+
+
+def _resolve_fixture(tmp_path: Path) -> Path:
+    root = tmp_path / "resolve"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "resolve" / "cpp", root)
+    return root
+
+
+def _edges_by_line(ix: Index, name: str) -> dict[int, tuple[bool, set[str]]]:
+    r = Resolver(ix)
+    (entity,) = ix.find(name)
+    out: dict[int, tuple[bool, set[str]]] = {}
+    for e in r.callees(entity):
+        heuristic, targets = out.get(e.line, (False, set()))
+        out[e.line] = (heuristic or e.heuristic, targets | {t["qname"] for t in e.targets})
+    return out
+
+
+def test_locals_and_parameters_resolve_through_their_types(tmp_path: Path) -> None:
+    ix = _index(_resolve_fixture(tmp_path))
+    got = _edges_by_line(ix, "Strategy::Process")
+    exact = {line: targets for line, (heuristic, targets) in got.items() if not heuristic}
+    assert exact == {
+        12: {"eng::Request::Len"},  # const std::shared_ptr<Request>& parameter
+        13: {"eng::Plain::Run"},  # Plain* parameter
+        14: {"eng::Base::Shared"},  # Request& parameter, method of its base
+        15: {"eng::Request::Request"},  # std::make_shared<Request>(1): the constructor
+        16: {"eng::Request::Len"},  # auto made = std::make_shared<Request>(...)
+        17: {"eng::Request::Request"},  # new Request(2)
+        18: {"eng::Base::Shared"},  # Request* fresh = new ...
+        20: {"eng::Request::Len"},  # Request value(3)
+        22: {"eng::Plain::Run"},  # std::shared_ptr<Plain> held
+        23: {"eng::Plain"},  # make_unique of a class without constructors: the class
+        24: {"eng::Plain::Run"},  # auto unique = std::make_unique<Plain>()
+        26: {"eng::Request::Len"},  # for (const auto& req : state_->waiting)
+        30: {"eng::Base::Shared"},  # auto req = *it, it = state_->waiting.begin()
+        32: {"eng::Request::Len"},
+    }
+    # `auto unknown = first->Len()`: an unknown local never falls back to a same-named member
+    assert got[33] == (True, {"eng::Request::Len", "eng::Strategy::Len"})
+    # elements of a parameter's own container type: range-for and `*it`
+    sweep = {line: e for line, e in _edges_by_line(ix, "eng::Sweep").items() if e[1]}
+    assert sweep == {42: (False, {"eng::Request::Len"}), 46: (False, {"eng::Base::Shared"})}
+
+
+def test_constructions_are_constructor_calls(tmp_path: Path) -> None:
+    ix = _index(_resolve_fixture(tmp_path))
+    r = Resolver(ix)
+    (ctor,) = ix.find("Request::Request")
+    assert [(c.caller["qname"], c.line, c.heuristic) for c in r.callers(ctor)] == [
+        ("eng::Strategy::Process", 15, False), ("eng::Strategy::Process", 17, False)]
+    (cls,) = ix.find("eng::Request", kinds=("class",))
+    assert [c.line for c in r.callers(cls)] == [15, 17]
+    (plain,) = ix.find("eng::Plain", kinds=("class",))
+    assert [c.line for c in r.callers(plain)] == [23]

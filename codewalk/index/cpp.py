@@ -176,6 +176,10 @@ class _Extractor:
         self.root = root
         self.callables: list[tuple[int, int, int]] = []
         self.scopes = _Scopes([], [])
+        # callable symbol index -> local/parameter name -> [[declaration start byte, how,
+        # payload]], in source order (see local_declarations, _info)
+        self.locals: dict[int, dict[str, list[list]]] = {}
+        self.params: dict[int, ts.Node] = {}  # callable symbol index -> its parameter_list
 
     def add(self, sym: Symbol, node: ts.Node, callable_body: bool = False) -> None:
         sym.start_byte, sym.end_byte = node.start_byte, node.end_byte
@@ -196,6 +200,8 @@ class _Extractor:
         body = node.child_by_field_name("body")
         head_end = body.start_byte if (is_def and body is not None) else node.end_byte
         head = source_head(node, head_end).rstrip(" ;{")
+        if is_def and params is not None:
+            self.params[len(self.result.symbols)] = params
         self.add(Symbol(
             name=parts[-1], qname="::".join(scope_parts + parts[-1:]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=is_def,
@@ -275,16 +281,92 @@ class _Extractor:
         target = text(path).strip('"<>')
         self.result.imports.append((target, "", node.start_point.row + 1))
 
-    def calls(self, nodes: list[ts.Node], src: bytes, commented: list[int]) -> None:
+    def local_declarations(self, nodes: list[ts.Node], find, wanted: set[int]) -> None:  # noqa: ANN001
+        """Record every local variable of a function, in source order. A use sees the latest
+        declaration of its name before it (blocks are not tracked: a use after an inner block
+        that shadowed an outer name is the rare case this gets wrong). Type info is worked out
+        only for locals that end up as a call's receiver (see _info). Only functions in
+        `wanted` (those with a call on a plain name) are looked at."""
+        locals_ = self.locals
+        for node in sorted(nodes, key=_start):
+            caller = find(node.start_byte, node.end_byte)
+            if caller not in wanted:
+                continue
+            scope = locals_[caller]
+            at = node.start_byte
+            type_node = node.child_by_field_id(_F_TYPE)
+            is_auto = type_node is not None and type_node.kind_id == _K_PLACEHOLDER
+            if node.kind_id == _K_FOR_RANGE:
+                name = _declared_name(node.child_by_field_id(_F_DECLARATOR))
+                entry = [at, _RANGE, node] if is_auto else [at, _TYPE, type_node]
+                if name:
+                    scope.setdefault(name, []).append(entry)
+                continue
+            for d in node.children_by_field_id(_F_DECLARATOR):
+                name = _declared_name(d)
+                if not name:
+                    continue
+                if not is_auto:
+                    entry = [at, _TYPE, type_node]
+                elif d.kind_id == _K_INIT_DECLARATOR:
+                    entry = [at, _AUTO, d]
+                else:
+                    entry = [at, _DONE, "?"]
+                scope.setdefault(name, []).append(entry)
+
+    def calls(self, nodes: list[ts.Node], src: bytes, commented: list[int], find,  # noqa: ANN001
+              local_nodes: list[ts.Node]) -> None:
         """Call tuples (caller, name, kind, line, receiver, qualifier, nargs) for every call
-        inside a function body, classified by how the callee is written (see records.Call)."""
-        find = Enclosing(self.callables).find
-        append = self.result.calls.append
+        inside a function body, classified by how the callee is written (see records.Call).
+        A member call on a local or parameter (`x->f()`) carries the local's type info as
+        qualifier; local declarations are only read in functions that have such calls."""
+        out = self.result.calls
+        append = out.append
+        pending = []  # (index in out, caller, receiver, call start byte)
         for node in nodes:
             caller = find(node.start_byte, node.end_byte)
             if caller is None:
                 continue
             call = _call(node, caller, src, commented)
+            if call is None:
+                continue
+            if call[2] == "member" and call[4]:
+                arg = node.child_by_field_id(_F_FUNCTION).child_by_field_id(_F_ARGUMENT)
+                if arg.kind_id == _K_IDENTIFIER:  # `x->f()`, not `this->x->f()`
+                    pending.append((len(out), caller, call[4], node.start_byte))
+            append(call)
+        if not pending:
+            return
+        wanted = {p[1] for p in pending}
+        local_types = self.locals
+        for caller in wanted:  # parameters first: they are declared before any local
+            scope = local_types[caller] = {}
+            params = self.params.get(caller)
+            for p in params.named_children if params is not None else ():
+                if p.kind_id in _PARAM_KINDS:
+                    name = _declared_name(p.child_by_field_id(_F_DECLARATOR))
+                    if name:
+                        scope[name] = [[-1, _TYPE, p.child_by_field_id(_F_TYPE)]]
+        self.local_declarations(local_nodes, find, wanted)
+        for i, caller, receiver, at in pending:
+            scope = local_types[caller]
+            entry = _visible(scope, receiver, at)
+            if entry is not None:
+                call = out[i]
+                out[i] = call[:5] + (_info(scope, entry) or "?",) + call[6:]
+
+    def constructions(self, nodes: list[ts.Node], find) -> None:  # noqa: ANN001
+        """`new X(...)` as a call of X's constructor (kind 'new', qualifier = X as written)."""
+        append = self.result.calls.append
+        for node in nodes:
+            caller = find(node.start_byte, node.end_byte)
+            if caller is None:
+                continue
+            type_node = node.child_by_field_id(_F_TYPE)
+            if type_node.kind_id == _K_PRIMITIVE:  # new char[n]
+                continue
+            call = _construction(text(type_node), node.child_by_field_id(_F_ARGUMENTS),
+                                 caller, node)
             if call is not None:
                 append(call)
 
@@ -314,6 +396,8 @@ def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple
     if t == _K_QUALIFIED:
         parts = _name_parts(fn)
         if not parts or parts[0] == "std":  # the standard library is never in the index
+            if parts[-1:] in (["make_shared"], ["make_unique"]):
+                return _construction(_template_arg(fn), args, caller, node, nargs)
             return None
         return (caller, parts[-1], "qualified", node.start_point[0] + 1, "",
                 "::".join(parts[:-1]), nargs)
@@ -349,6 +433,156 @@ def _receiver(arg: ts.Node, src: bytes) -> str:
     return ""
 
 
+def _construction(type_text: str, args: ts.Node | None, caller: int, node: ts.Node,
+                  nargs: int | None = None) -> tuple | None:
+    """A constructor call of the class written as type_text: name X, qualifier `ns::X<T>`."""
+    parts = _strip_args(type_text).split("::")
+    name = parts[-1].strip()
+    if not name.isidentifier() or parts[0] == "std":
+        return None
+    if nargs is None:
+        nargs = 0 if args is None else sum(1 for a in args.named_children if a.type != "comment")
+    return (caller, name, "new", node.start_point[0] + 1, "", squash(type_text), nargs)
+
+
+def _strip_args(type_text: str) -> str:
+    """`ns::X<A<B>>` -> `ns::X`."""
+    out, depth = [], 0
+    for ch in type_text:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif depth == 0 and not ch.isspace():
+            out.append(ch)
+    return "".join(out).lstrip(":")
+
+
+def _template_arg(fn: ts.Node) -> str:
+    """First template argument of `std::make_shared<X, ...>` ('' if none)."""
+    name = fn.child_by_field_id(_F_NAME)
+    while name is not None and name.kind_id == _K_QUALIFIED:
+        name = name.child_by_field_id(_F_NAME)
+    if name is None or name.kind_id != _K_TEMPLATE_FUNCTION:
+        return ""
+    targs = name.child_by_field_id(_F_ARGUMENTS)
+    first = targs.named_child(0) if targs is not None and targs.named_child_count else None
+    return text(first) if first is not None else ""
+
+
+def _start(node: ts.Node) -> int:
+    return node.start_byte
+
+
+def _declared_name(d: ts.Node | None) -> str:
+    """Variable name under a (pointer/reference/init/array) declarator; `T x(a)` parses as a
+    function declarator, whose name is the variable's."""
+    while d is not None and d.kind_id not in _IDENT_KINDS:
+        if d.kind_id in (_K_INIT_DECLARATOR, _K_FUNCTION_DECLARATOR, _K_ARRAY_DECLARATOR):
+            d = d.child_by_field_id(_F_DECLARATOR)
+        elif d.type in _WRAPPERS:
+            d = _inner(d)
+        else:
+            return ""
+    return text(d) if d is not None else ""
+
+
+# How a local's type info is obtained (entry = [declaration start, how, payload]).
+_TYPE, _AUTO, _RANGE, _DONE = 0, 1, 2, 3
+
+
+def _visible(scope: dict[str, list[list]], name: str, at: int) -> list | None:
+    """Entry of the latest declaration of name before byte `at` (None: not a local)."""
+    for entry in reversed(scope.get(name, ())):
+        if entry[0] < at:
+            return entry
+    return None
+
+
+def _info(scope: dict[str, list[list]], entry: list) -> str:
+    """An entry's type info, worked out once: the type as written; for `auto`, what the
+    initialiser says (_auto_info) or `elem:a.b` for `for (auto& x : a->b)`; '?' unknown."""
+    how, payload = entry[1], entry[2]
+    if how == _DONE:
+        return payload
+    if how == _TYPE:
+        info = text(payload) if payload is not None else "?"
+    elif how == _RANGE:
+        info = _chain_info("elem:", payload.child_by_field_id(_F_RIGHT), scope, entry[0])
+    else:
+        value = payload.child_by_field_id(_F_VALUE)
+        info = _auto_info(value, scope, entry[0]) if value is not None else "?"
+    entry[1], entry[2] = _DONE, info
+    return info
+
+
+def _chain(node: ts.Node | None) -> list[str]:
+    """['a', 'b', 'c'] for `a->b.c` / `this->a.b` made of plain names, else []."""
+    parts: list[str] = []
+    while node is not None and node.kind_id == _K_FIELD_EXPRESSION:
+        field = node.child_by_field_id(_F_FIELD)
+        if field is None or field.kind_id != _K_FIELD_IDENTIFIER:
+            return []
+        parts.append(text(field))
+        node = node.child_by_field_id(_F_ARGUMENT)
+    if node is None:
+        return []
+    if node.kind_id == _K_IDENTIFIER:
+        parts.append(text(node))
+    elif node.kind_id != _K_THIS or not parts:
+        return []
+    parts.reverse()
+    return parts
+
+
+def _chain_info(prefix: str, node: ts.Node | None, scope: dict[str, list[list]], at: int) -> str:
+    """`elem:a.b` / `iter:a.b` for a chain rooted at a member field (resolved at query time
+    through the fields' types); `of:T` / `iterof:T` for a local or parameter of type T itself
+    (`for (auto& r : reqs)`); '?' for a longer chain from a local or any other expression."""
+    parts = _chain(node)
+    if not parts:
+        return "?"
+    entry = _visible(scope, parts[0], at)
+    if entry is None:
+        return prefix + ".".join(parts)
+    known = _info(scope, entry)
+    if len(parts) > 1 or known == "?" or known.startswith(_DERIVED):
+        return "?"
+    return ("of:" if prefix == "elem:" else "iterof:") + known
+
+
+def _auto_info(value: ts.Node, scope: dict[str, list[list]], at: int) -> str:
+    """Type info of `auto x = value`: make_shared/make_unique/new give the class; `*it` the
+    element of what `it` iterates; `c.begin()`/`c.find(k)`-style calls an iterator over c."""
+    k = value.kind_id
+    if k == _K_NEW:
+        return text(value.child_by_field_id(_F_TYPE)) or "?"
+    if k == _K_POINTER_EXPRESSION and text(value)[:1] == "*":
+        arg = value.child_by_field_id(_F_ARGUMENT)
+        if arg is not None and arg.kind_id == _K_IDENTIFIER:
+            entry = _visible(scope, text(arg), at)
+            known = _info(scope, entry) if entry is not None else ""
+            if known.startswith("iter:"):
+                return "elem:" + known[5:]
+            if known.startswith("iterof:"):
+                return "of:" + known[7:]
+        return "?"
+    if k == _K_CALL:
+        fn = value.child_by_field_id(_F_FUNCTION)
+        if fn.kind_id == _K_QUALIFIED:
+            parts = _name_parts(fn)
+            if parts[:1] == ["std"] and parts[-1:] in (["make_shared"], ["make_unique"]):
+                return _template_arg(fn) or "?"
+        elif fn.kind_id == _K_FIELD_EXPRESSION:
+            field = fn.child_by_field_id(_F_FIELD)
+            if field is not None and text(field) in _ITERATOR_CALLS:
+                return _chain_info("iter:", fn.child_by_field_id(_F_ARGUMENT), scope, at)
+    return "?"
+
+
+_ITERATOR_CALLS = {"begin", "end", "cbegin", "cend", "rbegin", "rend", "find"}
+_DERIVED = ("elem:", "iter:", "of:", "iterof:")  # type info that is not a type as written
+
 _LANG = language("cpp")
 _F_FUNCTION = _LANG.field_id_for_name("function")
 _F_ARGUMENTS = _LANG.field_id_for_name("arguments")
@@ -364,6 +598,20 @@ _K_TEMPLATE_FUNCTION = _LANG.id_for_node_kind("template_function", True)
 _K_FIELD_EXPRESSION = _LANG.id_for_node_kind("field_expression", True)
 _K_THIS = _LANG.id_for_node_kind("this", True)
 _IDENT_KINDS = (_K_IDENTIFIER, _K_FIELD_IDENTIFIER)
+_F_TYPE = _LANG.field_id_for_name("type")
+_F_VALUE = _LANG.field_id_for_name("value")
+_F_RIGHT = _LANG.field_id_for_name("right")
+_K_PLACEHOLDER = _LANG.id_for_node_kind("placeholder_type_specifier", True)
+_K_FOR_RANGE = _LANG.id_for_node_kind("for_range_loop", True)
+_K_INIT_DECLARATOR = _LANG.id_for_node_kind("init_declarator", True)
+_K_FUNCTION_DECLARATOR = _LANG.id_for_node_kind("function_declarator", True)
+_K_ARRAY_DECLARATOR = _LANG.id_for_node_kind("array_declarator", True)
+_K_NEW = _LANG.id_for_node_kind("new_expression", True)
+_K_POINTER_EXPRESSION = _LANG.id_for_node_kind("pointer_expression", True)
+_K_CALL = _LANG.id_for_node_kind("call_expression", True)
+_K_PRIMITIVE = _LANG.id_for_node_kind("primitive_type", True)
+_PARAM_KINDS = (_LANG.id_for_node_kind("parameter_declaration", True),
+                _LANG.id_for_node_kind("optional_parameter_declaration", True))
 
 
 def smart_pointee(type_text: str) -> str:
@@ -409,5 +657,7 @@ def extract(result: FileResult, source: bytes) -> FileResult:
     for node in caps.get("include", ()):
         ex.include(node)
     commented = sorted(n.start_byte for n in caps.get("call.comment", ()))
-    ex.calls(caps.get("call", []), source, commented)
+    find = Enclosing(ex.callables).find
+    ex.calls(caps.get("call", []), source, commented, find, caps.get("local", []))
+    ex.constructions(caps.get("new", []), find)
     return result

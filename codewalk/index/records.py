@@ -34,7 +34,11 @@ class Call:
 
     `kind` says how the callee was named: 'plain' f(), 'this' this->f(), 'member' x.f()/x->f()
     with `receiver` = x, 'qualified' A::f() with `qualifier` = A, 'self' self.f(),
-    'self_attr' self.a.f() with receiver a, 'super' super().f(), 'attr' mod.f() with receiver mod.
+    'self_attr' self.a.f() with receiver a, 'super' super().f(), 'attr' mod.f() with receiver mod,
+    'new' `new X(...)` / `std::make_shared<X>(...)` / `std::make_unique<X>(...)` with name X and
+    qualifier X as written. A C++ 'member' call on a local or parameter carries the local's
+    type info as qualifier: its type as written, `elem:a.b` (element of the container reached
+    through member fields a.b) or '?' (a local of unknown type: never a same-named field).
     """
 
     caller: int

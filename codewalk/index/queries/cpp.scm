@@ -30,3 +30,12 @@
 ; Comments inside argument lists: nargs must not count them (rare; such calls are counted
 ; the slow way).
 (call_expression arguments: (argument_list (comment) @call.comment))
+
+; Local declarations in function bodies (and range-for / for-init variables): cpp.py records
+; their type text per function so `x->f()` on a local or parameter resolves through the type.
+(compound_statement (declaration declarator: (_)) @local)
+(for_statement initializer: (declaration declarator: (_)) @local)
+(for_range_loop declarator: (_) right: (_)) @local
+
+; `new X(...)` calls X's constructor (std::make_shared/make_unique<X> are call_expressions).
+(new_expression type: (_)) @new
