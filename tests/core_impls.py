@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any, Callable
 
 import pytest
+
+from codewalk.core.errors import CoreError
 
 IMPLS = ("core", "reference")
 
@@ -18,3 +21,11 @@ def load(name: str) -> ModuleType:
 @pytest.fixture(params=IMPLS)
 def core(request: pytest.FixtureRequest) -> ModuleType:
     return load(request.param)
+
+
+def outcome(fn: Callable[[Any], Any], m: Any) -> Any:
+    """("ok", result) or ("error", None): what the differential tests compare between implementations."""
+    try:
+        return ("ok", fn(m))
+    except CoreError:
+        return ("error", None)

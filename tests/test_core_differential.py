@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from core_impls import load
+from core_impls import load, outcome
 from codewalk.core.errors import CoreError
 
 EXAMPLES = int(os.environ.get("CODEWALK_HYPOTHESIS_EXAMPLES", "1000"))
@@ -21,13 +21,6 @@ REQ = st.integers(0, 3)
 # Few distinct token families so requests share prefixes and the tree gets merges and subtrees.
 PROMPT = st.lists(st.sampled_from([1, 2, 3]), min_size=1, max_size=4).flatmap(
     lambda fam: st.integers(0, 9).map(lambda tail: [t for f in fam for t in (f,) * 4] + [7] * tail))
-
-
-def outcome(fn: Callable[[Any], Any], m: Any) -> Any:
-    try:
-        return ("ok", fn(m))
-    except CoreError:
-        return ("error", None)
 
 
 class CacheMachine(RuleBasedStateMachine):

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from core_impls import core, load  # noqa: F401  (fixture)
+from core_impls import core, load, outcome  # noqa: F401  (fixture)
 from codewalk.core.errors import CoreError
 
 EXAMPLES = int(os.environ.get("CODEWALK_HYPOTHESIS_EXAMPLES", "1000"))
@@ -228,13 +228,6 @@ def test_hash_chain_matches_the_reference_function():
 REQ = st.integers(0, 4)
 PROMPT = st.lists(st.sampled_from([1, 2, 3]), min_size=1, max_size=4).flatmap(
     lambda fam: st.integers(0, 5).map(lambda tail: [t for f in fam for t in (f,) * 2] + [7] * tail))
-
-
-def outcome(fn: Callable[[Any], Any], m: Any) -> Any:
-    try:
-        return ("ok", fn(m))
-    except CoreError:
-        return ("error", None)
 
 
 class VllmMachine(RuleBasedStateMachine):
