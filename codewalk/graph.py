@@ -43,6 +43,8 @@ def call_graph(resolver: Resolver, roots: list[Entity], depth: int = 1,
                     queue.append((target, level + 1))
         if direction in ("callers", "both"):
             for edge in resolver.callers(entity):
+                if edge.heuristic and not include_heuristic:
+                    continue
                 for source in ix.find(edge.caller["qname"]):
                     if edge.caller["id"] in {r["id"] for r in source.rows}:
                         src = _node(g, source, ix.path(source.primary))

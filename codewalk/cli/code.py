@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--depth", type=_positive, default=1)
     p.add_argument("--format", choices=["mermaid", "dot", "json"], default="mermaid")
     p.add_argument("--direction", choices=["callees", "callers", "both"], default="callees")
+    p.add_argument("--heuristic", action="store_true",
+                   help="also draw calls resolved only by name (dashed); default: exact edges only")
     p.set_defaults(func=_graph)
 
 
@@ -202,7 +204,7 @@ def _graph(args: argparse.Namespace) -> int:
         return _not_found(ix, args, label, {"nodes": [], "edges": []})
     from codewalk.graph import call_graph, export, to_json
     from codewalk.resolve import Resolver
-    g = call_graph(Resolver(ix), entities, args.depth, args.direction)
+    g = call_graph(Resolver(ix), entities, args.depth, args.direction, include_heuristic=args.heuristic)
     if args.json:
         print(json.dumps({"query": args.name, "repo": label, **to_json(g)}, indent=2))
     else:
