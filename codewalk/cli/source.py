@@ -83,13 +83,12 @@ def _short(revision: str) -> str:
     return revision[:12] if len(revision) == 40 else revision
 
 
-def _add(args: argparse.Namespace) -> int:
-    from codewalk import fetch
+def _fetch_and_index(args: argparse.Namespace, get) -> tuple | int:
+    """Run fetch.add/update, then index; an exit status when it failed or --json already reported it."""
     from codewalk.sources import SourceError
 
     try:
-        entry = fetch.add(args.name, path=args.path, git_url=args.git, rev=args.rev, history=args.history,
-                          pip_spec=args.pip, progress=_interactive(args), say=_say(args))
+        entry = get()
     except SourceError as exc:
         return _fail(str(exc))
     indexed = _index(entry, args)
@@ -97,6 +96,18 @@ def _add(args: argparse.Namespace) -> int:
         print(json.dumps({"source": entry.to_dict(), "index": indexed}, indent=2))
         return 0
     rev = f" at {_short(entry.revision)}" if entry.revision else ""
+    return entry, indexed, rev
+
+
+def _add(args: argparse.Namespace) -> int:
+    from codewalk import fetch
+
+    done = _fetch_and_index(args, lambda: fetch.add(
+        args.name, path=args.path, git_url=args.git, rev=args.rev, history=args.history, pip_spec=args.pip,
+        progress=_interactive(args), say=_say(args)))
+    if isinstance(done, int):
+        return done
+    entry, indexed, rev = done
     print(f"added {entry.name}: {entry.kind}{rev}, {entry.location}")
     if indexed:
         print(f"indexed {indexed['files']} file(s), {indexed['symbols']} symbols")
@@ -196,17 +207,12 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _update(args: argparse.Namespace) -> int:
     from codewalk import fetch
-    from codewalk.sources import SourceError
 
-    try:
-        entry = fetch.update(args.name, rev=args.rev, progress=_interactive(args), say=_say(args))
-    except SourceError as exc:
-        return _fail(str(exc))
-    indexed = _index(entry, args)
-    if args.json:
-        print(json.dumps({"source": entry.to_dict(), "index": indexed}, indent=2))
-        return 0
-    rev = f" at {_short(entry.revision)}" if entry.revision else ""
+    done = _fetch_and_index(args, lambda: fetch.update(args.name, rev=args.rev, progress=_interactive(args),
+                                                       say=_say(args)))
+    if isinstance(done, int):
+        return done
+    entry, indexed, rev = done
     print(f"updated {entry.name}: {entry.kind}{rev}")
     if indexed:
         print(f"re-indexed: {indexed['parsed']} file(s) parsed of {indexed['files']}")
