@@ -101,3 +101,12 @@ def holds(starts: list[int], node: ts.Node) -> bool:
     """Whether any of the sorted byte offsets lies inside node."""
     i = bisect.bisect_left(starts, node.start_byte)
     return i < len(starts) and starts[i] < node.end_byte
+
+
+def count_args(args: ts.Node | None, commented: list[int]) -> int:
+    """Arguments of a call; comments count as named children, so they are skipped where present."""
+    if args is None:
+        return 0
+    if commented and holds(commented, args):
+        return sum(1 for a in args.named_children if a.type != "comment")
+    return args.named_child_count

@@ -7,7 +7,7 @@ import tree_sitter as ts
 
 from codewalk.index.common import MAX_SIGNATURE, Enclosing, count_errors, leading_comment, source, squash, text, use_source
 from codewalk.index.common import head as source_head
-from codewalk.index.common import holds
+from codewalk.index.common import count_args
 from codewalk.index.parse import captures, language, parse
 from codewalk.index.records import FileResult, Symbol
 
@@ -381,12 +381,7 @@ def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple
     """Classify one call_expression by how its callee is written."""
     fn = node.child_by_field_id(_F_FUNCTION)
     args = node.child_by_field_id(_F_ARGUMENTS)
-    if args is None:
-        nargs = 0
-    elif commented and holds(commented, args):
-        nargs = sum(1 for a in args.named_children if a.type != "comment")
-    else:
-        nargs = args.named_child_count
+    nargs = count_args(args, commented)
     t = fn.kind_id
     if t == _K_TEMPLATE_FUNCTION:
         fn = fn.child_by_field_id(_F_NAME)
