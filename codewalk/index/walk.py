@@ -62,6 +62,10 @@ def _git_listing(root: Path) -> Listing | None:
         return None
     if proc.returncode != 0:  # broken repo
         return None
+    if not proc.stdout and _ignored_by_git(root):
+        # root lies in a folder the enclosing repository ignores (an installed package under
+        # a git-managed ~/.pyenv, say): git lists nothing there, so walk it instead.
+        return None
     out = proc.stdout.decode("utf-8", "surrogateescape")
     prefix = ""
     listing = Listing()
@@ -73,6 +77,14 @@ def _git_listing(root: Path) -> Listing | None:
             listing.files.append(rel)
             listing.dirs.append(Path(rel).parent.as_posix())
     return listing
+
+
+def _ignored_by_git(root: Path) -> bool:
+    try:
+        proc = subprocess.run(["git", "check-ignore", "-q", "."], cwd=root, capture_output=True)
+    except OSError:
+        return False
+    return proc.returncode == 0
 
 
 def _inside_git(root: Path) -> bool:
