@@ -162,6 +162,40 @@ def _kind(name: str, scope_parts: list[str], member: bool) -> str:
     return "method" if member else "function"
 
 
+# Statements tree-sitter can mistake for a function when a macro hides their context.
+_KEYWORDS = frozenset({"if", "for", "while", "switch", "catch", "return", "do", "else", "try",
+                       "sizeof", "decltype", "static_assert", "alignof", "noexcept"})
+
+
+def _template_params(parent: ts.Node | None) -> str:
+    """`T,U` for a class inside `template <class T, typename U>`, '' otherwise."""
+    if parent is None or parent.type != "template_declaration":
+        return ""
+    params = parent.child_by_field_id(_F_PARAMETERS)
+    names = []
+    for p in params.named_children if params is not None else ():
+        ident = next((c for c in p.named_children if c.type == "type_identifier"), None)
+        if ident is None:
+            return ""  # a non-type or template-template parameter: do not substitute at all
+        names.append(text(ident))
+    return ",".join(names)
+
+
+def _return_type(type_node: ts.Node | None, declarator: ts.Node | None) -> str:
+    """Return type as written (`std::shared_ptr<X>`, `X*`, `const Y&`), '' when there is none."""
+    if type_node is None:
+        return ""
+    out = squash(text(type_node), 200)
+    node = declarator
+    while node is not None and node.type in _WRAPPERS:
+        if node.type == "pointer_declarator":
+            out += "*"
+        elif node.type == "reference_declarator":
+            out += "&"
+        node = _inner(node)
+    return out
+
+
 def _outer(node: ts.Node) -> ts.Node:
     """The template_declaration wrapping node, if any (comments sit above it)."""
     parent = node.parent
@@ -192,11 +226,22 @@ class _Extractor:
         if name_node is None:
             return
         parts = _name_parts(name_node)
-        if not parts or not parts[-1]:
+        if not parts or not parts[-1] or parts[-1] in _KEYWORDS:
             return
+        type_node = node.child_by_field_id(_F_TYPE)
+        if type_node is not None and any(c.type == "ERROR" and text(c).strip() == "~"
+                                         for c in node.children):
+            # `__forceinline__ ~X()`: the unknown attribute macro parses as a return type and
+            # the tilde as an error, so the destructor would read as a constructor.
+            parts[-1] = "~" + parts[-1]
+            type_node = None
         outer, in_class = self.scopes.of(node)
         scope_parts = outer + parts[:-1]
         kind = _kind(parts[-1], scope_parts, in_class or len(parts) > 1)
+        if type_node is None and kind in ("function", "method") and name_node.type != "operator_cast":
+            # Only constructors, destructors and conversion operators lack a return type; this
+            # is a macro invocation (`MOCK_METHOD(...);`, `FOR_RANGE(i, 0, n) {`).
+            return
         body = node.child_by_field_name("body")
         head_end = body.start_byte if (is_def and body is not None) else node.end_byte
         head = source_head(node, head_end).rstrip(" ;{")
@@ -207,6 +252,7 @@ class _Extractor:
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=is_def,
             scope="::".join(scope_parts), signature=squash(head),
             params_key=params_key(params, declarator), comment=leading_comment(_outer(node)),
+            type_text=_return_type(type_node, declarator),
         ), node, callable_body=is_def)
 
     def type_def(self, node: ts.Node, kind: str) -> None:
@@ -223,13 +269,39 @@ class _Extractor:
                          if b.type not in ("access_specifier", "virtual", "comment")]
         if kind == "class" and node.type == "struct_specifier":
             kind = "struct"
+        template_params = _template_params(node.parent)
         body = node.child_by_field_name("body")
         head = source_head(node, body.start_byte if body else node.end_byte)
         self.add(Symbol(
             name=parts[-1], qname="::".join(scope_parts + parts[-1:]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
             scope="::".join(scope_parts), signature=squash(head),
-            comment=leading_comment(_outer(node)), bases=tuple(bases),
+            comment=leading_comment(_outer(node)), bases=tuple(bases), type_text=template_params,
+        ), node)
+
+    def alias(self, node: ts.Node) -> None:
+        """`using X = T;` / `typedef T X;` as a symbol of kind 'alias' whose type_text is T."""
+        if node.type == "alias_declaration":
+            name_node, target = node.child_by_field_id(_F_NAME), node.child_by_field_id(_F_TYPE)
+            stars = ""
+        else:
+            target = node.child_by_field_id(_F_TYPE)
+            decl = node.child_by_field_id(_F_DECLARATOR)
+            stars = _stars(decl)
+            name_node = decl
+            while name_node is not None and name_node.type in _WRAPPERS:
+                name_node = _inner(name_node)
+            if name_node is None or name_node.type != "type_identifier":
+                return
+        if name_node is None or target is None:
+            return
+        name = text(name_node)
+        outer, _ = self.scopes.of(node)
+        self.add(Symbol(
+            name=name, qname="::".join(outer + [name]), kind="alias",
+            line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
+            scope="::".join(outer), signature=squash(text(node)).rstrip(";"),
+            type_text=squash(text(target), 200) + stars,
         ), node)
 
     def namespace(self, node: ts.Node) -> None:
@@ -298,7 +370,8 @@ class _Extractor:
             is_auto = type_node is not None and type_node.kind_id == _K_PLACEHOLDER
             if node.kind_id == _K_FOR_RANGE:
                 name = _declared_name(node.child_by_field_id(_F_DECLARATOR))
-                entry = [at, _RANGE, node] if is_auto else [at, _TYPE, type_node]
+                entry = [at, _RANGE, node] if is_auto else \
+                    [at, _TYPE, type_node, _stars(node.child_by_field_id(_F_DECLARATOR))]
                 if name:
                     scope.setdefault(name, []).append(entry)
                 continue
@@ -307,7 +380,7 @@ class _Extractor:
                 if not name:
                     continue
                 if not is_auto:
-                    entry = [at, _TYPE, type_node]
+                    entry = [at, _TYPE, type_node, _stars(d)]
                 elif d.kind_id == _K_INIT_DECLARATOR:
                     entry = [at, _AUTO, d]
                 else:
@@ -331,9 +404,9 @@ class _Extractor:
             if call is None:
                 continue
             if call[2] == "member" and call[4]:
-                arg = node.child_by_field_id(_F_FUNCTION).child_by_field_id(_F_ARGUMENT)
-                if arg.kind_id == _K_IDENTIFIER:  # `x->f()`, not `this->x->f()`
-                    pending.append((len(out), caller, call[4], node.start_byte))
+                root = call[4].split("\t", 1)[0]
+                if root.isidentifier() and root != "this":  # `x->f()`, `x.a->f()`
+                    pending.append((len(out), caller, root, node.start_byte))
             append(call)
         if not pending:
             return
@@ -346,7 +419,8 @@ class _Extractor:
                 if p.kind_id in _PARAM_KINDS:
                     name = _declared_name(p.child_by_field_id(_F_DECLARATOR))
                     if name:
-                        scope[name] = [[-1, _TYPE, p.child_by_field_id(_F_TYPE)]]
+                        scope[name] = [[-1, _TYPE, p.child_by_field_id(_F_TYPE),
+                                        _stars(p.child_by_field_id(_F_DECLARATOR))]]
         self.local_declarations(local_nodes, find, wanted)
         for i, caller, receiver, at in pending:
             scope = local_types[caller]
@@ -371,6 +445,25 @@ class _Extractor:
                 append(call)
 
 
+    def initialisers(self, names: list[ts.Node], args: list[ts.Node], find) -> None:  # noqa: ANN001
+        """`: Base(a), member_(b, c)` as calls (kind 'init') of a base or member constructor;
+        the resolver tells which from the class."""
+        append = self.result.calls.append
+        arg_at = {a.start_byte: a for a in args}
+        for node in names:
+            caller = find(node.start_byte, node.end_byte)
+            if caller is None:
+                continue
+            parts = _name_parts(node)
+            if not parts:
+                continue
+            nxt = node.next_named_sibling
+            nargs = sum(1 for a in nxt.named_children if a.type != "comment") \
+                if nxt is not None and nxt.start_byte in arg_at else 0
+            append((caller, parts[-1], "init", node.start_point.row + 1, "",
+                    "::".join(parts[:-1]), nargs))
+
+
 def _ident(node: ts.Node, src: bytes) -> str:
     """Text of an identifier-like node; whitespace-free, so _name_parts' squash is a no-op."""
     s = src[node.start_byte:node.end_byte].decode("utf-8", "replace")
@@ -383,19 +476,21 @@ def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple
     args = node.child_by_field_id(_F_ARGUMENTS)
     nargs = count_args(args, commented)
     t = fn.kind_id
+    line = node.start_point[0] + 1
     if t == _K_TEMPLATE_FUNCTION:
         fn = fn.child_by_field_id(_F_NAME)
         t = fn.kind_id
     if t == _K_IDENTIFIER:
-        return (caller, _ident(fn, src), "plain", node.start_point[0] + 1, "", "", nargs)
+        return (caller, _ident(fn, src), "plain", line, "", "", nargs)
     if t == _K_QUALIFIED:
         parts = _name_parts(fn)
-        if not parts or parts[0] == "std":  # the standard library is never in the index
-            if parts[-1:] in (["make_shared"], ["make_unique"]):
-                return _construction(_template_arg(fn), args, caller, node, nargs)
+        if not parts:
             return None
-        return (caller, parts[-1], "qualified", node.start_point[0] + 1, "",
-                "::".join(parts[:-1]), nargs)
+        if parts[0] == "std" and parts[-1:] in (["make_shared"], ["make_unique"]):
+            return _construction(_template_arg(fn), args, caller, node, nargs)
+        # std:: calls are kept (as external calls, so `show` can count them); the resolver
+        # never looks for them in the index.
+        return (caller, parts[-1], "qualified", line, "", "::".join(parts[:-1]), nargs)
     if t != _K_FIELD_EXPRESSION:
         return None
     field = fn.child_by_field_id(_F_FIELD)
@@ -409,23 +504,88 @@ def _call(node: ts.Node, caller: int, src: bytes, commented: list[int]) -> tuple
             return None
         name = parts[-1]
     arg = fn.child_by_field_id(_F_ARGUMENT)
-    line = node.start_point[0] + 1
     if arg.kind_id == _K_THIS:
         return (caller, name, "this", line, "", "", nargs)
-    return (caller, name, "member", line, _receiver(arg, src), "", nargs)
+    tokens = _expr(arg, src, 0)
+    receiver = "\t".join(tokens + [_op(fn)]) if tokens else ""
+    return (caller, name, "member", line, receiver, "", nargs)
 
 
-def _receiver(arg: ts.Node, src: bytes) -> str:
-    """`x` for x.f()/x->f()/this->x->f(); '' when the receiver is an arbitrary expression."""
-    t = arg.kind_id
-    if t == _K_IDENTIFIER:
-        return src[arg.start_byte:arg.end_byte].decode("utf-8", "replace")
-    if t == _K_FIELD_EXPRESSION:
-        inner = arg.child_by_field_id(_F_ARGUMENT)
-        field = arg.child_by_field_id(_F_FIELD)
-        if inner is not None and inner.kind_id == _K_THIS and field is not None:
-            return src[field.start_byte:field.end_byte].decode("utf-8", "replace")
-    return ""
+def _op(field_expression: ts.Node) -> str:
+    """'->' or '.' of a field_expression."""
+    op = field_expression.child_by_field_id(_F_OPERATOR)
+    return "->" if op is not None and op.type == "->" else "."
+
+
+_CASTS = ("static_cast", "dynamic_cast", "const_cast", "reinterpret_cast")
+_POINTER_CASTS = ("static_pointer_cast", "dynamic_pointer_cast", "const_pointer_cast",
+                  "reinterpret_pointer_cast")
+
+
+def _expr(node: ts.Node, src: bytes, depth: int) -> list[str]:
+    """An object expression as tokens the resolver evaluates to a type at query time, [] when
+    it is not one it can follow. Root: a name (local, parameter or member field), `this`,
+    `F:f()` (a plain call), `Q:A<B>::f()` (a qualified call), `T:type` (a cast); then steps
+    `->x` / `.x` (field), `->f()` / `.f()` (member call), `[]` (subscript), `*` (dereference).
+    Depth-capped: receivers are short, and nothing may recurse with the nesting of the file."""
+    if depth > 12:
+        return []
+    k = node.kind_id
+    if k == _K_IDENTIFIER:
+        return [_ident(node, src)]
+    if k == _K_THIS:
+        return ["this"]
+    if k == _K_FIELD_EXPRESSION:
+        field = node.child_by_field_id(_F_FIELD)
+        if field is None or field.kind_id != _K_FIELD_IDENTIFIER:
+            return []
+        inner = _expr(node.child_by_field_id(_F_ARGUMENT), src, depth + 1)
+        return inner + [_op(node) + _ident(field, src)] if inner else []
+    if k == _K_CALL:
+        fn = node.child_by_field_id(_F_FUNCTION)
+        fk = fn.kind_id
+        if fk == _K_FIELD_EXPRESSION:
+            field = fn.child_by_field_id(_F_FIELD)
+            if field is None or field.kind_id != _K_FIELD_IDENTIFIER:
+                return []
+            inner = _expr(fn.child_by_field_id(_F_ARGUMENT), src, depth + 1)
+            return inner + [_op(fn) + _ident(field, src) + "()"] if inner else []
+        if fk == _K_IDENTIFIER:
+            return ["F:" + _ident(fn, src) + "()"]
+        if fk == _K_TEMPLATE_FUNCTION:
+            name = text(fn.child_by_field_id(_F_NAME))
+            if name in _CASTS:
+                return ["T:" + _first_template_arg(fn)]
+            return ["F:" + name + "()"]
+        if fk == _K_QUALIFIED:
+            parts = _name_parts(fn)
+            if parts[:1] == ["std"] and parts[-1:] and parts[-1] in _POINTER_CASTS:
+                return ["T:std::shared_ptr<" + _template_arg(fn) + ">"]
+            if parts[:1] == ["std"] and parts[-1:] in (["make_shared"], ["make_unique"]):
+                return ["T:std::shared_ptr<" + _template_arg(fn) + ">"]
+            scope = fn.child_by_field_id(_F_SCOPE)
+            if scope is None:
+                return []
+            return ["Q:" + squash(text(scope)).replace(" ", "") + "::" + parts[-1] + "()"]
+        return []
+    if k == _K_SUBSCRIPT:
+        inner = _expr(node.child_by_field_id(_F_ARGUMENT), src, depth + 1)
+        return inner + ["[]"] if inner else []
+    if k == _K_PARENTHESIZED and node.named_child_count:
+        return _expr(node.named_child(0), src, depth + 1)
+    if k == _K_POINTER_EXPRESSION and node.child(0).type == "*":
+        inner = _expr(node.child_by_field_id(_F_ARGUMENT), src, depth + 1)
+        return inner + ["*"] if inner else []
+    if k == _K_CAST:
+        return ["T:" + squash(text(node.child_by_field_id(_F_TYPE)))]
+    return []
+
+
+def _first_template_arg(fn: ts.Node) -> str:
+    """`T*` of `static_cast<T*>`."""
+    targs = fn.child_by_field_id(_F_ARGUMENTS)
+    first = targs.named_child(0) if targs is not None and targs.named_child_count else None
+    return squash(text(first)) if first is not None else ""
 
 
 def _construction(type_text: str, args: ts.Node | None, caller: int, node: ts.Node,
@@ -482,6 +642,22 @@ def _declared_name(d: ts.Node | None) -> str:
     return text(d) if d is not None else ""
 
 
+def _stars(declarator: ts.Node | None) -> str:
+    """`*` for `T* x`, `&` for `T& x`: the part of a variable's type its declarator holds."""
+    out = ""
+    node = declarator
+    while node is not None and node.kind_id != _K_IDENTIFIER:
+        if node.type == "pointer_declarator":
+            out += "*"
+        elif node.type == "reference_declarator":
+            out += "&"
+        elif node.kind_id not in (_K_INIT_DECLARATOR,) and node.type not in _WRAPPERS:
+            break
+        node = node.child_by_field_id(_F_DECLARATOR) if node.kind_id == _K_INIT_DECLARATOR \
+            else _inner(node)
+    return out
+
+
 # How a local's type info is obtained (entry = [declaration start, how, payload]).
 _TYPE, _AUTO, _RANGE, _DONE = 0, 1, 2, 3
 
@@ -501,9 +677,13 @@ def _info(scope: dict[str, list[list]], entry: list) -> str:
     if how == _DONE:
         return payload
     if how == _TYPE:
-        info = text(payload) if payload is not None else "?"
+        info = squash(text(payload)) + entry[3] if payload is not None else "?"
     elif how == _RANGE:
-        info = _chain_info("elem:", payload.child_by_field_id(_F_RIGHT), scope, entry[0])
+        right = payload.child_by_field_id(_F_RIGHT)
+        info = _chain_info("elem:", right, scope, entry[0])
+        if info == "?":  # `for (auto& r : batch_state->queue)`: element of any receiver-like value
+            whole = _expr_info(right, scope, entry[0])
+            info = "each:" + whole[5:] if whole.startswith("expr:") else "?"
     else:
         value = payload.child_by_field_id(_F_VALUE)
         info = _auto_info(value, scope, entry[0]) if value is not None else "?"
@@ -572,7 +752,27 @@ def _auto_info(value: ts.Node, scope: dict[str, list[list]], at: int) -> str:
             field = fn.child_by_field_id(_F_FIELD)
             if field is not None and text(field) in _ITERATOR_CALLS:
                 return _chain_info("iter:", fn.child_by_field_id(_F_ARGUMENT), scope, at)
-    return "?"
+    return _expr_info(value, scope, at)
+
+
+def _expr_info(value: ts.Node, scope: dict[str, list[list]], at: int) -> str:
+    """`expr:<tokens>` for `auto x = a->b()` and the like (see _expr); a root that is itself a
+    local is replaced by what is known of it, so the resolver never needs the function's locals."""
+    tokens = _expr(value, source(), 0)
+    if not tokens:
+        return "?"
+    root = tokens[0]
+    if root.isidentifier() and root != "this":
+        entry = _visible(scope, root, at)
+        if entry is not None:
+            known = _info(scope, entry)
+            if known == "?":
+                return "?"
+            if known.startswith("expr:"):
+                tokens = known[5:].split("\t") + tokens[1:]
+            else:
+                tokens[0] = "L:" + known
+    return "expr:" + "\t".join(tokens)
 
 
 _ITERATOR_CALLS = {"begin", "end", "cbegin", "cend", "rbegin", "rend", "find"}
@@ -605,6 +805,12 @@ _K_NEW = _LANG.id_for_node_kind("new_expression", True)
 _K_POINTER_EXPRESSION = _LANG.id_for_node_kind("pointer_expression", True)
 _K_CALL = _LANG.id_for_node_kind("call_expression", True)
 _K_PRIMITIVE = _LANG.id_for_node_kind("primitive_type", True)
+_K_SUBSCRIPT = _LANG.id_for_node_kind("subscript_expression", True)
+_K_PARENTHESIZED = _LANG.id_for_node_kind("parenthesized_expression", True)
+_K_CAST = _LANG.id_for_node_kind("cast_expression", True)
+_F_OPERATOR = _LANG.field_id_for_name("operator")
+_F_SCOPE = _LANG.field_id_for_name("scope")
+_F_PARAMETERS = _LANG.field_id_for_name("parameters")
 _PARAM_KINDS = (_LANG.id_for_node_kind("parameter_declaration", True),
                 _LANG.id_for_node_kind("optional_parameter_declaration", True))
 
@@ -639,20 +845,33 @@ def extract(result: FileResult, source: bytes) -> FileResult:
     for node in caps.get("function", ()):
         ex.function(node, node.child_by_field_name("declarator"), is_def=True)
     seen: set[int] = set()  # one node can match several patterns (template in a class body)
+    in_body = Enclosing(list(ex.callables)).find
     for node in caps.get("prototype", ()):
         if node.id not in seen:
+            seen.add(node.id)
+            ex.function(node, node.child_by_field_name("declarator"), is_def=False)
+    for node in caps.get("prototype.pp", ()):
+        if node.id not in seen and in_body(node.start_byte, node.end_byte) is None:
             seen.add(node.id)
             ex.function(node, node.child_by_field_name("declarator"), is_def=False)
     for node in caps.get("member", ()):
         if node.id not in seen:
             seen.add(node.id)
             ex.member(node)
+    for node in caps.get("member.pp", ()):
+        if node.id not in seen and in_body(node.start_byte, node.end_byte) is None:
+            seen.add(node.id)
+            ex.member(node)
     for node in caps.get("macro", ()):
         ex.macro(node)
+    for node in caps.get("alias", ()):
+        if in_body(node.start_byte, node.end_byte) is None:
+            ex.alias(node)
     for node in caps.get("include", ()):
         ex.include(node)
     commented = sorted(n.start_byte for n in caps.get("call.comment", ()))
     find = Enclosing(ex.callables).find
     ex.calls(caps.get("call", []), source, commented, find, caps.get("local", []))
     ex.constructions(caps.get("new", []), find)
+    ex.initialisers(caps.get("init.name", []), caps.get("init.args", []), find)
     return result

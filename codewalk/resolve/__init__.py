@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from codewalk.lookup import Entity, Index, group_entities
 from codewalk.resolve.cpp import CppRules
@@ -56,6 +57,8 @@ class Resolver(Scope):
         self.cpp = CppRules(self)
         self.py = PyRules(self)
         self.base_of = self._base_of
+        self.derived = lru_cache(maxsize=None)(self._derived)
+        self.overrides = lru_cache(maxsize=None)(self._overrides)
 
     def _base_of(self, row: Row, text: str) -> str | None:
         """Qualified name of a base class written as `text` in class `row`."""
@@ -63,6 +66,66 @@ class Resolver(Scope):
             return self.py.name(text, row["file_id"], (row["scope"] or ""))
         return self.cpp.type(text, row["scope"] or "")
 
+    # ---- dispatch ---------------------------------------------------------------------
+    def _derived(self, cls: str) -> tuple[str, ...]:
+        """Classes that name cls among their resolved bases, transitively (breadth first)."""
+        short = cls.replace("::", ".").rsplit(".", 1)[-1]
+        out: list[str] = []
+        queue, seen = [(cls, short)], {cls}
+        while queue and len(out) < 256:
+            base, name = queue.pop(0)
+            for row in self.conn.execute(
+                    "SELECT * FROM symbols WHERE bases LIKE ? AND kind IN ('class','struct')",
+                    (f"%{name}%",)):
+                if row["qname"] in seen:
+                    continue
+                if any(self.base_of(row, b) == base
+                       for b in filter(None, (row["bases"] or "").split("\n"))):
+                    seen.add(row["qname"])
+                    out.append(row["qname"])
+                    queue.append((row["qname"], row["name"]))
+        return tuple(out)
+
+    def _virtual(self, target: Row) -> bool:
+        """Whether calls of target dispatch: any Python method; a C++ method declared
+        `virtual`, `override` or `final` (on any of its declarations)."""
+        if target["kind"] not in ("method", "operator", "destructor"):
+            return False
+        if target["language"] == "python":
+            return True
+        return any(any(w in (r["signature"] or "") for w in ("virtual ", " override", " final"))
+                   for r in self.ix.by_qname(target["qname"])
+                   if r["params_key"] == target["params_key"])
+
+    def _overrides(self, target: Row) -> tuple[Row, ...]:
+        """Methods of derived classes that override target (one row each, definition first)."""
+        if not self._virtual(target) or not target["scope"]:
+            return ()
+        sep = "::" if target["language"] == "cpp" else "."
+        out = []
+        for cls in self.derived(target["scope"]):
+            rows = [r for r in self.ix.by_qname(f"{cls}{sep}{target['name']}")
+                    if r["kind"] == target["kind"] and (target["language"] == "python"
+                                                        or r["params_key"] == target["params_key"])]
+            if rows:
+                out.append(sorted(rows, key=lambda r: -r["is_def"])[0])
+        return tuple(out)
+
+    def _overridden(self, row: Row) -> tuple[Row, ...]:
+        """Base-class methods that row overrides (and that dispatch)."""
+        if row["kind"] not in ("method", "operator", "destructor") or not row["scope"]:
+            return ()
+        sep = "::" if row["language"] == "cpp" else "."
+        out = []
+        for base in self.chain(row["scope"])[1:]:
+            for r in self.ix.by_qname(f"{base}{sep}{row['name']}"):
+                if r["kind"] == row["kind"] and (row["language"] == "python"
+                                                 or r["params_key"] == row["params_key"]) \
+                        and self._virtual(r):
+                    out.append(r)
+        return tuple(out)
+
+    # ---- edges -------------------------------------------------------------------------
     def resolve(self, call: sqlite3.Row, caller: sqlite3.Row) -> Edge:
         """Exact targets when scope rules find them, else same-named callables (heuristic)."""
         lang = caller["language"]
@@ -70,11 +133,17 @@ class Resolver(Scope):
         exact = _by_arity(found.targets, call["nargs"])
         if exact:
             kind = "macro" if all(t["kind"] == "macro" for t in exact) else "project"
-            return Edge(caller, call["line"], call["name"], exact, False, "exact", kind)
+            edge = Edge(caller, call["line"], call["name"], exact, False, "exact", kind)
+            if call["kind"] not in ("super", "qualified", "init", "new"):  # `Base::f()` is static
+                edge.overrides = [(o, t) for t in exact for o in self.overrides(t)]
+            return edge
         if found.external:
             return Edge(caller, call["line"], call["name"], [], False, "unresolved", "external",
                         found.external)
         guesses = self.by_name(call["name"], lang) if found.guess else []
+        if call["kind"] == "plain":  # a plain call never reaches another class's method
+            guesses = [g for g in guesses if g["kind"] in ("function", "macro")
+                       or lang == "python" and g["kind"] == "constructor"]
         guesses = guesses if len({g["qname"] for g in guesses}) <= MAX_CANDIDATES else []
         resolution = "heuristic" if guesses else "unresolved"
         return Edge(caller, call["line"], call["name"], guesses, True, resolution)
@@ -99,6 +168,8 @@ class Resolver(Scope):
         exact_qnames = {entity.qname}
         if entity.kind in ("class", "struct") and entity.language == "cpp":
             exact_qnames.add(f"{entity.qname}::{entity.name}")  # `new X`, make_shared<X>: ctors
+        # Calls of the base methods this one overrides reach it too (dispatch, `via` the base).
+        bases = {b["id"]: b for r in entity.rows for b in self._overridden(r)}
         edges = []
         for name in names:
             for call in self.conn.execute("SELECT * FROM calls WHERE name=?", (name,)):
@@ -111,6 +182,10 @@ class Resolver(Scope):
                     edge.targets = [t for t in edge.targets if t["id"] in ids
                                     or t["qname"] in exact_qnames]
                     edges.append(edge)
+                elif not edge.heuristic and any(t["id"] in bases for t in edge.targets):
+                    via = next(bases[t["id"]] for t in edge.targets if t["id"] in bases)
+                    edges.append(Edge(caller, edge.line, edge.name, list(entity.rows), False,
+                                      "dispatch", edge.kind, via=via))
         edges.sort(key=lambda e: (e.caller["qname"], e.line))
         return edges
 

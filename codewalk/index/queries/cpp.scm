@@ -19,10 +19,28 @@
 (field_declaration_list (declaration declarator: (_)) @prototype)
 (field_declaration_list (template_declaration (declaration declarator: (_)) @prototype))
 
+; Prototypes directly inside #if/#ifdef/#else/#elif blocks (per-platform declarations). The
+; same shapes occur inside function bodies (`T x(a);` under #ifdef), so cpp.py drops any that
+; lie in a function body.
+(preproc_if (declaration declarator: (_)) @prototype.pp)
+(preproc_ifdef (declaration declarator: (_)) @prototype.pp)
+(preproc_else (declaration declarator: (_)) @prototype.pp)
+(preproc_elif (declaration declarator: (_)) @prototype.pp)
+(preproc_if (field_declaration declarator: (_)) @member.pp)
+(preproc_ifdef (field_declaration declarator: (_)) @member.pp)
+(preproc_else (field_declaration declarator: (_)) @member.pp)
+(preproc_elif (field_declaration declarator: (_)) @member.pp)
+; Explicit template instantiations name a function (or class) they instantiate.
+(template_instantiation declarator: (function_declarator)) @prototype
+
 ; Member prototypes and data members share field_declaration; cpp.py tells them apart.
 (field_declaration_list (field_declaration declarator: (_)) @member)
 
 (preproc_function_def name: (identifier)) @macro
+
+; Type aliases, followed when a type written through one is looked up.
+(alias_declaration name: (_) type: (_)) @alias
+(type_definition type: (_) declarator: (_)) @alias
 
 (preproc_include path: (_)) @include
 
@@ -36,6 +54,9 @@
 (compound_statement (declaration declarator: (_)) @local)
 (for_statement initializer: (declaration declarator: (_)) @local)
 (for_range_loop declarator: (_) right: (_)) @local
+
+; Constructor initialisers call base and member constructors: `A::A() : Base(1), m_(2) {}`.
+(field_initializer_list (field_initializer (_) @init.name (argument_list) @init.args)) 
 
 ; `new X(...)` calls X's constructor (std::make_shared/make_unique<X> are call_expressions).
 (new_expression type: (_)) @new
