@@ -171,3 +171,38 @@ def qualified_display(row: sqlite3.Row) -> str:
     if row["language"] == "cpp" and row["kind"] in CALLABLE_KINDS and row["kind"] != "macro":
         return f"{row['qname']}({row['params_key']})"
     return row["qname"]
+
+
+# Path components that mark code around the engine rather than the engine itself.
+_PERIPHERAL = frozenset({"test", "tests", "testing", "unittest", "unittests", "benchmark",
+                         "benchmarks", "bench", "third_party", "3rdparty", "thirdparty",
+                         "external", "extern", "examples", "example", "mock", "mocks", "tools"})
+
+
+def peripheral(path: str) -> bool:
+    """Tests, benchmarks, examples and vendored code (by folder or file name)."""
+    parts = path.lower().split("/")
+    stem = parts[-1].rsplit(".", 1)[0]
+    return (any(p in _PERIPHERAL for p in parts[:-1]) or stem.startswith("test_")
+            or stem.endswith(("_test", "_tests", "_mock", "_benchmark")) or stem == "conftest")
+
+
+def rank(ix: Index, entities: list[Entity], annotated: set[str] = frozenset()) -> list[Entity]:
+    """Matches in the order a reader wants them: engine code before tests, benchmarks and
+    vendored code; annotated before unannotated; then shallower, shorter paths."""
+    def key(e: Entity) -> tuple:
+        path = ix.path(e.primary)
+        return (peripheral(path), e.qname not in annotated, path.count("/"), len(path),
+                e.qname, e.params_key)
+    return sorted(entities, key=key)
+
+
+def split_query(query: str) -> tuple[str, str]:
+    """`NAME@path-fragment` -> (NAME, fragment); a plain name has no fragment."""
+    name, at, fragment = query.rpartition("@")
+    return (name, fragment) if at and name else (query, "")
+
+
+def in_path(ix: Index, entity: Entity, fragment: str) -> bool:
+    """Whether any declaration or definition of entity lies in a path containing fragment."""
+    return any(fragment in ix.path(r) for r in entity.rows)

@@ -25,11 +25,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = _query(sub, "show", "declaration, definition, callers, callees and notes of a symbol", all_sources=True)
     p.add_argument("--no-source", action="store_true", help="omit the definition's source")
     p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of notes (default: locale)")
+    p.add_argument("--pick", type=_positive, default=None, metavar="N",
+                   help="show the N-th of several ranked matches (see the list under the first)")
+    p.add_argument("--heuristic", action="store_true",
+                   help="also list calls resolved only by name (guesses); JSON always has them")
     p.set_defaults(func=_show)
 
     for name, helptext in (("callers", "who calls a symbol"), ("callees", "what a symbol calls")):
         p = _query(sub, name, helptext)
-        p.add_argument("--depth", type=_positive, default=1)
+        p.add_argument("--depth", type=_positive, default=1, help="follow this many hops (default 1)")
+        p.add_argument("--heuristic", action="store_true",
+                       help="also list calls resolved only by name (guesses)")
         p.set_defaults(func=_relations, direction=name)
 
     p = sub.add_parser("search", help="symbols whose qualified name contains PATTERN")
@@ -119,7 +125,8 @@ def _show(args: argparse.Namespace) -> int:
     if ix is None:
         return 2
     from codewalk.views.show import show
-    return show(ix, args.name, label, args.json, not args.no_source, args.lang)
+    return show(ix, args.name, label, args.json, not args.no_source, args.lang, args.pick,
+                args.heuristic)
 
 
 def _not_found(ix, args: argparse.Namespace, label: str, extra: dict) -> int:
@@ -153,9 +160,18 @@ def _relations(args: argparse.Namespace) -> int:
         return 0
     for m in matches:
         print(f"{m['kind']} {m['qualified_name']} — {args.direction}")
+        left_out = 0
         for r in m[args.direction]:
-            mark = " (heuristic)" if r["heuristic"] else ""
-            print(f"{'  ' * r['depth']}{r['qualified_name']}  {r['path']}:{r['line']}{mark}")
+            if r["kind"] != "project" or r["resolution"] == "unresolved" \
+                    or r["heuristic"] and not args.heuristic:
+                left_out += 1
+                continue
+            mark = {"heuristic": " (heuristic)", "dispatch": f" (dispatch via {r.get('via', '?')})"}
+            print(f"{'  ' * r['depth']}{r['qualified_name']}  {r['path']}:{r['line']}"
+                  f"{mark.get(r['resolution'], '')}")
+        if left_out:
+            print(f"  + {left_out} external, macro, unresolved or guessed call(s) not listed "
+                  f"(--json has them{'' if args.heuristic else '; --heuristic lists guesses'})")
     return 0
 
 
@@ -169,7 +185,8 @@ def _walk(resolver, entity, direction: str, depth: int) -> list[dict]:
         edges = resolver.callers(ent) if direction == "callers" else resolver.callees(ent)
         for row in edge_dicts(resolver, edges, direction):
             out.append({**row, "depth": level})
-            if level >= depth or row["heuristic"]:
+            if level >= depth or row["resolution"] not in ("exact", "dispatch") \
+                    or row["kind"] != "project":
                 continue
             for nxt in resolver.ix.find(row["qualified_name"]):
                 if nxt.key not in seen:

@@ -130,7 +130,7 @@ class Resolver(Scope):
         """Exact targets when scope rules find them, else same-named callables (heuristic)."""
         lang = caller["language"]
         found = self.cpp.resolve(call, caller) if lang == "cpp" else self.py.resolve(call, caller)
-        exact = _by_arity(found.targets, call["nargs"])
+        exact = self._by_arity(found.targets, call["nargs"])
         if exact:
             kind = "macro" if all(t["kind"] == "macro" for t in exact) else "project"
             edge = Edge(caller, call["line"], call["name"], exact, False, "exact", kind)
@@ -198,12 +198,34 @@ class Resolver(Scope):
         return group_entities(rows)
 
 
-def _by_arity(rows: list[sqlite3.Row], nargs: int) -> list[sqlite3.Row]:
-    """Among overloads keep those whose parameter count can take nargs (defaults ignored)."""
-    if len({r["params_key"] for r in rows}) <= 1:
-        return rows
-    fit = [r for r in rows if _arity(r["params_key"]) == nargs]
-    return fit or rows
+    def _by_arity(self, rows: list[sqlite3.Row], nargs: int) -> list[sqlite3.Row]:
+        """Among overloads keep those that can take nargs arguments (default arguments, as the
+        declarations write them, lower the minimum); an exact parameter count wins."""
+        if len({r["params_key"] for r in rows}) <= 1:
+            return rows
+        fit = [r for r in rows if self._min_arity(r) <= nargs <= _arity(r["params_key"])]
+        exact = [r for r in fit if _arity(r["params_key"]) == nargs]
+        return exact or fit or rows
+
+    def _min_arity(self, row: sqlite3.Row) -> int:
+        defaults = max((_defaults(r["signature"] or "") for r in self.ix.by_qname(row["qname"])
+                        if r["params_key"] == row["params_key"]), default=0)
+        return max(0, _arity(row["params_key"]) - defaults)
+
+
+def _defaults(signature: str) -> int:
+    """Parameters with a default value in a C++ signature (top-level `=` inside the parens)."""
+    start = signature.find("(")
+    if start < 0:
+        return 0
+    depth, count = 0, 0
+    for ch in signature[start:]:
+        depth += ch in "(<[{"
+        depth -= ch in ")>]}"
+        if depth == 0:
+            break
+        count += ch == "=" and depth == 1
+    return count
 
 
 def _arity(params_key: str) -> int:

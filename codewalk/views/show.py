@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from codewalk.annotations import Note, Notes, annotations_dir, load
-from codewalk.lookup import Entity, Index, qualified_display
+from codewalk.lookup import Entity, Index, in_path, qualified_display, rank, split_query
 from codewalk.resolve import Edge, Resolver
 
 MAX_SOURCE_LINES = 80
@@ -16,36 +16,61 @@ MAX_SOURCE_LINES = 80
 def edge_dicts(resolver: Resolver, edges: list[Edge], side: str) -> list[dict]:
     """Contract rows {qualified_name, path, line, heuristic}: path:line is the call site.
 
-    For callees one row per resolved target entity (plus `definition`); unresolved names are
-    kept by name, marked heuristic, with `candidates` = how many same-named callables exist.
+    Every row also says how it was resolved (`resolution`: exact | dispatch | heuristic |
+    unresolved; `heuristic` is true exactly for 'heuristic') and what it reaches (`kind`:
+    project | external | macro). Callees: one row per target entity (plus `definition`), one
+    per override reached by dispatch (`via` = the declared target), and calls with no project
+    target kept by name (`resolved` false; `external` names the library type when known).
+    Callers: one row per call site; dispatch rows carry `via`.
     """
     ix = resolver.ix
     out: list[dict] = []
     seen: set[tuple] = set()
     for e in edges:
-        site = {"path": ix.path(e.caller), "line": e.line, "heuristic": e.heuristic}
+        site = {"path": ix.path(e.caller), "line": e.line,
+                "heuristic": e.resolution == "heuristic", "resolution": e.resolution,
+                "kind": e.kind}
         if side == "callers":
             key = (e.caller["qname"], site["path"], e.line)
             if key not in seen:
                 seen.add(key)
-                out.append({"qualified_name": e.caller["qname"], **site})
+                row = {"qualified_name": e.caller["qname"], **site}
+                if e.via is not None:
+                    row["via"] = e.via["qname"]
+                out.append(row)
             continue
         targets = resolver.target_entities(e)
         if not targets:
             key = (e.name, e.line)
             if key not in seen:
                 seen.add(key)
-                out.append({"qualified_name": e.name, **site, "resolved": False})
+                row = {"qualified_name": e.name, **site, "resolved": False}
+                if e.external:
+                    row["external"] = e.external
+                out.append(row)
             continue
         for t in targets:
             key = (t.key, e.line)
             if key in seen:
                 continue
             seen.add(key)
-            d = t.definitions[0] if t.definitions else t.rows[0]
             out.append({"qualified_name": t.qname, **site, "resolved": True,
-                        "definition": {"path": ix.path(d), "line": d["line"]}})
+                        "definition": _where(ix, t)})
+        for override, declared in e.overrides:
+            for t in resolver.target_entities(Edge(e.caller, e.line, e.name, [override], False)):
+                key = (t.key, e.line)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append({"qualified_name": t.qname, **site, "heuristic": False,
+                            "resolution": "dispatch", "via": declared["qname"], "resolved": True,
+                            "definition": _where(ix, t)})
     return out
+
+
+def _where(ix: Index, entity: Entity) -> dict:
+    d = entity.definitions[0] if entity.definitions else entity.rows[0]
+    return {"path": ix.path(d), "line": d["line"]}
 
 
 def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes, source: str = "",
@@ -59,13 +84,16 @@ def match_dict(ix: Index, resolver: Resolver, entity: Entity, notes: Notes, sour
         definition = {"path": ix.path(d), "line": d["line"], "end_line": d["end_line"]}
     bases = list(resolver.chain(entity.qname)[1:]) if entity.kind in ("class", "struct") else []
     raw_bases = [b for b in (primary["bases"] or "").split("\n") if b]
-    callable_ = entity.kind not in ("class", "struct", "enum", "namespace", "module", "field")
+    callable_ = entity.kind not in ("class", "struct", "enum", "namespace", "module", "field",
+                                    "alias")
     return {
         "name": entity.name,
         "qualified_name": entity.qname,
         "kind": entity.kind,
         "language": entity.language,
         "definition": definition,
+        "definitions": [{"path": ix.path(d), "line": d["line"], "end_line": d["end_line"]}
+                        for d in defs] if entity.kind not in ("namespace", "module") else [],
         "declarations": [{"path": ix.path(r), "line": r["line"]} for r in decls],
         "signature": (decls[0] if decls else primary)["signature"],
         "comment": primary["comment"] or next((r["comment"] for r in decls if r["comment"]), ""),
@@ -127,18 +155,30 @@ def default_lang() -> str:
 
 
 def show(ix: Index, query: str, repo_label: str, as_json: bool, with_source: bool,
-         lang: str | None = None) -> int:
-    """Print every match of query; exit status 1 with suggestions when nothing matches."""
-    doc = show_doc(ix, query, repo_label, lang)
+         lang: str | None = None, pick: int | None = None, heuristic: bool = False) -> int:
+    """Print the ranked matches of query (JSON: all of them; text: the first in full, the
+    others listed with how to pick them); exit status 1 with suggestions when none matches."""
+    doc = show_doc(ix, query, repo_label, lang, pick=pick)
     if as_json:
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        render(doc, ix.root, with_source)
+        render(doc, ix.root, with_source, heuristic)
     return 0 if doc["matches"] else 1
 
 
-def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None, source: str | None = None) -> dict:
+def ranked_matches(ix: Index, query: str, notes: Notes, source: str) -> list[Entity]:
+    """Entities a query names (`NAME` or `NAME@path-fragment`), ranked for a reader."""
+    name, fragment = split_query(query)
+    entities = ix.find(name)
+    if fragment:
+        entities = [e for e in entities if in_path(ix, e, fragment)]
+    annotated = {e.qname for e in entities if notes.for_symbol(e.qname, source or None)}
+    return rank(ix, entities, annotated)
+
+
+def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None,
+             source: str | None = None, pick: int | None = None) -> dict:
     """The `show --json` document for query in one index (source: its name, else identified)."""
     from codewalk.sources import identify
 
@@ -147,10 +187,14 @@ def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None, so
     if source is None:
         source = identify(ix.root, notes.sources, builtin_root=repo_label == "builtin")
     lang = lang or default_lang()
-    entities = ix.find(query)
+    entities = ranked_matches(ix, query, notes, source)
+    total = len(entities)
+    if pick is not None:
+        entities = entities[pick - 1: pick] if 1 <= pick <= total else []
     doc = {"query": query, "repo": repo_label, "source": source, "lang": lang,
+           "total": total, "pick": pick,
            "matches": [match_dict(ix, resolver, e, notes, source, lang) for e in entities],
-           "suggestions": [] if entities else ix.suggestions(query)}
+           "suggestions": [] if total else ix.suggestions(split_query(query)[0])}
     if notes.errors:
         doc["annotation_errors"] = notes.errors
     return doc
@@ -238,73 +282,143 @@ def render_all(query: str, docs: dict[str, dict], roots: dict[str, Path], skippe
         err.print(f"[dim]no match in: {', '.join(misses)}[/]")
 
 
-def render(doc: dict, root: Path, with_source: bool) -> None:
-    """Rich terminal rendering of a show document."""
+def render(doc: dict, root: Path, with_source: bool, heuristic: bool = False) -> None:
+    """Rich terminal rendering of a show document: the first match in full, the rest listed."""
     from rich.console import Console
+    from rich.markup import escape
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     for problem in doc.get("annotation_errors", []):
-        err.print(f"[yellow]warning:[/] {problem}")
+        err.print(f"[yellow]warning:[/] {escape(problem)}")
     if not doc["matches"]:
-        err.print(f"[red]not found:[/] no symbol named [bold]{doc['query']}[/] in {doc['repo']}")
+        where = (f"match {doc['pick']} of {doc['total']} for" if doc.get("pick") and doc.get("total")
+                 else "symbol named")
+        err.print(f"[red]not found:[/] no {where} [bold]{escape(doc['query'])}[/] in "
+                  f"{escape(doc['repo'])}")
         if doc["suggestions"]:
-            err.print("did you mean: " + ", ".join(doc["suggestions"]))
+            err.print("did you mean: " + escape(", ".join(doc["suggestions"])))
         return
-    for i, m in enumerate(doc["matches"]):
-        if i:
-            console.rule(style="dim")
-        _render_match(console, m, root, with_source)
+    _render_match(console, doc["matches"][0], root, with_source, heuristic)
+    _render_others(console, doc)
 
 
-def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
+def _render_others(console, doc: dict) -> None:
+    """'N matches, showing 1' and a numbered line per other match, with how to pick one."""
+    from rich.markup import escape
+    total, matches = doc.get("total", len(doc["matches"])), doc["matches"]
+    if doc.get("pick") or total <= 1:
+        return
+    console.rule(style="dim")
+    console.print(f"{total} matches, showing 1–1 (ranked: engine code, annotated, shortest path "
+                  f"first); pick another with [bold]--pick N[/] or "
+                  f"[bold]{escape(doc['query'])}@path-fragment[/]")
+    for i, m in enumerate(matches[1:], start=2):
+        d = m["definition"] or (m["declarations"][0] if m["declarations"] else None)
+        where = f"  [dim]{escape(d['path'])}:{d['line']}[/]" if d else ""
+        console.print(f"  {i:>2}. {m['kind']} {escape(m['qualified_name'])}{where}", soft_wrap=True)
+
+
+def _render_match(console, m: dict, root: Path, with_source: bool, heuristic: bool = False) -> None:
     from rich.markup import escape
     console.print(f"[bold cyan]{m['kind']}[/] [bold]{escape(m['qualified_name'])}[/]"
-                  f" [dim]({m['language']})[/]")
+                  f" [dim]({m['language']})[/]", soft_wrap=True)
     if m["signature"]:
-        console.print(f"  [green]{escape(m['signature'])}[/]")
+        console.print(f"  [green]{escape(m['signature'])}[/]", soft_wrap=True)
     for d in m["declarations"]:
-        console.print(f"  declared  {d['path']}:{d['line']}", soft_wrap=True)
-    if m["definition"]:
-        d = m["definition"]
-        console.print(f"  defined   {d['path']}:{d['line']}-{d['end_line']}", soft_wrap=True)
+        console.print(f"  declared  {escape(d['path'])}:{d['line']}", soft_wrap=True)
+    for i, d in enumerate(m.get("definitions") or ([m["definition"]] if m["definition"] else [])):
+        label = "defined  " if i == 0 else "also def."
+        console.print(f"  {label} {escape(d['path'])}:{d['line']}-{d['end_line']}", soft_wrap=True)
     if m.get("comment"):
         console.print("  [italic]" + escape(m["comment"]).replace("\n", "\n  ") + "[/]")
     if m["bases"]:
-        console.print("  bases     " + ", ".join(escape(b) for b in m["bases"]))
+        console.print("  bases     " + ", ".join(escape(b) for b in m["bases"]), soft_wrap=True)
     if m.get("derived"):
-        console.print("  derived   " + ", ".join(escape(b) for b in m["derived"]))
+        console.print("  derived   " + ", ".join(escape(b) for b in m["derived"]), soft_wrap=True)
     for a in m["annotations"]:
         console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
         console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
     for c in m.get("counterparts", []):
-        console.print(f"  [blue]counterpart[/] {c['source']}: {escape(c['symbol'])} [dim](via {c['via']})[/]")
-    for title, rows in (("callers", m["callers"]), ("callees", m["callees"])):
-        if rows:
-            shown = _collapse(rows)
-            console.print(f"  [bold]{title}[/] ({len(shown)})")
-            for r in shown[:40]:
-                mark = ((f" [dim](heuristic: {r['n']} candidates)[/]" if r["n"] else " [dim](unresolved)[/]")
-                        if r["heuristic"] else "")
-                console.print(f"    {escape(r['label'])}  [dim]{r['path']}:{r['line']}[/]{mark}",
-                              soft_wrap=True)
-            if len(shown) > 40:
-                console.print(f"    … {len(shown) - 40} more (use --json)")
+        console.print(f"  [blue]counterpart[/] {escape(c['source'])}: {escape(c['symbol'])} "
+                      f"[dim](via {escape(c['via'])})[/]", soft_wrap=True)
+    _render_relations(console, "callers", m["callers"], heuristic)
+    _render_relations(console, "callees", m["callees"], heuristic)
     if with_source and m["definition"]:
         _render_source(console, root, m)
 
 
-def _collapse(rows: list[dict]) -> list[dict]:
-    """One line per call site: heuristic candidates of a site shown as a count."""
-    out: dict[tuple, dict] = {}
+def _render_relations(console, title: str, rows: list[dict], heuristic: bool) -> None:
+    """Project edges, one line per caller/callee with its call lines merged, in source order;
+    then one summary line for what was left out (external calls, macros, guesses)."""
+    from rich.markup import escape
+    lines = relation_lines(rows, heuristic)
+    summary = relation_summary(rows, heuristic)
+    if not lines and not summary:
+        return
+    console.print(f"  [bold]{title}[/] ({len(lines)})")
+    for ln in lines:
+        sites = ", ".join(f"{p}:{','.join(map(str, ls))}" for p, ls in ln["sites"].items())
+        extra = ""
+        if ln["via"]:
+            extra = f" [dim](via {escape(', '.join(ln['via']))})[/]"
+        if ln["overrides"]:
+            extra += f" [dim]→ overrides: {escape(', '.join(ln['overrides']))}[/]"
+        if ln["resolution"] == "heuristic":
+            extra += f" [dim](guess: {ln['candidates']} candidate(s))[/]"
+        console.print(f"    {escape(ln['qualified_name'])}  [dim]{escape(sites)}[/]{extra}",
+                      soft_wrap=True)
+    if summary:
+        console.print(f"    [dim]{escape(summary)}[/]", soft_wrap=True)
+
+
+def relation_lines(rows: list[dict], heuristic: bool = False) -> list[dict]:
+    """Callers/callees merged per target for reading: exact and dispatch edges to project code
+    (heuristic ones only when asked), in order of first call; dispatch targets of a callee
+    folded into its line as `overrides`."""
+    out: dict[str, dict] = {}
     for r in rows:
-        short = r["qualified_name"].replace(".", "::").split("::")[-1]
-        key = (r["path"], r["line"], short) if r["heuristic"] else (r["path"], r["line"], r["qualified_name"])
-        if key in out:
-            out[key]["n"] += 1
+        res = r.get("resolution", "heuristic" if r["heuristic"] else "exact")
+        if r.get("kind", "project") != "project" or res == "unresolved":
             continue
-        label = short if r["heuristic"] else r["qualified_name"]
-        out[key] = {**r, "label": label, "n": 1 if r.get("resolved", True) else 0}
+        if res == "heuristic" and not heuristic:
+            continue
+        if res == "dispatch" and "via" in r and r.get("definition") is not None:
+            base = out.get(r["via"])
+            if base is not None:  # a callee: fold the override into the declared target's line
+                if r["qualified_name"] not in base["overrides"]:
+                    base["overrides"].append(r["qualified_name"])
+                continue
+        line = out.setdefault(r["qualified_name"], {
+            "qualified_name": r["qualified_name"], "sites": {}, "resolution": res,
+            "via": [], "overrides": [], "candidates": 0})
+        line["sites"].setdefault(r["path"], [])
+        if r["line"] not in line["sites"][r["path"]]:
+            line["sites"][r["path"]].append(r["line"])
+        if res == "dispatch" and r.get("via") and r["via"] not in line["via"]:
+            line["via"].append(r["via"])
+        if res == "heuristic":
+            line["candidates"] += 1
     return list(out.values())
+
+
+def relation_summary(rows: list[dict], heuristic: bool = False) -> str:
+    """One line counting the calls the project list leaves out."""
+    external = sum(1 for r in rows if r.get("kind") == "external")
+    macros = sum(1 for r in rows if r.get("kind") == "macro")
+    unresolved = sum(1 for r in rows if r.get("kind") == "project"
+                     and r.get("resolution") == "unresolved")
+    guesses = {(r["path"], r["line"]) for r in rows if r.get("resolution") == "heuristic"}
+    parts = []
+    if external:
+        parts.append(f"{external} external call{'s' if external != 1 else ''} (std/library)")
+    if macros:
+        parts.append(f"{macros} macro{'s' if macros != 1 else ''}")
+    if unresolved:
+        parts.append(f"{unresolved} unresolved")
+    if guesses and not heuristic:
+        parts.append(f"{len(guesses)} call site{'s' if len(guesses) != 1 else ''} with name-only "
+                     f"guesses (--heuristic)")
+    return "+ " + ", ".join(parts) if parts else ""
 
 
 def _render_source(console, root: Path, m: dict) -> None:
