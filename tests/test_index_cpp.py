@@ -104,7 +104,8 @@ def _edges_by_line(ix: Index, name: str) -> dict[int, tuple[bool, set[str]]]:
 def test_locals_and_parameters_resolve_through_their_types(tmp_path: Path) -> None:
     ix = _index(_resolve_fixture(tmp_path))
     got = _edges_by_line(ix, "Strategy::Process")
-    exact = {line: targets for line, (heuristic, targets) in got.items() if not heuristic}
+    exact = {line: targets for line, (heuristic, targets) in got.items()
+             if not heuristic and targets}
     assert exact == {
         12: {"eng::Request::Len"},  # const std::shared_ptr<Request>& parameter
         13: {"eng::Plain::Run"},  # Plain* parameter
@@ -113,6 +114,7 @@ def test_locals_and_parameters_resolve_through_their_types(tmp_path: Path) -> No
         16: {"eng::Request::Len"},  # auto made = std::make_shared<Request>(...)
         17: {"eng::Request::Request"},  # new Request(2)
         18: {"eng::Base::Shared"},  # Request* fresh = new ...
+        19: {"eng::Request::Request"},  # Request value(3) constructs a Request
         20: {"eng::Request::Len"},  # Request value(3)
         22: {"eng::Plain::Run"},  # std::shared_ptr<Plain> held
         23: {"eng::Plain"},  # make_unique of a class without constructors: the class
@@ -121,8 +123,11 @@ def test_locals_and_parameters_resolve_through_their_types(tmp_path: Path) -> No
         30: {"eng::Base::Shared"},  # auto req = *it, it = state_->waiting.begin()
         32: {"eng::Request::Len"},
     }
-    # `auto unknown = first->Len()`: an unknown local never falls back to a same-named member
-    assert got[33] == (True, {"eng::Request::Len", "eng::Strategy::Len"})
+    # `auto unknown = first->Len()` is an int: no project method can be called on it, so no
+    # same-named member is offered as a guess
+    assert got[33] == (False, set())
+    # std::vector's begin()/end() are library calls, never project edges
+    assert got[28] == (False, set())
     # elements of a parameter's own container type: range-for and `*it`
     sweep = {line: e for line, e in _edges_by_line(ix, "eng::Sweep").items() if e[1]}
     assert sweep == {42: (False, {"eng::Request::Len"}), 46: (False, {"eng::Base::Shared"})}
@@ -133,8 +138,9 @@ def test_constructions_are_constructor_calls(tmp_path: Path) -> None:
     r = Resolver(ix)
     (ctor,) = ix.find("Request::Request")
     assert [(c.caller["qname"], c.line, c.heuristic) for c in r.callers(ctor)] == [
-        ("eng::Strategy::Process", 15, False), ("eng::Strategy::Process", 17, False)]
+        ("eng::Strategy::Process", 15, False), ("eng::Strategy::Process", 17, False),
+        ("eng::Strategy::Process", 19, False)]
     (cls,) = ix.find("eng::Request", kinds=("class",))
-    assert [c.line for c in r.callers(cls)] == [15, 17]
+    assert [c.line for c in r.callers(cls)] == [15, 17, 19]
     (plain,) = ix.find("eng::Plain", kinds=("class",))
     assert [c.line for c in r.callers(plain)] == [23]

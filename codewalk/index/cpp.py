@@ -445,6 +445,34 @@ class _Extractor:
                 append(call)
 
 
+    def declared_constructions(self, nodes: list[ts.Node], find) -> None:  # noqa: ANN001
+        """`T x(a, b);` / `T x{a};` in a function body construct a T: a call (kind 'new') of
+        T's constructor. `T x;` and `T x = y;` are left out (implicit or copy construction)."""
+        append = self.result.calls.append
+        for node in nodes:
+            if node.kind_id != _K_DECLARATION:
+                continue
+            type_node = node.child_by_field_id(_F_TYPE)
+            if type_node is None or type_node.kind_id in (_K_PRIMITIVE, _K_PLACEHOLDER):
+                continue
+            for d in node.children_by_field_id(_F_DECLARATOR):
+                if d.kind_id == _K_INIT_DECLARATOR:
+                    value = d.child_by_field_id(_F_VALUE)
+                    if value is None or value.type not in ("argument_list", "initializer_list"):
+                        continue
+                    nargs = sum(1 for a in value.named_children if a.type != "comment")
+                elif d.kind_id == _K_FUNCTION_DECLARATOR:  # `T x(y);` parses as a prototype
+                    params = d.child_by_field_id(_F_PARAMETERS)
+                    nargs = params.named_child_count if params is not None else 0
+                else:
+                    continue
+                caller = find(node.start_byte, node.end_byte)
+                if caller is None:
+                    continue
+                call = _construction(text(type_node), None, caller, node, nargs)
+                if call is not None:
+                    append(call)
+
     def initialisers(self, names: list[ts.Node], args: list[ts.Node], find) -> None:  # noqa: ANN001
         """`: Base(a), member_(b, c)` as calls (kind 'init') of a base or member constructor;
         the resolver tells which from the class."""
@@ -806,6 +834,7 @@ _K_POINTER_EXPRESSION = _LANG.id_for_node_kind("pointer_expression", True)
 _K_CALL = _LANG.id_for_node_kind("call_expression", True)
 _K_PRIMITIVE = _LANG.id_for_node_kind("primitive_type", True)
 _K_SUBSCRIPT = _LANG.id_for_node_kind("subscript_expression", True)
+_K_DECLARATION = _LANG.id_for_node_kind("declaration", True)
 _K_PARENTHESIZED = _LANG.id_for_node_kind("parenthesized_expression", True)
 _K_CAST = _LANG.id_for_node_kind("cast_expression", True)
 _F_OPERATOR = _LANG.field_id_for_name("operator")
@@ -874,4 +903,5 @@ def extract(result: FileResult, source: bytes) -> FileResult:
     ex.calls(caps.get("call", []), source, commented, find, caps.get("local", []))
     ex.constructions(caps.get("new", []), find)
     ex.initialisers(caps.get("init.name", []), caps.get("init.args", []), find)
+    ex.declared_constructions(caps.get("local", []), find)
     return result

@@ -131,6 +131,9 @@ class Resolver(Scope):
         lang = caller["language"]
         found = self.cpp.resolve(call, caller) if lang == "cpp" else self.py.resolve(call, caller)
         exact = self._by_arity(found.targets, call["nargs"])
+        if len({t["params_key"] for t in exact}) > 1 and lang == "cpp":
+            # Overloads the argument count cannot tell apart: an honest guess, not an edge.
+            return Edge(caller, call["line"], call["name"], exact, True, "heuristic")
         if exact:
             kind = "macro" if all(t["kind"] == "macro" for t in exact) else "project"
             edge = Edge(caller, call["line"], call["name"], exact, False, "exact", kind)
@@ -165,9 +168,13 @@ class Resolver(Scope):
             names.append(entity.qname.rsplit(".", 2)[-2])  # `Foo(...)` calls Foo.__init__
         if entity.kind == "class" and entity.language == "python":
             names = [entity.name]
-        exact_qnames = {entity.qname}
-        if entity.kind in ("class", "struct") and entity.language == "cpp":
-            exact_qnames.add(f"{entity.qname}::{entity.name}")  # `new X`, make_shared<X>: ctors
+        # Rows of other overloads share the qname, so only classes match by name (`new X`,
+        # make_shared<X> reach a class without constructors as the class itself).
+        exact_qnames: set[str] = set()
+        if entity.kind in ("class", "struct", "enum"):
+            exact_qnames.add(entity.qname)
+            if entity.language == "cpp":
+                exact_qnames.add(f"{entity.qname}::{entity.name}")
         # Calls of the base methods this one overrides reach it too (dispatch, `via` the base).
         bases = {b["id"]: b for r in entity.rows for b in self._overridden(r)}
         edges = []
@@ -200,12 +207,11 @@ class Resolver(Scope):
 
     def _by_arity(self, rows: list[sqlite3.Row], nargs: int) -> list[sqlite3.Row]:
         """Among overloads keep those that can take nargs arguments (default arguments, as the
-        declarations write them, lower the minimum); an exact parameter count wins."""
+        declarations write them, lower the minimum)."""
         if len({r["params_key"] for r in rows}) <= 1:
             return rows
         fit = [r for r in rows if self._min_arity(r) <= nargs <= _arity(r["params_key"])]
-        exact = [r for r in fit if _arity(r["params_key"]) == nargs]
-        return exact or fit or rows
+        return fit or rows
 
     def _min_arity(self, row: sqlite3.Row) -> int:
         defaults = max((_defaults(r["signature"] or "") for r in self.ix.by_qname(row["qname"])
