@@ -39,7 +39,7 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(_HERE), str(_HERE.parent)]  # sibling modules; this checkout's codewalk
 
-from calls_score import MISS_CLASSES, Score, score, top_names  # noqa: E402
+from calls_score import MISS_CLASSES, Score, score, top_forms, top_names  # noqa: E402
 
 KSANA_FOLDERS = ("src/ksana_llm/batch_scheduler", "src/ksana_llm/cache_manager")
 VLLM_FOLDERS = ("vllm/v1/core", "vllm/v1/engine")
@@ -208,7 +208,9 @@ def print_misses(runs: list[Run], n: int) -> None:
             if not examples:
                 continue
             names = ", ".join(f"{name} {k}" for name, k in top_names(examples))
-            print(f"\n== {r.label}: {title} ({len(examples)}); most frequent: {names}")
+            forms = ", ".join(f"{form} {k}" for form, k in top_forms(examples))
+            print(f"\n== {r.label}: {title} ({len(examples)})\n   most frequent: {names}"
+                  f"\n   written as: {forms}")
             for e in examples[:n]:
                 print("  " + e.render())
 

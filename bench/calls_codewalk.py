@@ -42,7 +42,8 @@ def codewalk_sites(root: Path, selected: Callable[[str], bool]) -> tuple[list[Cw
                 edge = resolver.resolve(call, caller)
                 sites.append(CwSite(path, call["line"], call["name"], edge.resolution, edge.kind,
                                     [t["qname"] for t in edge.targets], caller["qname"],
-                                    edge.external or "", len(edge.overrides)))
+                                    edge.external or "", len(edge.overrides), call["kind"],
+                                    call["receiver"] or ""))
     finally:
         conn.close()
     return sites, {"index_s": round(indexed - started, 2),

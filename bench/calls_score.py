@@ -55,6 +55,8 @@ class CwSite:
     caller: str = ""
     external: str = ""
     overrides: int = 0
+    form: str = ""  # how the call is written, codewalk's call kind: plain, member, self_attr, ...
+    receiver: str = ""  # `x` of x.f(), `a.b` of a.b.f() when stored
 
 
 @dataclass(slots=True)
@@ -68,12 +70,15 @@ class Example:
     codewalk: list[str]
     caller: str = ""
     detail: str = ""
+    form: str = ""
 
     def render(self) -> str:
         ref = ", ".join(self.reference) or "-"
         cw = ", ".join(self.codewalk[:4]) + (" …" if len(self.codewalk) > 4 else "") or "-"
         extra = f" [{self.detail}]" if self.detail else ""
-        return f"{self.path}:{self.line} {self.name}() in {self.caller or '?'}: ref {ref}; codewalk {cw}{extra}"
+        form = f" ({self.form})" if self.form else ""
+        return (f"{self.path}:{self.line} {self.name}(){form} in {self.caller or '?'}: ref {ref}; "
+                f"codewalk {cw}{extra}")
 
 
 @dataclass(slots=True)
@@ -203,8 +208,11 @@ def _example(r: RefSite, c: CwSite | None, detail: str = "") -> Example:
     ref = [f"{t} ({r.where})" if r.where and i == 0 else t for i, t in enumerate(r.targets)]
     if not ref and r.note:
         ref = [f"<{r.note}>"]
+    form = ""
+    if c is not None and c.form:
+        form = c.form + (f" {c.receiver}." if c.receiver else "")
     return Example(r.path, r.line, r.name, ref, list(c.targets) if c else [],
-                   c.caller if c else "", detail)
+                   c.caller if c else "", detail, form)
 
 
 def score(engine: str, ref: list[RefSite], cw: list[CwSite]) -> Score:
@@ -255,3 +263,8 @@ def score(engine: str, ref: list[RefSite], cw: list[CwSite]) -> Score:
 def top_names(examples: list[Example], n: int = 8) -> list[tuple[str, int]]:
     """Most frequent callee names in a failure class (what to fix first)."""
     return Counter(e.name for e in examples).most_common(n)
+
+
+def top_forms(examples: list[Example]) -> list[tuple[str, int]]:
+    """How the failing calls are written (codewalk's call kinds), most frequent first."""
+    return Counter(e.form.split(" ")[0] or "?" for e in examples).most_common()
