@@ -189,11 +189,12 @@ def peripheral(path: str) -> bool:
 
 def rank(ix: Index, entities: list[Entity], annotated: set[str] = frozenset()) -> list[Entity]:
     """Matches in the order a reader wants them: engine code before tests, benchmarks and
-    vendored code; annotated before unannotated; then shallower, shorter paths."""
+    vendored code; annotated before unannotated; code before data (fields, aliases); then
+    shallower, shorter paths."""
     def key(e: Entity) -> tuple:
         path = ix.path(e.primary)
-        return (peripheral(path), e.qname not in annotated, path.count("/"), len(path),
-                e.qname, e.params_key)
+        return (peripheral(path), e.qname not in annotated, e.kind in ("field", "alias"),
+                path.count("/"), len(path), e.qname, e.params_key)
     return sorted(entities, key=key)
 
 
