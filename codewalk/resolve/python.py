@@ -1,11 +1,37 @@
-"""Python call resolution: `self.`, `super()`, typed attributes, imports and module scope."""
+"""Python call resolution: the callee's expression evaluated with Python's scope rules.
+
+The extractor stores each callee with its locals replaced by their values (parameters by
+their annotations, `for` targets by the iterated expression's elements, ...); this module
+evaluates that expression (python_types.Evaluator) against the index:
+
+- a project function, method or class -> exact targets (`@overload` stubs give way to the
+  implementation; a class gives its `__init__` found along the MRO);
+- a builtin (`len`, unless shadowed), a name imported from outside the project (`torch`,
+  `collections.deque`), a method of a builtin container/str, or anything reached from a
+  library value -> external, no project edge;
+- a receiver of known project type without that member -> no edge and no guess;
+- an unknown receiver -> a name-only guess is allowed, except for names that methods of
+  builtin types and loggers have (`append`, `get`, `items`, `info`, ...): such a receiver
+  is most likely one of those, so a same-named project method would be a wrong guess.
+"""
 
 from __future__ import annotations
 
+import ast
+import collections
+import logging
 from functools import lru_cache
 
 from codewalk.lookup import CALLABLE_KINDS
+from codewalk.resolve.python_types import MISSING, OVERLOAD, Evaluator, Val, parse
 from codewalk.resolve.scope import Found, Row, Scope
+
+# Names of methods of builtin types and of loggers: on an unknown receiver, no guess.
+LIBRARY_METHOD_NAMES = frozenset(
+    n for t in (list, dict, set, frozenset, str, bytes, tuple, int, float, collections.deque,
+                collections.OrderedDict, collections.defaultdict, logging.Logger, object)
+    for n in dir(t))
+_FUNCTION_KINDS = ("function", "method", "constructor")
 
 
 class PyRules:
@@ -16,7 +42,16 @@ class PyRules:
         self.name = lru_cache(maxsize=None)(self._name)
         self.imports = lru_cache(maxsize=None)(self._imports)
         self.module_of = lru_cache(maxsize=None)(self._module_of)
+        self.module_file = lru_cache(maxsize=None)(self._module_file)
+        self.kinds = lru_cache(maxsize=None)(self._kinds)
+        self.global_name = lru_cache(maxsize=None)(self._global_name)
+        self.mro = lru_cache(maxsize=None)(self._mro)
+        self.external_base = lru_cache(maxsize=None)(self._external_base)
+        self._packages: frozenset[str] | None = None
+        self._mro_active: set[str] = set()
+        self.ev = Evaluator(self)
 
+    # ---- facts from the index -----------------------------------------------------------
     def _imports(self, file_id: int) -> dict[str, str]:
         """alias -> imported dotted name, for one file."""
         return {r[1]: r[0] for r in self.s.conn.execute(
@@ -27,69 +62,187 @@ class PyRules:
             "SELECT qname FROM symbols WHERE file_id=? AND kind='module'", (file_id,)).fetchone()
         return row[0] if row else ""
 
-    def _name(self, dotted: str, file_id: int, scope: str) -> str | None:
-        """Qualified name a dotted expression refers to in a file: imports, then module level."""
-        dotted = dotted.split("[")[0].strip()
-        aliases = self.imports(file_id)
-        candidates = []
-        for alias in sorted((a for a in aliases if dotted == a or dotted.startswith(a + ".")),
-                            key=len, reverse=True):
-            candidates.append(aliases[alias] + dotted[len(alias):])
+    def _module_file(self, module: str) -> int | None:
+        for r in self.s.ix.by_qname(module):
+            if r["kind"] == "module":
+                return r["file_id"]
+        return None
+
+    def _kinds(self, qname: str) -> frozenset[str]:
+        return frozenset(r["kind"] for r in self.s.ix.by_qname(qname)
+                         if r["language"] == "python")
+
+    def in_project(self, qname: str) -> bool:
+        """Whether a dotted name lies under one of the index's top-level Python packages."""
+        if self._packages is None:
+            self._packages = frozenset(r[0].split(".")[0] for r in self.s.conn.execute(
+                "SELECT qname FROM symbols WHERE kind='module' AND language='python'"))
+        return qname.split(".")[0] in self._packages
+
+    def class_of(self, row: Row) -> str:
+        """The class a method row belongs to ('' for functions)."""
+        scope = row["scope"] or ""
+        return scope if scope and "class" in self.kinds(scope) else ""
+
+    # ---- names --------------------------------------------------------------------------
+    def _global_name(self, ident: str, file_id: int, scope: str) -> str | None:
+        """Absolute name a non-local identifier means in a function: functions and classes
+        nested in enclosing functions (class bodies skipped), then imports, then the module."""
         module = self.module_of(file_id)
-        if scope:
-            candidates.append(f"{scope}.{dotted}")
-        candidates.append(f"{module}.{dotted}")
-        for qname in candidates:
-            if self.s.ix.by_qname(qname):
-                return qname
+        while scope and scope != module and scope.startswith(module):
+            if "class" not in self.kinds(scope) and self.kinds(f"{scope}.{ident}"):
+                return f"{scope}.{ident}"
+            scope = scope.rpartition(".")[0]
+        aliases = self.imports(file_id)
+        target = aliases.get(ident)
+        if target is not None:
+            return target
+        if self.kinds(f"{module}.{ident}"):
+            return f"{module}.{ident}"
+        for alias, target in aliases.items():
+            if alias == "*":
+                candidate = f"{target[:-2]}.{ident}"
+                if self.kinds(candidate) or self.reexport(target[:-2], ident):
+                    return candidate
+        if ident not in aliases and "." in ident:
+            return None
         return None
 
+    def reexport(self, module: str, name: str) -> str | None:
+        """What `module.name` is when module's file imports it (`from .x import Y` in a
+        package `__init__`)."""
+        file_id = self.module_file(module)
+        if file_id is None:
+            return None
+        return self.imports(file_id).get(name)
+
+    def _name(self, dotted: str, file_id: int, scope: str) -> str | None:
+        """Qualified name a dotted expression (a base class, a type) refers to in a file."""
+        node = parse(dotted.split("[")[0].strip() or "_")
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            return None
+        val = self.ev.eval(node, (file_id, "", scope))
+        return val.name if val is not None and val.kind in ("cls", "func", "mod") else None
+
+    def _mro(self, cls: str) -> tuple[str, ...]:
+        """C3 linearisation over the project's classes (bases outside the project left out);
+        the breadth-first chain when C3 fails."""
+        if cls in self._mro_active:
+            return (cls,)
+        self._mro_active.add(cls)
+        try:
+            bases = self.bases(cls)
+            seqs = [list(self.mro(b)) for b in bases] + [list(bases)]
+            out = [cls]
+            while any(seqs):
+                seqs = [s for s in seqs if s]
+                head = next((s[0] for s in seqs
+                             if not any(s[0] in t[1:] for t in seqs)), None)
+                if head is None:
+                    return tuple(self.s.chain(cls))
+                out.append(head)
+                seqs = [s[1:] if s[0] == head else s for s in seqs]
+            return tuple(out)
+        finally:
+            self._mro_active.discard(cls)
+
+    def bases(self, cls: str) -> list[str]:
+        out: list[str] = []
+        for row in self.s.rows(cls, ("class",)):
+            for base in filter(None, (row["bases"] or "").split("\n")):
+                resolved = self.name(base, row["file_id"], row["scope"] or "")
+                if resolved and resolved != cls and resolved not in out and \
+                        "class" in self.kinds(resolved):
+                    out.append(resolved)
+        return out
+
+    def _external_base(self, cls: str) -> str:
+        """First library base class in cls's ancestry (`torch.nn.Module`, `logging.Logger`),
+        '' if all of it is in the project (typing/abc helpers such as Protocol don't count)."""
+        for owner in self.mro(cls):
+            for row in self.s.rows(owner, ("class",)):
+                for base in filter(None, (row["bases"] or "").split("\n")):
+                    node = parse(base.split("[")[0].strip() or "_")
+                    if not isinstance(node, (ast.Name, ast.Attribute)):
+                        continue
+                    val = self.ev.eval(node, (row["file_id"], "", row["scope"] or ""))
+                    if val is not None and val.kind == "ext" and not val.name.startswith(
+                            ("typing.", "typing_extensions.", "abc.", "builtins.object")):
+                        return val.name
+        return ""
+
+    # ---- resolution ---------------------------------------------------------------------
     def resolve(self, call: Row, caller: Row) -> Found:
-        """Exact targets of one call site by Python scope rules."""
-        s = self.s
-        name, kind = call["name"], call["kind"]
-        cls = s.enclosing_class(caller) if caller["kind"] != "module" else None
-        if kind in ("self", "super") and cls:
-            chain = s.chain(cls)
-            for owner in chain[1:] if kind == "super" else chain:
-                hits = s.rows(f"{owner}.{name}", CALLABLE_KINDS)
-                if hits:
-                    return Found(hits)
+        """Exact targets, or the library the call leaves for, of one call site."""
+        node = parse(_callee(call))
+        if node is None:
             return Found()
-        if kind == "self_attr" and cls:
-            owner = self.field_type(cls, call["receiver"])
-            return Found(s.member(owner, name, CALLABLE_KINDS) if owner else [])
-        if kind == "plain":
-            for scope in (caller["qname"], caller["scope"] or ""):
-                hits = s.rows(f"{scope}.{name}", CALLABLE_KINDS) if scope else []
-                if hits:
-                    return Found(hits)
-            target = self.name(name, caller["file_id"], "")
-            return Found(self.callable(target) if target else [])
-        if kind == "attr":
-            target = self.name(f"{call['receiver']}.{name}", caller["file_id"], "")
-            if target:
-                return Found(self.callable(target))
-            owner = self.name(call["receiver"], caller["file_id"], "")
-            if owner and s.rows(owner, ("class",)):
-                return Found(s.member(owner, name, CALLABLE_KINDS))
-        return Found()
+        cls = self.s.enclosing_class(caller) if caller["kind"] != "module" else None
+        ctx = (caller["file_id"], cls or "", caller["qname"] if caller["kind"] != "module" else "")
+        if isinstance(node, ast.Attribute):
+            receiver = self.ev.eval(node.value, ctx)
+            if receiver is None:
+                return Found(guess=call["name"] not in LIBRARY_METHOD_NAMES)
+            value = self.ev.attribute(receiver, node.attr)
+            if value is MISSING:
+                return Found(guess=False)
+        elif isinstance(node, ast.Name):
+            value = self.ev.eval(node, ctx)
+        else:
+            return Found(guess=False)  # a call on a local's value that says nothing
+        return self.found(value)
 
-    def field_type(self, cls: str, attr: str) -> str | None:
-        """Class of `self.attr` in cls: the nearest class in cls's chain that gives the
-        attribute a type (a subclass re-assigning it untyped does not hide the base's type)."""
-        for owner in self.s.chain(cls):
-            for f in self.s.rows(f"{owner}.{attr}", ("field",)):
-                typed = self.name(f["type_text"], f["file_id"], "") if f["type_text"] else None
-                if typed:
-                    return typed
-        return None
+    def found(self, value: Val | None) -> Found:
+        """Found for the value a callee evaluated to."""
+        if value is None:
+            return Found()
+        if value.kind == "func":
+            return Found(self.targets(value.name))
+        if value.kind == "cls":
+            return Found(self.constructor(value.name))
+        if value.kind == "ext":
+            return Found(external=value.name)
+        if value.kind == "bmeth":
+            container = value.args[0]
+            return Found(external=f"{container.name if container else 'builtins'}.{value.name}")
+        if value.kind == "inst":
+            call = self.ev.member(value, "__call__")
+            if call is not None and call is not MISSING and call.kind == "func":
+                return Found(self.targets(call.name))
+        return Found(guess=False)
+
+    def targets(self, qname: str) -> list[Row]:
+        """Rows of a called function: the implementation, not its `@overload` stubs."""
+        rows = self.s.rows(qname, CALLABLE_KINDS)
+        impl = [r for r in rows if not (r["type_text"] or "").startswith(OVERLOAD)]
+        return impl or rows
+
+    def constructor(self, cls: str) -> list[Row]:
+        """`Foo(...)`: the nearest `__init__` along the MRO, else the class itself."""
+        for owner in self.mro(cls):
+            hits = self.s.rows(f"{owner}.__init__", _FUNCTION_KINDS)
+            if hits:
+                return hits
+        return self.s.rows(cls, ("class",))
 
     def callable(self, qname: str) -> list[Row]:
         """A called qname: a function/method, or a class (its constructor, else the class)."""
-        hits = self.s.rows(qname, CALLABLE_KINDS)
-        if hits:
-            return hits
-        if self.s.rows(qname, ("class",)):
-            return self.s.member(qname, "__init__", CALLABLE_KINDS) or self.s.rows(qname, ("class",))
-        return []
+        if "class" in self.kinds(qname):
+            return self.constructor(qname)
+        return self.targets(qname)
+
+
+def _callee(call: Row) -> str:
+    """The callee expression: the stored rendering, else rebuilt from how it was written."""
+    if call["qualifier"]:
+        return call["qualifier"]
+    kind, name, receiver = call["kind"], call["name"], call["receiver"]
+    if kind == "self":
+        return f"self.{name}"
+    if kind == "self_attr":
+        return f"self.{receiver}.{name}"
+    if kind == "super":
+        return f"super().{name}"
+    if kind in ("attr", "member") and receiver:
+        return f"{receiver}.{name}"
+    return name
