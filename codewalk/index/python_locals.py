@@ -10,6 +10,8 @@ syntax (so the resolver reads it with `ast`):
 - `_elem_(expr)` — an element of iterating `expr` (`for`, comprehensions); `[i]` picks a
   position when the target is a tuple (`for i, r in enumerate(rs)` -> `_elem_(enumerate(rs))[1]`);
 - `_enter_(expr)` — the target of `with expr as name`;
+- `_seq_(expr)` — a list of `expr` (a comprehension or generator);
+- `_or_(a, b)` — `a or b` / `a if c else b`: either value;
 - `_unk_()` — a local whose value says nothing (an unannotated parameter, a lambda parameter).
 
 Argument lists are dropped (`make()`) except for the few builtins whose result type depends
@@ -34,8 +36,7 @@ MAX_EXPR = 300  # a longer rendering is no longer a useful type expression
 _SCOPED = ("for_in_clause", "lambda")  # bindings visible only inside their own node
 _LITERALS = {"string": '""', "concatenated_string": '""', "integer": "0", "float": "0.0",
              "true": "True", "false": "True", "none": "None", "list": "[]",
-             "list_comprehension": "[]", "dictionary": "{}", "dictionary_comprehension": "{}",
-             "set": "set()", "set_comprehension": "set()"}
+             "dictionary": "{}", "dictionary_comprehension": "{}", "set": "set()"}
 
 
 @dataclass(slots=True)
@@ -241,11 +242,13 @@ class Locals:
             callee = self.render(fn, owner)
             args = node.child_by_field_name("arguments")
             inner = ""
-            if args is not None and args.type == "argument_list" and \
-                    text(fn).rpartition(".")[2] in KEEP_ARGS:
-                inner = ", ".join(self.render(a, owner) if a.type not in (
-                    "keyword_argument", "list_splat", "dictionary_splat") else UNKNOWN
-                    for a in args.named_children if a.type != "comment")
+            if args is not None and text(fn).rpartition(".")[2] in KEEP_ARGS:
+                if args.type == "generator_expression":  # tuple(x for x in xs)
+                    inner = self.render(args, owner)
+                else:
+                    inner = ", ".join(self.render(a, owner) if a.type not in (
+                        "keyword_argument", "list_splat", "dictionary_splat") else UNKNOWN
+                        for a in args.named_children if a.type != "comment")
             return f"{callee}({inner})"
         if kind == "subscript":
             value = self.render(node.child_by_field_name("value"), owner)
@@ -253,6 +256,21 @@ class Locals:
             return f"{value}[{index}]" if index.lstrip("-").isdigit() else f"{value}[_unk_()]"
         if kind in ("parenthesized_expression", "await") and node.named_child_count:
             return self.render(node.named_child(0), owner)
+        if kind in ("boolean_operator", "conditional_expression") and node.named_child_count > 1:
+            # `x or Default()`, `a if c else b`: whichever is known (python_types._either)
+            first, second = (node.named_child(0), node.named_child(1)) \
+                if kind == "conditional_expression" else \
+                (node.child_by_field_name("left"), node.child_by_field_name("right"))
+            if kind == "conditional_expression":
+                second = node.named_child(2) if node.named_child_count > 2 else second
+            return f"_or_({self.render(first, owner)}, {self.render(second, owner)})"
+        if kind == "assignment":  # `a = b = value`
+            right = node.child_by_field_name("right")
+            return self.render(right, owner) if right is not None else UNKNOWN
+        if kind in ("list_comprehension", "generator_expression", "set_comprehension"):
+            # the element expression, its names bound by the comprehension's own `for`s
+            body = node.child_by_field_name("body")
+            return f"_seq_({self.render(body, owner)})" if body is not None else "[]"
         if kind == "tuple":
             return "(" + "".join(self.render(c, owner) + ", " for c in node.named_children) + ")"
         literal = _LITERALS.get(kind)

@@ -32,6 +32,7 @@ LIBRARY_METHOD_NAMES = frozenset(
                 collections.OrderedDict, collections.defaultdict, logging.Logger, object)
     for n in dir(t))
 _FUNCTION_KINDS = ("function", "method", "constructor")
+_NEUTRAL = ("typing.", "typing_extensions.", "abc.", "builtins.object")  # no members to speak of
 
 
 class PyRules:
@@ -41,11 +42,13 @@ class PyRules:
         self.s = scope
         self.name = lru_cache(maxsize=None)(self._name)
         self.imports = lru_cache(maxsize=None)(self._imports)
+        self.wildcards = lru_cache(maxsize=None)(self._wildcards)
         self.module_of = lru_cache(maxsize=None)(self._module_of)
         self.module_file = lru_cache(maxsize=None)(self._module_file)
         self.kinds = lru_cache(maxsize=None)(self._kinds)
         self.global_name = lru_cache(maxsize=None)(self._global_name)
         self.mro = lru_cache(maxsize=None)(self._mro)
+        self.full_mro = lru_cache(maxsize=None)(self._full_mro)
         self.external_base = lru_cache(maxsize=None)(self._external_base)
         self._packages: frozenset[str] | None = None
         self._mro_active: set[str] = set()
@@ -53,9 +56,16 @@ class PyRules:
 
     # ---- facts from the index -----------------------------------------------------------
     def _imports(self, file_id: int) -> dict[str, str]:
-        """alias -> imported dotted name, for one file."""
+        """alias -> imported dotted name, for one file (`*` imports: see wildcards())."""
         return {r[1]: r[0] for r in self.s.conn.execute(
-            "SELECT target, alias FROM imports WHERE file_id=?", (file_id,))}
+            "SELECT target, alias FROM imports WHERE file_id=?", (file_id,)) if r[1] != "*"}
+
+    def _wildcards(self, file_id: int) -> tuple[str, ...]:
+        """Modules a file imports `*` from, last first (a later import shadows)."""
+        rows = self.s.conn.execute(
+            "SELECT target FROM imports WHERE file_id=? AND alias='*' ORDER BY line DESC",
+            (file_id,))
+        return tuple(r[0][:-2] for r in rows)
 
     def _module_of(self, file_id: int) -> str:
         row = self.s.conn.execute(
@@ -99,22 +109,29 @@ class PyRules:
             return target
         if self.kinds(f"{module}.{ident}"):
             return f"{module}.{ident}"
-        for alias, target in aliases.items():
-            if alias == "*":
-                candidate = f"{target[:-2]}.{ident}"
-                if self.kinds(candidate) or self.reexport(target[:-2], ident):
-                    return candidate
-        if ident not in aliases and "." in ident:
-            return None
-        return None
+        return self.from_wildcards(file_id, ident)
 
-    def reexport(self, module: str, name: str) -> str | None:
-        """What `module.name` is when module's file imports it (`from .x import Y` in a
-        package `__init__`)."""
+    def reexport(self, module: str, name: str, depth: int = 0) -> str | None:
+        """What `module.name` is when module's file imports it (`from .x import Y` or
+        `from .x import *` in a package `__init__`)."""
         file_id = self.module_file(module)
         if file_id is None:
             return None
-        return self.imports(file_id).get(name)
+        aliases = self.imports(file_id)
+        if name in aliases:
+            return aliases[name]
+        return self.from_wildcards(file_id, name, depth)
+
+    def from_wildcards(self, file_id: int, name: str, depth: int = 0) -> str | None:
+        """`name` brought into a file by its `from x import *` lines."""
+        for module in self.wildcards(file_id) if depth < 4 else ():
+            candidate = f"{module}.{name}"
+            if self.kinds(candidate):
+                return candidate
+            again = self.reexport(module, name, depth + 1)
+            if again:
+                return again
+        return None
 
     def _name(self, dotted: str, file_id: int, scope: str) -> str | None:
         """Qualified name a dotted expression (a base class, a type) refers to in a file."""
@@ -131,22 +148,13 @@ class PyRules:
             return (cls,)
         self._mro_active.add(cls)
         try:
-            bases = self.bases(cls)
-            seqs = [list(self.mro(b)) for b in bases] + [list(bases)]
-            out = [cls]
-            while any(seqs):
-                seqs = [s for s in seqs if s]
-                head = next((s[0] for s in seqs
-                             if not any(s[0] in t[1:] for t in seqs)), None)
-                if head is None:
-                    return tuple(self.s.chain(cls))
-                out.append(head)
-                seqs = [s[1:] if s[0] == head else s for s in seqs]
-            return tuple(out)
+            return _c3(cls, self.bases(cls), self.mro) or tuple(self.s.chain(cls))
         finally:
             self._mro_active.discard(cls)
 
-    def bases(self, cls: str) -> list[str]:
+    def bases(self, cls: str, library: bool = False) -> list[str]:
+        """Project base classes of cls in order; with library, also its library bases as
+        `ext:NAME` (typing/abc helpers such as Generic and Protocol left out)."""
         out: list[str] = []
         for row in self.s.rows(cls, ("class",)):
             for base in filter(None, (row["bases"] or "").split("\n")):
@@ -154,22 +162,37 @@ class PyRules:
                 if resolved and resolved != cls and resolved not in out and \
                         "class" in self.kinds(resolved):
                     out.append(resolved)
+                elif library and not resolved:
+                    outside = self.library_class(base, row)
+                    if outside and f"ext:{outside}" not in out:
+                        out.append(f"ext:{outside}")
         return out
+
+    def library_class(self, base: str, row: Row) -> str:
+        """Library name of a base class as written in class row, '' if not one."""
+        node = parse(base.split("[")[0].strip() or "_")
+        if not isinstance(node, (ast.Name, ast.Attribute)):
+            return ""
+        val = self.ev.eval(node, (row["file_id"], "", row["scope"] or ""))
+        if val is None or val.kind != "ext" or val.name.startswith(_NEUTRAL):
+            return ""
+        return val.name
+
+    def _full_mro(self, cls: str) -> tuple[str, ...]:
+        """The MRO with library classes in place as `ext:NAME` (`class Q(deque, Base)`:
+        Q, ext:collections.deque, Base)."""
+        if cls.startswith("ext:") or cls in self._mro_active:
+            return (cls,)
+        self._mro_active.add(cls)
+        try:
+            return _c3(cls, self.bases(cls, library=True), self.full_mro) or (cls,)
+        finally:
+            self._mro_active.discard(cls)
 
     def _external_base(self, cls: str) -> str:
         """First library base class in cls's ancestry (`torch.nn.Module`, `logging.Logger`),
         '' if all of it is in the project (typing/abc helpers such as Protocol don't count)."""
-        for owner in self.mro(cls):
-            for row in self.s.rows(owner, ("class",)):
-                for base in filter(None, (row["bases"] or "").split("\n")):
-                    node = parse(base.split("[")[0].strip() or "_")
-                    if not isinstance(node, (ast.Name, ast.Attribute)):
-                        continue
-                    val = self.ev.eval(node, (row["file_id"], "", row["scope"] or ""))
-                    if val is not None and val.kind == "ext" and not val.name.startswith(
-                            ("typing.", "typing_extensions.", "abc.", "builtins.object")):
-                        return val.name
-        return ""
+        return next((entry[4:] for entry in self.full_mro(cls) if entry.startswith("ext:")), "")
 
     # ---- resolution ---------------------------------------------------------------------
     def resolve(self, call: Row, caller: Row) -> Found:
@@ -205,11 +228,16 @@ class PyRules:
         if value.kind == "bmeth":
             container = value.args[0]
             return Found(external=f"{container.name if container else 'builtins'}.{value.name}")
+        if value.kind == "union":  # `SamplingParams | PoolingParams`: each one's method
+            if all(v is not None and v.kind == "func" for v in value.args):
+                return Found([t for v in value.args for t in self.targets(v.name)])
+            return Found(guess=False)
         if value.kind == "inst":
             call = self.ev.member(value, "__call__")
             if call is not None and call is not MISSING and call.kind == "func":
                 return Found(self.targets(call.name))
         return Found(guess=False)
+
 
     def targets(self, qname: str) -> list[Row]:
         """Rows of a called function: the implementation, not its `@overload` stubs."""
@@ -230,6 +258,20 @@ class PyRules:
         if "class" in self.kinds(qname):
             return self.constructor(qname)
         return self.targets(qname)
+
+
+def _c3(cls: str, bases: list[str], mro_of) -> tuple[str, ...] | None:
+    """C3 linearisation of cls with these direct bases; None when there is none."""
+    seqs = [list(mro_of(b)) for b in bases] + [list(bases)]
+    out = [cls]
+    while any(seqs):
+        seqs = [q for q in seqs if q]
+        head = next((q[0] for q in seqs if not any(q[0] in t[1:] for t in seqs)), None)
+        if head is None:
+            return None
+        out.append(head)
+        seqs = [q[1:] if q[0] == head else q for q in seqs]
+    return tuple(out)
 
 
 def _callee(call: Row) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -150,6 +151,8 @@ class Evaluator:
             return Val("func", q)
         if "module" in kinds:
             return Val("mod", q)
+        if "field" in kinds:  # an annotated module-level variable
+            return self.field_type(q, "")
         head, _, last = q.rpartition(".")
         if head and depth < 6:
             again = self.r.reexport(head, last)
@@ -177,15 +180,27 @@ class Evaluator:
             return Val("ext", f"{base.name}.{attr}")
         if kind in ("seq", "map", "tup"):
             return Val("bmeth", attr, (base,))
+        if kind == "union":  # the classes that have attr; unknown if any can't tell
+            got = [self.attribute(v, attr) for v in base.args if v is not None]
+            known = [g for g in got if g is not MISSING]
+            if None in known or len(got) < len(base.args):
+                return None
+            if not known:
+                return MISSING
+            return known[0] if len(set(known)) == 1 else Val("union", "", tuple(known))
         return None
 
     def member(self, base: Val, attr: str) -> Val | None:
         """Member of a class or instance along the MRO (after the class for super())."""
-        order = self.r.mro(base.name)
+        order = self.r.full_mro(base.name)
         if base.kind == "super":
             order = order[1:]
         untyped = False
         for owner in order:
+            if owner.startswith("ext:"):
+                if _library_has(owner[4:], attr):
+                    return Val("ext", f"{owner[4:]}.{attr}")
+                continue
             q = f"{owner}.{attr}"
             kinds = self.r.kinds(q)
             if not kinds:
@@ -227,8 +242,12 @@ class Evaluator:
         if isinstance(fn, ast.Name):
             if fn.id == "_ann_" and node.args:
                 return self.annotation(node.args[0], ctx)
-            if fn.id in ("_elem_", "_enter_") and node.args:
+            if fn.id == "_or_" and len(node.args) == 2:
+                return _either(self.eval(node.args[0], ctx), self.eval(node.args[1], ctx))
+            if fn.id in ("_elem_", "_enter_", "_seq_") and node.args:
                 inner = self.eval(node.args[0], ctx)
+                if fn.id == "_seq_":
+                    return Val("seq", "list", (inner,))
                 return self.element(inner) if fn.id == "_elem_" else self.enter(inner)
             if fn.id == "super" and ctx[1]:
                 return Val("super", ctx[1])
@@ -249,6 +268,9 @@ class Evaluator:
             return self.library_call(callee.name, args, ctx)
         if kind == "bmeth":
             return _container_method(callee.args[0], callee.name)
+        if kind == "union":
+            results = {self.call_value(v, args, ctx) for v in callee.args if v is not None}
+            return _union(list(results)) if None not in results else None
         if kind == "inst":
             got = self.member(callee, "__call__")
             return self.call_value(got, ()) if got is not None and got.kind == "func" else None
@@ -283,6 +305,8 @@ class Evaluator:
                 return Val("cls", arg.name)
             if last in _BUILTIN_SCALARS:
                 return Val("ext", last)
+        if last[:1].isupper():
+            return Val("ext", name)  # an instance of a library class (`threading.Event()`)
         if name.split(".")[0] in _GENERIC_STDLIB:
             return None  # functools.reduce, heapq.heappop, ...: the result can be anything
         return Val("ext", f"{name}()")
@@ -441,9 +465,46 @@ def _instance(head: Val | None) -> Val | None:
 
 
 def _union(parts: list[Val | None]) -> Val | None:
-    """One type when all non-None alternatives agree, else unknown."""
-    vals = {p for p in parts if p is not NONE and p != NONE}
-    return vals.pop() if len(vals) == 1 else None
+    """One type when all non-None alternatives agree; a `union` of project classes
+    (`SamplingParams | PoolingParams`); else unknown."""
+    vals: set[Val] = set()
+    for p in parts:
+        if p is not None and p.kind == "union":
+            vals.update(p.args)
+        elif p != NONE:
+            vals.add(p)  # type: ignore[arg-type]
+    if len(vals) == 1:
+        return vals.pop()
+    if vals and None not in vals and all(v.kind == "inst" for v in vals):
+        return Val("union", "", tuple(sorted(vals, key=lambda v: v.name)))
+    return None
+
+
+def _either(a: Val | None, b: Val | None) -> Val | None:
+    """`a or b`: one value when both sides agree (a literal None or an empty container
+    literal gives way to the other side); unknown when either side is."""
+    if a is None or b is None:
+        return None
+    vals = [v for v in (a, b) if v != NONE]
+    if len(vals) < 2:
+        return vals[0] if vals else NONE
+    a, b = vals
+    if a == b:
+        return a
+    if a.kind == b.kind and a.kind in ("seq", "map"):
+        return b if all(x is None for x in a.args) else a
+    return _union([a, b])
+
+
+def _library_has(name: str, attr: str) -> bool:
+    """Whether builtin/collections class `name` has attr (other libraries: unknown, False)."""
+    module, _, cls = name.rpartition(".")
+    if module not in ("builtins", "collections", "collections.abc"):
+        return False
+    import collections.abc as abc_module
+    owner = {"builtins": builtins, "collections": collections,
+             "collections.abc": abc_module}[module]
+    return hasattr(getattr(owner, cls, None), attr)
 
 
 def _container_method(container: Val | None, method: str) -> Val | None:
