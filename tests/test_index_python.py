@@ -198,5 +198,6 @@ def test_annotations_evaluate() -> None:
     assert ann("deque[Tensor]") == Val("seq", "deque", (tensor,))
     assert ann("dict[str, Tensor]") == Val("map", "dict", (Val("ext", "builtins.str"), tensor))
     assert ann("tuple[Tensor, int]").args[0] == tensor
-    assert ann("Tensor | int") is None  # a real union: no single type
+    assert ann("Tensor | int") == Val("union", "", (Val("ext", "builtins.int"), tensor))
+    assert ann("Tensor | list[int]") is None  # a class or a container: nothing to say
     assert ann("Optional[Tensor]]") is None  # not an expression

@@ -265,6 +265,8 @@ class _Extractor:
             attr = fn.child_by_field_id(_F_ATTRIBUTE)
             name = src[attr.start_byte:attr.end_byte].decode("utf-8", "replace")
             obj = fn.child_by_field_id(_F_OBJECT)
+            if obj.kind_id == _K_SPLAT and obj.named_child_count:
+                obj = obj.named_child(0)  # `return *self.f(), x` parses as (*self).f()
             dotted = _dotted(obj, src)
             line = node.start_point[0] + 1
             if dotted == "self":
@@ -317,6 +319,7 @@ _F_OBJECT = _LANG.field_id_for_name("object")
 _K_IDENTIFIER = _LANG.id_for_node_kind("identifier", True)
 _K_ATTRIBUTE = _LANG.id_for_node_kind("attribute", True)
 _K_CALL = _LANG.id_for_node_kind("call", True)
+_K_SPLAT = _LANG.id_for_node_kind("list_splat", True)
 
 
 def _start(node: ts.Node) -> int:

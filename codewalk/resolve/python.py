@@ -18,18 +18,25 @@ evaluates that expression (python_types.Evaluator) against the index:
 from __future__ import annotations
 
 import ast
+import asyncio
 import collections
+import concurrent.futures
 import logging
+import queue
+import threading
 from functools import lru_cache
 
 from codewalk.lookup import CALLABLE_KINDS
 from codewalk.resolve.python_types import MISSING, OVERLOAD, Evaluator, Val, parse
 from codewalk.resolve.scope import Found, Row, Scope
 
-# Names of methods of builtin types and of loggers: on an unknown receiver, no guess.
+# Names of methods of builtin types, loggers and the stdlib's concurrency objects (futures,
+# events, threads, queues): on an unknown receiver, no guess.
 LIBRARY_METHOD_NAMES = frozenset(
     n for t in (list, dict, set, frozenset, str, bytes, tuple, int, float, collections.deque,
-                collections.OrderedDict, collections.defaultdict, logging.Logger, object)
+                collections.OrderedDict, collections.defaultdict, logging.Logger, object,
+                concurrent.futures.Future, threading.Event, threading.Thread, queue.Queue,
+                asyncio.Queue, asyncio.Event, asyncio.Future, asyncio.Task)
     for n in dir(t))
 _FUNCTION_KINDS = ("function", "method", "constructor")
 _NEUTRAL = ("typing.", "typing_extensions.", "abc.", "builtins.object")  # no members to speak of
@@ -229,8 +236,10 @@ class PyRules:
             container = value.args[0]
             return Found(external=f"{container.name if container else 'builtins'}.{value.name}")
         if value.kind == "union":  # `SamplingParams | PoolingParams`: each one's method
-            if all(v is not None and v.kind == "func" for v in value.args):
-                return Found([t for v in value.args for t in self.targets(v.name)])
+            parts = [self.found(v) for v in value.args]
+            if all(p.targets for p in parts):
+                rows = {t["id"]: t for p in parts for t in p.targets}
+                return Found(list(rows.values()))
             return Found(guess=False)
         if value.kind == "inst":
             call = self.ev.member(value, "__call__")

@@ -187,7 +187,11 @@ class Evaluator:
                 return None
             if not known:
                 return MISSING
-            return known[0] if len(set(known)) == 1 else Val("union", "", tuple(known))
+            funcs = [g for g in known if g.kind == "func"]
+            if funcs and all(g.kind in ("func", "ext") for g in known):
+                known = funcs  # a library base's unknown members give way to project methods
+            distinct = tuple(dict.fromkeys(known))
+            return distinct[0] if len(distinct) == 1 else Val("union", "", distinct)
         return None
 
     def member(self, base: Val, attr: str) -> Val | None:
@@ -465,8 +469,8 @@ def _instance(head: Val | None) -> Val | None:
 
 
 def _union(parts: list[Val | None]) -> Val | None:
-    """One type when all non-None alternatives agree; a `union` of project classes
-    (`SamplingParams | PoolingParams`); else unknown."""
+    """One type when all non-None alternatives agree; a `union` of classes
+    (`SamplingParams | PoolingParams`, `Output | Future[Output]`); else unknown."""
     vals: set[Val] = set()
     for p in parts:
         if p is not None and p.kind == "union":
@@ -475,7 +479,8 @@ def _union(parts: list[Val | None]) -> Val | None:
             vals.add(p)  # type: ignore[arg-type]
     if len(vals) == 1:
         return vals.pop()
-    if vals and None not in vals and all(v.kind == "inst" for v in vals):
+    if vals and None not in vals and (all(v.kind in ("inst", "ext") for v in vals) or
+                                      all(v.kind == "cls" for v in vals)):
         return Val("union", "", tuple(sorted(vals, key=lambda v: v.name)))
     return None
 
