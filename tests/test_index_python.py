@@ -110,26 +110,29 @@ M = "shop.models."
 def test_types_through_expressions(tmp_path: Path) -> None:
     got = _edges(_pyresolve(tmp_path), "shop.use.Runner.run")
     exact = {k: v[2] for k, v in got.items() if v[0] == "exact"}
-    assert exact[(29, "price")] == {M + "Item.price"}  # x = mk(); mk() -> Item
-    assert exact[(30, "clone")] == {M + "Item.clone"}  # mk().clone()
-    assert exact[(30, "price")] == {M + "Item.price"}  # ... .clone() -> "Item"
-    assert exact[(31, "price")] == {M + "Item.price"}  # self.made = mk() in __init__
-    assert exact[(33, "price")] == {M + "Item.price"}  # for it in box.items: list[Item]
-    assert exact[(35, "clone")] == {M + "Item.clone"}  # for i, it2 in enumerate(...)
-    assert exact[(36, "price")] == {M + "Item.price"}  # maybe: Item | None
-    assert exact[(38, "Item")] == {M + "Item"}  # shop.Item: re-exported by shop/__init__
-    assert exact[(38, "price")] == {M + "Item.price"}
-    assert exact[(46, "price")] == {M + "Special.price"}  # y: Special = ...
-    assert exact[(47, "price")] == {M + "Item.price"}  # comprehension over deque[Item]
-    assert exact[(49, "clone")] == {M + "Item.clone"}  # with Lease() as lease: __enter__
-    assert exact[(53, "price")] == {M + "Item.price"}  # dict[str, Item].get(...)
-    assert exact[(55, "clone")] == {M + "Item.clone"}  # for item in self.box: __iter__
-    assert exact[(56, "price")] == {M + "Item.price"}  # attribute from Optional parameter
+    assert exact[(30, "price")] == {M + "Item.price"}  # x = mk(); mk() -> Item
+    assert exact[(31, "clone")] == {M + "Item.clone"}  # mk().clone()
+    assert exact[(31, "price")] == {M + "Item.price"}  # ... .clone() -> "Item"
+    assert exact[(32, "price")] == {M + "Item.price"}  # self.made = mk() in __init__
+    assert exact[(34, "price")] == {M + "Item.price"}  # for it in box.items: list[Item]
+    assert exact[(36, "clone")] == {M + "Item.clone"}  # for i, it2 in enumerate(...)
+    assert exact[(37, "price")] == {M + "Item.price"}  # maybe: Item | None
+    assert exact[(39, "Item")] == {M + "Item"}  # shop.Item: re-exported by shop/__init__
+    assert exact[(39, "price")] == {M + "Item.price"}
+    assert exact[(47, "price")] == {M + "Special.price"}  # y: Special = ...
+    assert exact[(48, "price")] == {M + "Item.price"}  # comprehension over deque[Item]
+    assert exact[(50, "clone")] == {M + "Item.clone"}  # with Lease() as lease: __enter__
+    assert exact[(54, "price")] == {M + "Item.price"}  # dict[str, Item].get(...)
+    assert exact[(56, "clone")] == {M + "Item.clone"}  # for item in self.box: __iter__
+    assert exact[(57, "price")] == {M + "Item.price"}  # attribute from Optional parameter
+    assert exact[(60, "clone")] == {M + "Item.clone"}  # z = Special(): inherited method
+    assert exact[(62, "price")] == {M + "Item.price"}  # self.running: list[Item] = []
+    assert exact[(64, "price")] == {M + "Item.price"}  # sorted(list[Item])[0]
 
 
 def test_overload_stubs_give_the_implementation(tmp_path: Path) -> None:
     ix = _pyresolve(tmp_path)
-    resolution, _, targets = _edges(ix, "shop.use.Runner.run")[(37, "pick")]
+    resolution, _, targets = _edges(ix, "shop.use.Runner.run")[(38, "pick")]
     assert resolution == "exact" and targets == {M + "Box.pick"}
     (edge,) = [e for e in Resolver(ix).callees(ix.find("shop.use.Runner.run")[0])
                if e.name == "pick"]
@@ -139,23 +142,39 @@ def test_overload_stubs_give_the_implementation(tmp_path: Path) -> None:
 def test_plain_call_never_reaches_a_method(tmp_path: Path) -> None:
     # Runner has a method get_model; a plain get_model() is the module function
     got = _edges(_pyresolve(tmp_path), "shop.use.Runner.run")
-    assert got[(39, "get_model")] == ("exact", "project", {"shop.use.get_model"})
+    assert got[(40, "get_model")] == ("exact", "project", {"shop.use.get_model"})
 
 
 def test_library_boundary(tmp_path: Path) -> None:
     got = _edges(_pyresolve(tmp_path), "shop.use.Runner.run")
-    assert got[(40, "len")] == ("unresolved", "builtins.len", set())
-    assert got[(41, "append")] == ("unresolved", "list.append", set())  # list[Item] receiver
-    assert got[(42, "zeros")] == ("unresolved", "torch.zeros", set())  # third-party module
-    assert got[(42, "sum")][:2] == ("unresolved", "torch.zeros().sum")  # ... and its values
-    assert got[(43, "deque")] == ("unresolved", "collections.deque", set())
-    assert got[(44, "append")] == ("unresolved", "deque.append", set())
-    assert got[(52, "info")][0] == "unresolved" and got[(52, "info")][2] == set()  # logger
+    assert got[(41, "len")] == ("unresolved", "builtins.len", set())
+    assert got[(63, "any")] == ("exact", "project", {"shop.use.any"})  # shadowed builtin
+    assert got[(63, "price")] == ("exact", "project", {M + "Item.price"})
+    assert got[(42, "append")] == ("unresolved", "list.append", set())  # list[Item] receiver
+    assert got[(43, "zeros")] == ("unresolved", "torch.zeros", set())  # third-party module
+    assert got[(43, "sum")][:2] == ("unresolved", "torch.zeros().sum")  # ... and its values
+    assert got[(44, "deque")] == ("unresolved", "collections.deque", set())
+    assert got[(45, "append")] == ("unresolved", "deque.append", set())
+    assert got[(53, "info")] == ("unresolved", "logging.getLogger().info", set())  # logger
     # unknown receiver: no guess for a name builtin containers have, a guess otherwise
-    assert got[(50, "append")] == ("unresolved", "project", set())
-    assert got[(51, "price")] == ("heuristic", "project", {M + "Item.price", M + "Special.price"})
+    assert got[(51, "append")] == ("unresolved", "project", set())
+    assert got[(52, "price")] == ("heuristic", "project", {M + "Item.price", M + "Special.price"})
     # known project type without the member: no guess that would contradict it
-    assert got[(57, "missing")] == ("unresolved", "project", set())
+    assert got[(58, "missing")] == ("unresolved", "project", set())
+
+
+def test_callee_rendered_with_locals(tmp_path: Path) -> None:
+    """The extractor's qualifier: locals replaced by what they hold (python_locals)."""
+    ix = _pyresolve(tmp_path)
+    rows = ix.conn.execute("SELECT c.line, c.name, c.qualifier FROM calls c JOIN files f "
+                           "ON f.id = c.file_id WHERE f.path = 'shop/use.py'").fetchall()
+    got = {(line, name): q for line, name, q in rows}
+    assert got[(30, "price")] == "mk().price"
+    assert got[(36, "clone")] == "_elem_(enumerate(_ann_(Box).items))[1].clone"
+    assert got[(48, "price")] == "_elem_(_ann_(Box).queue).price"
+    assert got[(50, "clone")] == "_enter_(Lease()).clone"
+    assert got[(52, "price")] == "_unk_().price"  # unannotated parameter
+    assert got[(32, "price")] == ""  # self.made.price: nothing local, rebuilt from kind
 
 
 def test_super_follows_the_mro(tmp_path: Path) -> None:
