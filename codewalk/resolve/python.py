@@ -57,7 +57,7 @@ class PyRules:
         self.mro = lru_cache(maxsize=None)(self._mro)
         self.full_mro = lru_cache(maxsize=None)(self._full_mro)
         self.external_base = lru_cache(maxsize=None)(self._external_base)
-        self._packages: frozenset[str] | None = None
+        self.package_indexed = lru_cache(maxsize=None)(self._package_indexed)
         self._mro_active: set[str] = set()
         self.ev = Evaluator(self)
 
@@ -91,10 +91,16 @@ class PyRules:
 
     def in_project(self, qname: str) -> bool:
         """Whether a dotted name lies under one of the index's top-level Python packages."""
-        if self._packages is None:
-            self._packages = frozenset(r[0].split(".")[0] for r in self.s.conn.execute(
-                "SELECT qname FROM symbols WHERE kind='module' AND language='python'"))
-        return qname.split(".")[0] in self._packages
+        return self.package_indexed(qname.split(".")[0])
+
+    def _package_indexed(self, top: str) -> bool:
+        if "module" in self.kinds(top):
+            return True
+        # a namespace package (no __init__.py): any module under it; a range scan of the index
+        row = self.s.conn.execute(
+            "SELECT 1 FROM symbols WHERE qname >= ? AND qname < ? AND kind='module' LIMIT 1",
+            (top + ".", top + "/")).fetchone()
+        return row is not None
 
     def class_of(self, row: Row) -> str:
         """The class a method row belongs to ('' for functions)."""
