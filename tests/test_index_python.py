@@ -130,6 +130,11 @@ def test_types_through_expressions(tmp_path: Path) -> None:
     assert exact[(64, "price")] == {M + "Item.price"}  # sorted(list[Item])[0]
 
 
+def test_annotated_module_variable(tmp_path: Path) -> None:
+    got = _edges(_pyresolve(tmp_path), "shop.use.from_module_variable")
+    assert got[(74, "pick")] == ("exact", "project", {M + "Box.pick"})
+
+
 def test_overload_stubs_give_the_implementation(tmp_path: Path) -> None:
     ix = _pyresolve(tmp_path)
     resolution, _, targets = _edges(ix, "shop.use.Runner.run")[(38, "pick")]

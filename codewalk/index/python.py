@@ -194,11 +194,9 @@ class _Extractor:
     def module_attribute(self, node: ts.Node) -> None:
         """An annotated module-level variable (`current_platform: Platform`, also under
         `if TYPE_CHECKING:`) is a field of its module, so calls on it resolve."""
-        if node.type != "assignment":
-            return
         type_node = node.child_by_field_name("type")
         left = node.child_by_field_name("left")
-        if type_node is None or left.type != "identifier" or self.scopes.of(node)[1]:
+        if left.type != "identifier":
             return
         self.field(self.module, text(left), annotation(type_node), node, annotated=True)
 
@@ -342,7 +340,7 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
         ex.function(node)
     ex.locals = Locals(ex.callables, ex.function_nodes, ex.methods, lambda n: ex.scopes.of(n)[1])
     ex.locals.collect(caps.get("bind", ()))
-    for node in sorted(caps.get("bind", ()), key=_start):
+    for node in sorted(ex.locals.module_annotated, key=_start):
         ex.module_attribute(node)
     # Capture lists are not in source order (and the order varies between runs); fields
     # keep their first assignment, so order them.

@@ -66,6 +66,7 @@ class Locals:
         self._names: dict[int, dict[str, list[Binding]]] = {}
         self._params_done: set[int] = set()
         self._rendered: dict[int, str] = {}
+        self.module_annotated: list[ts.Node] = []  # `x: T = ...` at module level, by collect()
         self._active: set[int] = set()
 
     # ---- collection -------------------------------------------------------------------
@@ -79,6 +80,8 @@ class Locals:
             if kind == "assignment":
                 type_node = node.child_by_field_name("type")
                 right = node.child_by_field_name("right")
+                if type_node is not None and owner == -1:
+                    self.module_annotated.append(node)
                 if type_node is not None:
                     self._add(owner, node.child_by_field_name("left"),
                               Binding(node.end_byte, 0, 0, "ann", type_node))
