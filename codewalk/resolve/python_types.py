@@ -79,6 +79,7 @@ class Evaluator:
         self.returns = lru_cache(maxsize=None)(self._returns)
         self.expr = lru_cache(maxsize=None)(self._expr)
         self._depth = 0
+        self._active: set[str] = set()  # fields and returns being evaluated (cycle guard)
 
     def _expr(self, text: str, ctx: Ctx) -> Val | None:
         node = _parse(text)
@@ -228,6 +229,15 @@ class Evaluator:
 
     def _field_type(self, q: str, owner: str) -> Val | None:
         """Type of an attribute: its annotation, else the value every assignment agrees on."""
+        if q in self._active:
+            return None  # `self.a = self.a.next()`: the attribute's own type is not news
+        self._active.add(q)
+        try:
+            return self._field_value(q, owner)
+        finally:
+            self._active.discard(q)
+
+    def _field_value(self, q: str, owner: str) -> Val | None:
         for row in self.s.rows(q, ("field",)):
             text = row["type_text"] or ""
             ctx = (row["file_id"], owner, owner)
@@ -318,6 +328,16 @@ class Evaluator:
     def _returns(self, q: str, bound: Val | None) -> Val | None:
         """Return type of function q from its annotation (an overload implementation's,
         else the stubs' when they agree); `Self` is the receiver's class."""
+        key = f"{q}()"
+        if key in self._active:
+            return None
+        self._active.add(key)
+        try:
+            return self._return_value(q, bound)
+        finally:
+            self._active.discard(key)
+
+    def _return_value(self, q: str, bound: Val | None) -> Val | None:
         rows = self.s.rows(q, ("function", "method", "constructor"))
         impl = [r for r in rows if not (r["type_text"] or "").startswith(OVERLOAD)]
         stubs = [r for r in rows if (r["type_text"] or "").startswith(OVERLOAD)]
