@@ -8,6 +8,7 @@ import tree_sitter as ts
 from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text, use_source
 from codewalk.index.common import head as source_head
 from codewalk.index.common import count_args
+from codewalk.index.python_locals import UNKNOWN, Locals, annotation
 from codewalk.index.parse import captures, language, parse
 from codewalk.index.records import FileResult, Symbol
 
@@ -25,6 +26,10 @@ def _docstring(body: ts.Node | None) -> str:
         return ""
     raw = text(string).strip("rRbBuUfF").strip("\"'")
     return raw.strip().split("\n\n")[0].strip()[:800]
+
+
+OVERLOAD = "@overload "  # type_text prefix of an `@overload` stub
+MAX_VALUES = 4  # distinct values kept for an unannotated attribute
 
 
 class _Scopes:
@@ -76,9 +81,9 @@ class _Extractor:
         # (owner, name) -> untyped / inferred / annotated / conflict (see field())
         self.field_state: dict[tuple[str, str], str] = {}
         self.scopes = _Scopes(module, [])
-        self.functions: list[ts.Node] = []  # set by extract(); indexes of _function_at payloads
-        self._function_at: Enclosing | None = None
-        self._param_types: dict[int, dict[str, str]] = {}  # function index -> name -> type
+        self.function_nodes: dict[int, ts.Node] = {}  # symbol index -> function_definition
+        self.methods: set[int] = set()  # symbol indexes of methods and constructors
+        self.locals: Locals | None = None  # set by extract() once functions are known
 
     def add(self, sym: Symbol, node: ts.Node, callable_body: bool = False) -> None:
         sym.start_byte, sym.end_byte = node.start_byte, node.end_byte
@@ -116,21 +121,31 @@ class _Extractor:
         kind = "method" if innermost == "class_definition" else "function"
         if kind == "method" and name == "__init__":
             kind = "constructor"
+        if kind != "function":
+            self.methods.add(len(self.result.symbols))
+        self.function_nodes[len(self.result.symbols)] = node
+        returns = node.child_by_field_name("return_type")
+        # type_text: the return annotation as written; `@overload` stubs are marked so the
+        # resolver can send calls to the implementation.
+        type_text = annotation(returns) if returns is not None else ""
+        if _is_overload(node):
+            type_text = OVERLOAD + type_text
         self.add(Symbol(
             name=name, qname=".".join(parts + [name]), kind=kind,
             line=node.start_point.row + 1, end_line=node.end_point.row + 1, is_def=True,
             scope=".".join(parts), signature=squash(head).rstrip(":"),
-            comment=_docstring(body) or leading_comment(_outer(node)),
+            comment=_docstring(body) or leading_comment(_outer(node)), type_text=type_text,
         ), node, callable_body=True)
 
     def field(self, owner: str, name: str, type_text: str, node: ts.Node,
               annotated: bool = False) -> None:
         """Record an attribute once per class (at its first assignment in source order).
 
-        Its type: the first annotation (`x: Foo`, `self.x: Foo = ...`) wins; otherwise the type
-        every typed assignment agrees on (`Foo(...)`, an annotated parameter). Assignments of
-        different classes (`self.m = A()` here, `self.m = B()` there) leave it untyped, so
-        resolution falls back to a base class's declaration instead of picking one branch."""
+        Its type_text: the first annotation as written (`x: list[Foo]`, `self.x: Foo = ...`);
+        without one, the distinct values it is assigned, each as `=expr` on its own line
+        (`=Foo()`, `=_ann_(Foo)` for an annotated parameter, `=make_foo()`). The resolver
+        evaluates them and keeps the type only when they agree, so `self.m = A()` here and
+        `self.m = B()` there leave it untyped and resolution falls back to a base class."""
         key = (owner, name)
         known = self.class_fields.get(key)
         if known is not None:
@@ -139,12 +154,11 @@ class _Extractor:
                 return
             if annotated:
                 known.type_text, self.field_state[key] = type_text, "annotated"
-            elif state == "untyped":
-                known.type_text, self.field_state[key] = type_text, "inferred"
-            elif state == "inferred" and known.type_text != type_text:
-                known.type_text, self.field_state[key] = "", "conflict"
+            elif type_text not in known.type_text.split("\n") and \
+                    known.type_text.count("\n") < MAX_VALUES - 1:
+                known.type_text = f"{known.type_text}\n{type_text}".strip("\n")
             return
-        self.field_state[key] = ("annotated" if annotated else "inferred") if type_text else "untyped"
+        self.field_state[key] = "annotated" if annotated else "inferred"
         sym = Symbol(
             name=name, qname=f"{owner}.{name}", kind="field", line=node.start_point.row + 1,
             end_line=node.end_point.row + 1, is_def=True, scope=owner,
@@ -154,8 +168,7 @@ class _Extractor:
         self.add(sym, node)
 
     def self_attribute(self, node: ts.Node) -> None:
-        """`self.x = Foo(...)` / `self.x: Foo = ...` / `self.x = param` (param annotated)
-        inside a method."""
+        """`self.x = <value>` / `self.x: Foo = ...` inside a method."""
         left = node.child_by_field_name("left")
         if text(left.child_by_field_name("object")) != "self":
             return
@@ -163,35 +176,29 @@ class _Extractor:
         if innermost != "function_definition" or len(parts) < 2:
             return
         owner = ".".join(parts[:-1])  # method's class; nested-function edge cases accepted
-        type_text = _annotation_type(node.child_by_field_name("type"))
-        annotated = bool(type_text)
+        type_node = node.child_by_field_name("type")
+        type_text = annotation(type_node) if type_node is not None else ""
         right = node.child_by_field_name("right")
-        if not annotated and right is not None:
-            if right.type == "call":
-                type_text = _constructor(right)
-            elif right.type == "identifier":
-                type_text = self.param_type(node, text(right))
-        self.field(owner, text(left.child_by_field_name("attribute")), type_text, node, annotated)
-
-    def param_type(self, node: ts.Node, name: str) -> str:
-        """Annotated type of parameter `name` of the function enclosing node ('' if none).
-        Parameter lists are read lazily: only for functions that assign a bare name to self."""
-        if self._function_at is None:
-            self._function_at = Enclosing([(f.start_byte, f.end_byte, i)
-                                           for i, f in enumerate(self.functions)])
-        i = self._function_at.find(node.start_byte, node.end_byte)
-        if i is None:
-            return ""
-        types = self._param_types.get(i)
-        if types is None:
-            types = self._param_types[i] = _param_types(self.functions[i])
-        return types.get(name, "")
+        if not type_text and right is not None and right.type != "none":
+            value = self.locals.render(right, self.locals.owner(node))
+            type_text = "" if value == UNKNOWN else "=" + value
+        self.field(owner, text(left.child_by_field_name("attribute")), type_text, node,
+                   type_node is not None)
 
     def class_attribute(self, node: ts.Node) -> None:
         parts, _ = self.scopes.of(node)
         name = text(node.child_by_field_name("left"))
-        self.field(".".join(parts), name, _annotation_type(node.child_by_field_name("type")), node,
+        self.field(".".join(parts), name, annotation(node.child_by_field_name("type")), node,
                    annotated=True)
+
+    def module_attribute(self, node: ts.Node) -> None:
+        """An annotated module-level variable (`current_platform: Platform`, also under
+        `if TYPE_CHECKING:`) is a field of its module, so calls on it resolve."""
+        type_node = node.child_by_field_name("type")
+        left = node.child_by_field_name("left")
+        if left.type != "identifier":
+            return
+        self.field(self.module, text(left), annotation(type_node), node, annotated=True)
 
     def imports(self, node: ts.Node) -> None:
         line = node.start_point.row + 1
@@ -233,6 +240,7 @@ class _Extractor:
         """Classify every call by how its callee is written (see records.Call); tuples
         (caller, name, kind, line, receiver, qualifier, nargs). Module-level code -> module."""
         find = Enclosing(self.callables).find
+        render, lookup = self.locals.render, self.locals.lookup
         out = self.result.calls
         append = out.append
         for node in nodes:
@@ -240,19 +248,23 @@ class _Extractor:
             args = node.child_by_field_id(_F_ARGUMENTS)
             nargs = count_args(args, commented)
             start = node.start_byte
-            caller = find(start, node.end_byte)
-            if caller is None:
-                caller = 0
+            found = find(start, node.end_byte)
+            caller = 0 if found is None else found
             kind = fn.kind_id
             if kind == _K_IDENTIFIER:
-                append((caller, src[fn.start_byte:fn.end_byte].decode("utf-8", "replace"), "plain",
-                        node.start_point[0] + 1, "", "", nargs))
+                name = src[fn.start_byte:fn.end_byte].decode("utf-8", "replace")
+                # a local name: record what it holds (never a same-named global)
+                local = lookup(name, start, -1 if found is None else found)
+                append((caller, name, "plain", node.start_point[0] + 1, "",
+                        "" if local is None else local, nargs))
                 continue
             if kind != _K_ATTRIBUTE:
                 continue
             attr = fn.child_by_field_id(_F_ATTRIBUTE)
             name = src[attr.start_byte:attr.end_byte].decode("utf-8", "replace")
             obj = fn.child_by_field_id(_F_OBJECT)
+            if obj.kind_id == _K_SPLAT and obj.named_child_count:
+                obj = obj.named_child(0)  # `return *self.f(), x` parses as (*self).f()
             dotted = _dotted(obj, src)
             line = node.start_point[0] + 1
             if dotted == "self":
@@ -261,85 +273,26 @@ class _Extractor:
                 append((caller, name, "self_attr", line, dotted[5:], "", nargs))
             elif obj.kind_id == _K_CALL and text(obj.child_by_field_id(_F_FUNCTION)) == "super":
                 append((caller, name, "super", line, "", "", nargs))
-            elif dotted:
-                append((caller, name, "attr", line, dotted, "", nargs))
             else:
-                append((caller, name, "member", line, "", "", nargs))
+                # the receiver with locals replaced by their values (python_locals), when
+                # that differs from the receiver as written
+                owner = -1 if found is None else found
+                if dotted and lookup(dotted.partition(".")[0], start, owner) is None:
+                    append((caller, name, "attr", line, dotted, "", nargs))
+                else:
+                    receiver = dotted or squash(text(obj), 120)
+                    append((caller, name, "attr" if dotted else "member", line, receiver,
+                            render(fn, owner), nargs))
 
 
-def _param_types(function: ts.Node) -> dict[str, str]:
-    """Parameter name -> class named by its annotation, for a function_definition."""
-    params = function.child_by_field_name("parameters")
-    out: dict[str, str] = {}
-    for p in params.named_children if params is not None else ():
-        if p.type == "typed_parameter":
-            name = p.named_child(0)
-        elif p.type == "typed_default_parameter":
-            name = p.child_by_field_name("name")
-        else:
-            continue
-        if name is not None and name.type == "identifier":
-            type_text = _annotation_type(p.child_by_field_name("type"))
-            if type_text:
-                out[text(name)] = type_text
-    return out
-
-
-_WRAPPERS = ("Optional[", "typing.Optional[", "ClassVar[", "typing.ClassVar[", "Final[",
-             "typing.Final[", "Union[", "typing.Union[")
-
-
-def _annotation_type(node: ts.Node | None) -> str:
-    """Class name inside an annotation: `Optional[X]`, `X | None`, `None | X`, `Union[X, None]`,
-    `"X"`, `Optional["X"]` all give X; other generics and real unions (`X | Y`) give ''."""
-    if node is None:
-        return ""
-    return _type_name(text(node))
-
-
-def _type_name(s: str) -> str:
-    s = s.strip().strip("\"'").strip()
-    unwrapped = True
-    while unwrapped and s.endswith("]"):
-        unwrapped = False
-        for wrapper in _WRAPPERS:
-            if s.startswith(wrapper):
-                inner = s[len(wrapper): -1]
-                s = inner.replace(",", "|") if wrapper.endswith("Union[") else inner
-                s = s.strip().strip("\"'").strip()
-                unwrapped = True
-                break
-    alternatives = _top_level(s, "|") if "|" in s else [s]
-    if len(alternatives) > 1:  # each is shorter than s, so this recursion ends
-        parts = [p for p in (_type_name(p) for p in alternatives) if p != "None"]
-        return parts[0] if len(parts) == 1 else ""
-    return "" if not s or any(c in s for c in "[]() ,") else s
-
-
-def _top_level(s: str, sep: str) -> list[str]:
-    """s split at sep outside brackets."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(s):
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            out.append(s[start:i])
-            start = i + 1
-    out.append(s[start:])
-    return out
-
-
-def _constructor(call: ts.Node) -> str:
-    """`Foo` / `mod.Foo` for a call that looks like a class instantiation (CapWords by
-    convention; `make_pool()` or `factory.build()` say nothing about the type)."""
-    fn = call.child_by_field_name("function")
-    if fn is None or fn.type not in ("identifier", "attribute"):
-        return ""
-    name = text(fn)
-    last = name.rpartition(".")[2]
-    return name if last[:1].isupper() else ""
+def _is_overload(node: ts.Node) -> bool:
+    """Whether a function_definition is decorated `@overload` (a typing stub)."""
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("decorator", "comment"):
+        if text(prev).strip() in ("@overload", "@typing.overload", "@typing_extensions.overload"):
+            return True
+        prev = prev.prev_named_sibling
+    return False
 
 
 def _dotted(node: ts.Node, src: bytes) -> str:
@@ -364,6 +317,7 @@ _F_OBJECT = _LANG.field_id_for_name("object")
 _K_IDENTIFIER = _LANG.id_for_node_kind("identifier", True)
 _K_ATTRIBUTE = _LANG.id_for_node_kind("attribute", True)
 _K_CALL = _LANG.id_for_node_kind("call", True)
+_K_SPLAT = _LANG.id_for_node_kind("list_splat", True)
 
 
 def _start(node: ts.Node) -> int:
@@ -379,12 +333,15 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
     caps = captures("python", root)
     ex = _Extractor(result, module, is_package)
     ex.scopes = _Scopes(module, list(caps.get("class", ())) + list(caps.get("function", ())))
-    ex.functions = list(caps.get("function", ()))
     ex.module_symbol(root)
     for node in caps.get("class", ()):
         ex.class_def(node)
     for node in caps.get("function", ()):
         ex.function(node)
+    ex.locals = Locals(ex.callables, ex.function_nodes, ex.methods, lambda n: ex.scopes.of(n)[1])
+    ex.locals.collect(caps.get("bind", ()))
+    for node in sorted(ex.locals.module_annotated, key=_start):
+        ex.module_attribute(node)
     # Capture lists are not in source order (and the order varies between runs); fields
     # keep their first assignment, so order them.
     for node in sorted(caps.get("classattr", ()), key=_start):

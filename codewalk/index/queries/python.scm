@@ -19,3 +19,14 @@
 
 ; Class-level annotated attributes (`x: Foo`) and dataclass fields.
 (class_definition body: (block (expression_statement (assignment left: (identifier) type: (_)) @classattr)))
+
+; Local bindings (codewalk/index/python_locals.py): what a local name holds, so a call on it
+; can be resolved at query time.
+(assignment left: (identifier)) @bind
+(assignment left: (pattern_list)) @bind
+(assignment left: (tuple_pattern)) @bind
+(for_statement left: (_) right: (_)) @bind
+(for_in_clause left: (_) right: (_)) @bind
+(with_item value: (as_pattern)) @bind
+(named_expression name: (identifier)) @bind
+(lambda parameters: (lambda_parameters)) @bind
