@@ -36,7 +36,7 @@ def _guide(args: argparse.Namespace) -> int:
         return _list(guides, lang, args.json)
     guide = guides.get(args.id)
     if guide is None:
-        known = ", ".join(g.id for g in guides.guides) or "none"
+        known = ", ".join(g.id for g in guides.ordered()) or "none"
         print(f"codewalk: no guide '{args.id}' (known: {known})", file=sys.stderr)
         return 1
     from codewalk.guide_resolve import resolve_guide
@@ -67,8 +67,9 @@ def _guide(args: argparse.Namespace) -> int:
 
 def _list(guides, lang: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps)}
-                                     for g in guides.guides]}, ensure_ascii=False))
+        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps),
+                                      "position": i, "requires": g.requires}
+                                     for i, g in enumerate(guides.ordered(), 1)]}, ensure_ascii=False))
         return 0
     from codewalk.views.guide import list_guides
 
