@@ -96,7 +96,7 @@ def document(engine: Any) -> dict[str, Any]:
 
 
 def _table(name: str, scenario: dict[str, Any]) -> Table:
-    t = Table("step", "req 2 chunk", "(n+4)/4", "new", "req 2 blocks", "decode", "usable", "what happened",
+    t = Table("step", "req 2 chunk", f"(n+{BLOCK})/{BLOCK}", "new", "req 2 blocks", "decode", "usable", "what happened",
               title=f"{name}: {scenario['device_blocks']} device blocks", title_justify="left")
     for r in scenario["steps"]:
         chunk = f"[{r['chunk'][0]}, {r['chunk'][1]})" + (" last" if r.get("last_chunk") else "") \
