@@ -96,8 +96,8 @@ def document(engine: Any) -> dict[str, Any]:
 
 
 def _table(name: str, scenario: dict[str, Any]) -> Table:
-    t = Table("step", "req 2 chunk", f"(n+{BLOCK})/{BLOCK}", "new", "req 2 blocks", "decode", "usable", "what happened",
-              title=f"{name}: {scenario['device_blocks']} device blocks", title_justify="left")
+    t = Table("step", "req 2 chunk", f"(n+{BLOCK})/{BLOCK}", "new", "req 2 blocks", "decode", "waiting", "usable",
+              "what happened", title=f"{name}: {scenario['device_blocks']} device blocks", title_justify="left")
     for r in scenario["steps"]:
         chunk = f"[{r['chunk'][0]}, {r['chunk'][1]})" + (" last" if r.get("last_chunk") else "") \
             if "chunk" in r else "-"
@@ -108,7 +108,7 @@ def _table(name: str, scenario: dict[str, Any]) -> Table:
             events.append(f"swapped out {r['swapped_out']}")
         t.add_row(str(r["step"]), chunk, str(r.get("asked_blocks", "-")), str(r.get("new_blocks", "-")),
                   " ".join(map(str, r["long_blocks"])) or "-", " ".join(map(str, r["decode"])) or "-",
-                  str(r["usable_blocks"]), "; ".join(events))
+                  " ".join(map(str, r["waiting"])) or "-", str(r["usable_blocks"]), "; ".join(events))
     return t
 
 
