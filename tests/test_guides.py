@@ -255,7 +255,7 @@ def test_every_bug_and_behaviour_note_is_cited_by_a_guide_step() -> None:
 
 
 @pytest.mark.parametrize("gid", NEW_GUIDES)
-def test_new_guides_export_in_three_formats(gid: str, tmp_path: Path) -> None:
+def test_new_guides_export_in_three_formats(gid: str, tmp_path: Path, capsys) -> None:
     for fmt in ("md", "html", "tour"):
         out = tmp_path / f"{gid}.{fmt}"
         assert main(["guide", gid, "--format", fmt, "-o", str(out)]) == 0
@@ -268,6 +268,10 @@ def test_new_guides_export_in_three_formats(gid: str, tmp_path: Path) -> None:
     assert page.count('<section id="step-') == len(guide.steps) and "<script" not in page.lower()
     tour = json.loads((tmp_path / f"{gid}.tour").read_text(encoding="utf-8"))
     assert len(tour["steps"]) == len(guide.steps) and all(s["description"] for s in tour["steps"])
+    assert main(["guide", gid, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requires"] == guide.requires
+    assert main(["guide", gid, "--all", "--lang", "en"]) == 0
+    assert "Read first: " + ", ".join(guide.requires) in capsys.readouterr().out.replace("\n│ ", " ")
     zh = markdown.render(resolve_guide(guide, load(annotations_dir())), "zh")
     assert "先读：" in zh and re.search(r"[\u4e00-\u9fff]", zh)
 

@@ -103,4 +103,4 @@ def _as_dict(rg, lang: str) -> dict:
                       "location": None if loc is None else {"source": loc.source, "path": loc.path,
                                                             "line": loc.line, "fallback": loc.fallback}})
     return {"id": rg.guide.id, "title": rg.guide.title.get(lang), "summary": rg.guide.summary.get(lang),
-            "sources": rg.sources, "steps": steps}
+            "requires": rg.guide.requires, "sources": rg.sources, "steps": steps}

@@ -73,7 +73,10 @@ def _tree(d: diagrams.Diagram) -> Tree:
 def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
     """Print every step, or page through them with n/p/q when interactive."""
     console = console or Console()
-    console.print(Panel(escape(rg.guide.summary.get(lang)), title=escape(rg.guide.title.get(lang))))
+    summary = rg.guide.summary.get(lang)
+    if rg.guide.requires:
+        summary += ("\n\n先读：" if lang == "zh" else "\n\nRead first: ") + ", ".join(rg.guide.requires)
+    console.print(Panel(escape(summary), title=escape(rg.guide.title.get(lang))))
     if not interactive:
         for i in range(len(rg.steps)):
             console.print(step_panel(rg, i, lang))
