@@ -14,7 +14,7 @@ from typing import Any
 
 from codewalk.annotations import Note, Notes, _compose, _line, _mapping, _value, reflow
 
-GUIDE_KEYS = {"id", "title", "summary", "source", "steps"}
+GUIDE_KEYS = {"id", "title", "summary", "source", "steps", "requires", "order"}
 STEP_KEYS = {"note", "symbol", "source", "prose", "demo", "diagram", "title"}
 DIAGRAMS = {"callgraph", "queues", "tree", "paging"}
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -53,6 +53,8 @@ class Guide:
     source: str = ""
     steps: list[Step] = field(default_factory=list)
     path: str = ""
+    requires: list[str] = field(default_factory=list)  # guide ids to read first
+    order: int = 50  # tie-break among guides whose prerequisites are met (lower first)
 
 
 @dataclass(slots=True)
@@ -62,6 +64,18 @@ class Guides:
 
     def get(self, guide_id: str) -> Guide | None:
         return next((g for g in self.guides if g.id == guide_id), None)
+
+    def ordered(self) -> list[Guide]:
+        """Reading order: every guide after the guides it requires; ties by `order`, then id."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(g.id for g in self.guides)
+        graph.add_edges_from((r, g.id) for g in self.guides for r in g.requires if self.get(r))
+        by_id = {g.id: g for g in self.guides}
+        if not nx.is_directed_acyclic_graph(graph):  # reported by load_guides; fall back to file order
+            return list(self.guides)
+        return [by_id[i] for i in nx.lexicographical_topological_sort(graph, key=lambda i: (by_id[i].order, i))]
 
 
 def guides_dir(annotations: Path | None) -> Path | None:
@@ -80,7 +94,27 @@ def load_guides(directory: Path | None, notes: Notes) -> Guides:
                 out.errors.append(f"{path}:1: duplicate guide id '{guide.id}'")
                 continue
             out.guides.append(guide)
+    _check_requires(out)
     return out
+
+
+def _check_requires(guides: Guides) -> None:
+    """Every `requires` names a known guide, and no guide requires itself through others."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for g in guides.guides:
+        for r in g.requires:
+            if guides.get(r) is None:
+                guides.errors.append(f"{g.path}:1: guide '{g.id}' requires unknown guide '{r}'")
+            else:
+                graph.add_edge(r, g.id)
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
+    guides.errors.append(f"{guides.get(cycle[0][1]).path}:1: guides require each other in a cycle: {names}")
 
 
 def _text(value: Any, path: Path, line: int, what: str, errors: list[str]) -> Text:
@@ -90,6 +124,26 @@ def _text(value: Any, path: Path, line: int, what: str, errors: list[str]) -> Te
         return Text(en=reflow(str(value.get("en", ""))), zh=reflow(str(value.get("zh", ""))))
     errors.append(f"{path}:{line}: {what} must be text or {{en, zh}}")
     return Text()
+
+
+def _requires(value: Any, path: Path, line: int, errors: list[str]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and _ID.match(v) for v in value):
+        errors.append(f"{path}:{line}: requires must be a guide id or a list of guide ids")
+        return []
+    return list(dict.fromkeys(value))
+
+
+def _order(value: Any, path: Path, line: int, errors: list[str]) -> int:
+    if value is None:
+        return 50
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append(f"{path}:{line}: order must be an integer")
+        return 50
+    return value
 
 
 def _load_one(path: Path, notes: Notes, errors: list[str]) -> Guide | None:
@@ -116,7 +170,9 @@ def _load_one(path: Path, notes: Notes, errors: list[str]) -> Guide | None:
         errors.append(f"{path}:{lines['id']}: guide id must be lowercase-hyphen and match the file name")
     guide = Guide(gid, _text(values["title"], path, lines["title"], "title", errors),
                   _text(values["summary"], path, lines["summary"], "summary", errors),
-                  str(values.get("source") or ""), path=str(path))
+                  str(values.get("source") or ""), path=str(path),
+                  requires=_requires(values.get("requires"), path, lines.get("requires", 1), errors),
+                  order=_order(values.get("order"), path, lines.get("order", 1), errors))
     steps = nodes["steps"]
     if not isinstance(steps, yaml.SequenceNode) or not steps.value:
         errors.append(f"{path}:{lines['steps']}: steps must be a non-empty list")

@@ -163,12 +163,14 @@ def _png_is_blank(png: bytes) -> bool:
     return len(set(raw[1:4000])) <= 2
 
 
-def test_html_renders_in_headless_chromium(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("gid", ["ksanallm-prefix-cache", "ksanallm-split-fuse", "long-cot-memory",
+                                 "tensor-pipeline-parallel", "speculative-decoding"])
+def test_html_renders_in_headless_chromium(gid: str, tmp_path: Path, capsys) -> None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
         pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium)")
     out = tmp_path / "guide.html"
-    assert main(["guide", "ksanallm-prefix-cache", "--format", "html", "-o", str(out)]) == 0
+    assert main(["guide", gid, "--format", "html", "-o", str(out)]) == 0
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -181,3 +183,137 @@ def test_html_renders_in_headless_chromium(tmp_path: Path, capsys) -> None:
     assert not _png_is_blank(shot.read_bytes())
     console_errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and "ERROR" in line.upper()]
     assert console_errors == []
+
+
+# ---------------------------------------------------------------------- reading order
+
+
+NEW_GUIDES = ["ksanallm-split-fuse", "long-cot-memory", "tensor-pipeline-parallel", "speculative-decoding"]
+
+
+def _guide_file(d: Path, gid: str, extra: str = "") -> None:
+    (d / "guides" / f"{gid}.yaml").write_text(
+        f"id: {gid}\ntitle: {gid}\nsummary: s\n{extra}steps:\n  - note: demo.admit\n")
+
+
+def test_reading_order_follows_requires_then_order(tmp_path: Path) -> None:
+    d = tmp_path / "a"
+    (d / "guides").mkdir(parents=True)
+    (d / "demo.yaml").write_text(NOTES)
+    _guide_file(d, "zeta-basics", "order: 1\n")
+    _guide_file(d, "alpha-advanced", "requires: [zeta-basics, mid]\n")
+    _guide_file(d, "mid", "requires: zeta-basics\norder: 90\n")
+    _guide_file(d, "beta-side")
+    guides = load_guides(d / "guides", load(d))
+    assert guides.errors == []
+    # zeta-basics first (order 1); beta-side (50) before mid (90); alpha-advanced only after mid
+    assert [g.id for g in guides.ordered()] == ["zeta-basics", "beta-side", "mid", "alpha-advanced"]
+    assert guides.get("mid").requires == ["zeta-basics"]
+
+
+def test_requires_errors_name_the_file(tmp_path: Path) -> None:
+    d = tmp_path / "a"
+    (d / "guides").mkdir(parents=True)
+    (d / "demo.yaml").write_text(NOTES)
+    _guide_file(d, "one", "requires: [two]\n")
+    _guide_file(d, "two", "requires: [one]\n")
+    _guide_file(d, "three", "requires: [nowhere]\norder: soon\n")
+    _guide_file(d, "four", "requires: {a: b}\n")
+    guides = load_guides(d / "guides", load(d))
+    g = d / "guides"
+    assert f"{g / 'three.yaml'}:1: guide 'three' requires unknown guide 'nowhere'" in guides.errors
+    assert f"{g / 'three.yaml'}:5: order must be an integer" in guides.errors
+    assert f"{g / 'four.yaml'}:4: requires must be a guide id or a list of guide ids" in guides.errors
+    assert any("require each other in a cycle" in e and "one" in e and "two" in e for e in guides.errors)
+    assert {x.id for x in guides.ordered()} == {"one", "two", "three", "four"}  # a cycle never loses guides
+
+
+def test_shipped_guides_in_reading_order(capsys) -> None:
+    notes = load(annotations_dir())
+    guides = load_guides(guides_dir(annotations_dir()), notes)
+    order = [g.id for g in guides.ordered()]
+    assert len(order) >= 9 and set(NEW_GUIDES) <= set(order)
+    assert order[0] == "paged-attention" and order[-1] == "interview-facts"
+    for g in guides.guides:  # every prerequisite comes earlier
+        assert all(order.index(r) < order.index(g.id) for r in g.requires), g.id
+    assert main(["guide", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["guides"]
+    assert [x["id"] for x in listed] == order and [x["position"] for x in listed] == list(range(1, len(order) + 1))
+    assert listed[order.index("ksanallm-vs-vllm")]["requires"] == ["paged-attention", "ksanallm-scheduler"]
+    assert main(["guide", "--lang", "en"]) == 0
+    table = capsys.readouterr().out
+    assert "reading order" in table and "assumes" in table
+    assert table.index("paged-attention") < table.index("ksanallm-split-fuse") < table.index("interview-facts")
+
+
+def test_every_bug_and_behaviour_note_is_cited_by_a_guide_step() -> None:
+    notes = load(annotations_dir())
+    guides = load_guides(guides_dir(annotations_dir()), notes)
+    cited = {s.note for g in guides.guides for s in g.steps}
+    dynamics = {n.id for n in notes.notes if n.id.startswith(("ksanallm.bug.", "ksanallm.behaviour."))}
+    assert len(dynamics) >= 15 and dynamics <= cited, sorted(dynamics - cited)
+
+
+@pytest.mark.parametrize("gid", NEW_GUIDES)
+def test_new_guides_export_in_three_formats(gid: str, tmp_path: Path, capsys) -> None:
+    for fmt in ("md", "html", "tour"):
+        out = tmp_path / f"{gid}.{fmt}"
+        assert main(["guide", gid, "--format", fmt, "-o", str(out)]) == 0
+        text = out.read_text(encoding="utf-8")
+        assert "Read first: " in text or "Read first: " in json.dumps(text)
+    md = (tmp_path / f"{gid}.md").read_text(encoding="utf-8")
+    guide = load_guides(guides_dir(annotations_dir()), load(annotations_dir())).get(gid)
+    assert md.count("\n## ") == len(guide.steps) >= 9
+    page = (tmp_path / f"{gid}.html").read_text(encoding="utf-8")
+    assert page.count('<section id="step-') == len(guide.steps) and "<script" not in page.lower()
+    tour = json.loads((tmp_path / f"{gid}.tour").read_text(encoding="utf-8"))
+    assert len(tour["steps"]) == len(guide.steps) and all(s["description"] for s in tour["steps"])
+    assert main(["guide", gid, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requires"] == guide.requires
+    assert main(["guide", gid, "--all", "--lang", "en"]) == 0
+    assert "Read first: " + ", ".join(guide.requires) in capsys.readouterr().out.replace("\n│ ", " ")
+    zh = markdown.render(resolve_guide(guide, load(annotations_dir())), "zh")
+    assert "先读：" in zh and re.search(r"[\u4e00-\u9fff]", zh)
+
+
+# ---------------------------------------------------------------------- check --strict: both languages
+
+
+def test_strict_check_fails_on_a_note_that_defers_to_the_other_language(tmp_path: Path, capsys) -> None:
+    from codewalk.bilingual import gaps
+
+    d = tmp_path / "a"
+    d.mkdir()
+    (d / "sources.yaml").write_text("sources:\n  demo: {language: cpp, kind: git, env: CODEWALK_DEMO_X}\n")
+    (d / "demo.yaml").write_text(NOTES + textwrap.indent(textwrap.dedent("""\
+          - id: demo.lazy
+            source: demo
+            symbol: "demo::Launch"
+            fingerprint: 0123456789abcdef
+            title: Launch
+            en: Launches n.
+            zh: 复现见英文部分。
+          - id: demo.untranslated
+            source: demo
+            symbol: "demo::Launch"
+            fingerprint: 0123456789abcdef
+            title: Launch again
+            en: Launches n.
+            zh: Launches n.
+        """), "  "))
+    notes = load(d)
+    assert notes.errors == []
+    found = gaps(notes)
+    assert [g.split(": note ")[1] for g in found] == [
+        "'demo.lazy': zh refers the reader to the English text instead of giving it",
+        "'demo.untranslated': zh contains no Chinese text"]
+    assert found[0].startswith(f"{d / 'demo.yaml'}:")
+    assert main(["check", "--annotations", str(d)]) == 0  # the schema alone accepts them
+    assert main(["check", "--annotations", str(d), "--strict", "--json"]) == 1
+    assert len(json.loads(capsys.readouterr().out.splitlines()[-1])["errors"]) == 2
+
+
+def test_shipped_notes_are_complete_in_both_languages() -> None:
+    from codewalk.bilingual import gaps
+
+    assert gaps(load(annotations_dir())) == []

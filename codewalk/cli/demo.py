@@ -4,7 +4,8 @@
 * `paged-vs-contiguous` — KV waste of max_len reservation vs paging on a generated workload;
 * `online-softmax` — FlashAttention-style tiled attention checked against naive attention
   (both rendered by views/paging.py);
-* `compare` — one trace through KsanaLLM's and vLLM v1's cache/scheduler policies, side by side.
+* `compare` — one trace through KsanaLLM's and vLLM v1's cache/scheduler policies, side by side;
+* `split-fuse` — one chunked prefill followed across steps on the core (views/split_fuse.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import sys
 
 CORE_DEMOS = ["prefix-cache", "schedule"]
-COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax", "compare"]
+COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax", "compare", "split-fuse"]
 
 
 def _positive(text: str) -> int:
@@ -65,6 +66,10 @@ def _run(args: argparse.Namespace) -> int:
         from codewalk.views.compare import run_compare
 
         return run_compare(as_json=args.json)
+    if args.name == "split-fuse":  # one chunked prefill across steps (views/split_fuse.py)
+        from codewalk.views.split_fuse import run_split_fuse
+
+        return run_split_fuse(as_json=args.json)
     if args.name == "paged-vs-contiguous":
         from codewalk.views.paging import run_paging
 

@@ -36,7 +36,7 @@ def _guide(args: argparse.Namespace) -> int:
         return _list(guides, lang, args.json)
     guide = guides.get(args.id)
     if guide is None:
-        known = ", ".join(g.id for g in guides.guides) or "none"
+        known = ", ".join(g.id for g in guides.ordered()) or "none"
         print(f"codewalk: no guide '{args.id}' (known: {known})", file=sys.stderr)
         return 1
     from codewalk.guide_resolve import resolve_guide
@@ -67,8 +67,9 @@ def _guide(args: argparse.Namespace) -> int:
 
 def _list(guides, lang: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps)}
-                                     for g in guides.guides]}, ensure_ascii=False))
+        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps),
+                                      "position": i, "requires": g.requires}
+                                     for i, g in enumerate(guides.ordered(), 1)]}, ensure_ascii=False))
         return 0
     from codewalk.views.guide import list_guides
 
@@ -102,4 +103,4 @@ def _as_dict(rg, lang: str) -> dict:
                       "location": None if loc is None else {"source": loc.source, "path": loc.path,
                                                             "line": loc.line, "fallback": loc.fallback}})
     return {"id": rg.guide.id, "title": rg.guide.title.get(lang), "summary": rg.guide.summary.get(lang),
-            "sources": rg.sources, "steps": steps}
+            "requires": rg.guide.requires, "sources": rg.sources, "steps": steps}

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="checkout of a source: a registered NAME or NAME=PATH; repeatable "
                         "(registered sources are used without it)")
     p.add_argument("--annotations", default=None, help="annotations folder (default: codewalk's own)")
-    p.add_argument("--strict", action="store_true", help="drifted notes fail too")
+    p.add_argument("--strict", action="store_true",
+                   help="drifted notes fail too, and notes whose en or zh text is missing or defers to the other")
     p.add_argument("--refresh", nargs="*", metavar="ID", default=None,
                    help="rewrite the fingerprints of these notes (after re-reading them)")
     p.add_argument("--all", action="store_true", help="with --refresh: every drifted note")
@@ -84,15 +85,18 @@ def _check(args: argparse.Namespace) -> int:
         changed = refresh(notes, statuses, set(args.refresh), args.all)
         notices.append(f"refreshed {len(changed)} fingerprint(s): {', '.join(changed) or '-'}")
         statuses = check.check_notes(notes if not changed else _load_notes(args.annotations)[0], {}, indexes)
-    failed = bool(notes.errors) or any(s.status == "missing" for s in statuses)
+    from codewalk.bilingual import gaps
+
+    errors = notes.errors + (gaps(notes) if args.strict else [])  # --strict: both languages, in full
+    failed = bool(errors) or any(s.status == "missing" for s in statuses)
     failed = failed or (args.strict and any(s.status == "drifted" for s in statuses))
     if args.json:
-        print(json.dumps({"annotations": str(directory), "errors": notes.errors, "notices": notices,
+        print(json.dumps({"annotations": str(directory), "errors": errors, "notices": notices,
                           "summary": check.summary(statuses), "notes": [s.to_dict() for s in statuses]}))
     else:
         from codewalk.views.check import render
 
-        render(notes.errors, notices, statuses)
+        render(errors, notices, statuses)
     return 1 if failed else 0
 
 

@@ -30,5 +30,8 @@ def render(rg: ResolvedGuide, lang: str = "en", workspace_source: str | None = N
         elif loc is not None:
             step["description"] += f"\n\n`{loc.qname}` ({loc.source}: {loc.path}:{loc.line})"
         steps.append(step)
-    tour = {"$schema": SCHEMA, "title": g.title.get(lang), "description": g.summary.get(lang), "steps": steps}
+    description = g.summary.get(lang)
+    if g.requires:
+        description += ("\n\n先读：" if lang == "zh" else "\n\nRead first: ") + ", ".join(g.requires)
+    tour = {"$schema": SCHEMA, "title": g.title.get(lang), "description": description, "steps": steps}
     return json.dumps(tour, ensure_ascii=False, indent=2) + "\n"

@@ -38,8 +38,16 @@ def render(rg: ResolvedGuide, lang: str = "en") -> str:
     return (f'<!DOCTYPE html>\n<html lang="{"zh" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f"<title>{escape(g.title.get(lang))}</title>"
             f"<style>{CSS}{formatter.get_style_defs('.hl')}</style></head><body>"
-            f"<h1>{escape(g.title.get(lang))}</h1><p>{_text(g.summary.get(lang))}</p>"
+            f"<h1>{escape(g.title.get(lang))}</h1><p>{_text(g.summary.get(lang))}</p>{_requires(g, lang)}"
             f"<nav><strong>Contents</strong><ol>{toc}</ol></nav>{body}</body></html>\n")
+
+
+def _requires(g: object, lang: str) -> str:
+    """The guides to read first, as a line under the summary (empty when there are none)."""
+    if not g.requires:
+        return ""
+    label = "先读：" if lang == "zh" else "Read first: "
+    return f'<p class="where">{escape(label)}{escape(", ".join(g.requires))}</p>'
 
 
 def _text(text: str) -> str:

@@ -9,6 +9,8 @@ from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
 def render(rg: ResolvedGuide, lang: str = "en") -> str:
     g = rg.guide
     out = [f"# {g.title.get(lang)}", "", g.summary.get(lang), ""]
+    if g.requires:
+        out += [("先读：" if lang == "zh" else "Read first: ") + ", ".join(f"`{r}`" for r in g.requires), ""]
     out += [f"{i}. [{s.step.title.get(lang)}](#step-{i})" for i, s in enumerate(rg.steps, 1)]
     for i, rs in enumerate(rg.steps, 1):
         out += ["", f'<a id="step-{i}"></a>', f"## {i}. {rs.step.title.get(lang)}", ""]

@@ -17,10 +17,14 @@ from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
 
 
 def list_guides(guides: Guides, lang: str, console: Console | None = None) -> None:
+    """The guides in reading order, each with what it assumes you have read."""
     console = console or Console()
-    table = Table("id", "steps", "title", box=None)
-    for g in guides.guides:
-        table.add_row(g.id, str(len(g.steps)), g.title.get(lang))
+    title = "按阅读顺序排列的指南" if lang == "zh" else "guides in reading order"
+    table = Table("#", "id", "steps", "title", "assumes" if lang != "zh" else "先读", box=None, title=title,
+                  title_justify="left")
+    for i, g in enumerate(guides.ordered(), 1):
+        assumes = ", ".join(g.requires) or "-"
+        table.add_row(str(i), escape(g.id), str(len(g.steps)), escape(g.title.get(lang)), escape(assumes))
     console.print(table)
 
 
@@ -69,7 +73,10 @@ def _tree(d: diagrams.Diagram) -> Tree:
 def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
     """Print every step, or page through them with n/p/q when interactive."""
     console = console or Console()
-    console.print(Panel(escape(rg.guide.summary.get(lang)), title=escape(rg.guide.title.get(lang))))
+    summary = rg.guide.summary.get(lang)
+    if rg.guide.requires:
+        summary += ("\n\n先读：" if lang == "zh" else "\n\nRead first: ") + ", ".join(rg.guide.requires)
+    console.print(Panel(escape(summary), title=escape(rg.guide.title.get(lang))))
     if not interactive:
         for i in range(len(rg.steps)):
             console.print(step_panel(rg, i, lang))
