@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_vllm(root, not args.no_cache, say))
     if args.json:
         doc = {r.engine: ({"skipped": r.skipped} if r.skipped else
-                          {"label": r.label, **r.score.to_json(args.show_misses), "timings": r.timings})
+                          {"label": r.label, **r.score.to_json(args.show_misses), "timings": r.timings,
+                           "reference": r.meta})
                for r in runs}
         print(json.dumps(doc, indent=2))
         return 0

@@ -46,7 +46,7 @@ _FUNC_KINDS = ("FUNCTION_DECL", "CXX_METHOD", "CONSTRUCTOR", "DESTRUCTOR", "FUNC
                "CONVERSION_FUNCTION")
 _CALLEE_REFS = ("DECL_REF_EXPR", "MEMBER_REF_EXPR", "OVERLOADED_DECL_REF", "TEMPLATE_REF")
 _MAKERS = ("make_shared", "make_unique")
-RULES = "2"  # part of the cache key: bump when what counts as a site or its class changes
+RULES = "4"  # part of the cache key: bump when what counts as a site or its class changes
 
 
 def is_test(rel: str) -> bool:
@@ -179,11 +179,15 @@ class CppReference:
             self.rel_cache[name] = rel if rel in self.selected else None
         return self.rel_cache[name]
 
-    def _written(self, name: str, off: int, word: str) -> bool:
-        """Whether `word` (optionally `ns::`-qualified) is written at byte `off` of file name."""
+    def _text(self, name: str) -> bytes:
         data = self.text_cache.get(name)
         if data is None:
             data = self.text_cache[name] = Path(name).read_bytes()
+        return data
+
+    def _written(self, name: str, off: int, word: str) -> bool:
+        """Whether `word` (optionally `ns::`-qualified) is written at byte `off` of file name."""
+        data = self._text(name)
         m = re.match(rb"(?:\w+\s*::\s*)*" + re.escape(word.encode()) + rb"\b", data[off:off + 400])
         return m is not None
 
@@ -214,9 +218,9 @@ class CppReference:
     def _call(self, c, parent, out: list[RefSite]) -> None:  # noqa: ANN001
         ref = c.referenced
         name = c.spelling
-        if not name and ref is None:  # dependent call in a template: name it by its callee
-            callee = self._callee(c)
-            name = callee.spelling if callee is not None else ""
+        if not name and ref is None:
+            self._dependent(c, out)
+            return
         if not name or name.startswith(("operator", "~")):
             return
         ref_kind = ref.kind.name if ref is not None else ""
@@ -239,6 +243,17 @@ class CppReference:
             if made is not None and made.kind.name in _SCOPE_KINDS and made.spelling:
                 site_ = RefSite(path, line, col, made.spelling, "unknown")
                 out.append(self._classified(site_, made, ctor=True, construction=True))
+
+    def _dependent(self, c, out: list[RefSite]) -> None:  # noqa: ANN001
+        """A call clang leaves unresolved inside a template (`member_.push(x)` on a dependent
+        type): an unknown site named by the last identifier its callee expression spells."""
+        callee = self._callee(c)
+        start = self._start(c)
+        if callee is None or start is None:
+            return
+        words = [t.spelling for t in callee.get_tokens() if t.kind.name == "IDENTIFIER"]
+        if words and not words[-1].startswith("operator"):
+            out.append(RefSite(*start, words[-1], "unknown", note="dependent call in a template"))
 
     def _plain(self, c, name: str) -> tuple[str, int, int] | None:  # noqa: ANN001
         """Where a call is written, if its callee name is written in a selected file."""

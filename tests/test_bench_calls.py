@@ -207,3 +207,35 @@ def test_clang_reference_classifies_sites(tmp_path: Path) -> None:
     assert got[(6, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
     assert {s.targets[0] for k, s in got.items() if k[1] == "Size"} == {"app::Box::Size"}
     assert not any(k[1] in ("begin", "end") for k in got)  # range-for's implicit calls
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+def test_cli_skips_absent_engines_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import calls
+    assert calls.main(["--ksanallm", str(tmp_path / "missing"), "--vllm", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "is not a directory" in doc["ksanallm"]["skipped"]
+    assert "no vllm/ folder" in doc["vllm"]["skipped"]
+
+
+@needs_jedi
+def test_cli_scores_a_vllm_shaped_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import calls
+    files = {f"vllm/{rel.removeprefix('app/')}": text.replace("app.", "vllm.")
+             for rel, text in PY_APP.items()}
+    files = {rel.replace("vllm/main.py", "vllm/v1/core/main.py"): text for rel, text in files.items()}
+    root = _tree(tmp_path / "vroot", {**files, "vllm/v1/__init__.py": "", "vllm/v1/core/__init__.py": ""})
+    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json", "--show-misses", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)["vllm"]
+    assert (doc["project_sites"], doc["library_sites"]) == (3, 4)
+    assert doc["exact_precision"] == 1.0 and doc["false_library"] == 0
+    assert set(doc["examples"]) >= {"unresolved", "heuristic", "wrong target", "false library edges"}
+    # the second run reads the reference from the cache
+    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)["vllm"]
+    assert again["project_sites"] == 3 and again["reference"]["computed"] == 0
