@@ -1,7 +1,7 @@
 """Call-graph benchmark: score codewalk's call edges against independent references.
 
 Usage: python bench/calls.py [--ksanallm PATH] [--vllm PATH] [--engine ksanallm|vllm|both]
-                             [--show-misses N] [--json] [--all-units] [--no-cache]
+                             [--show-misses N] [--json] [--all-units] [--no-cache] [--check]
 
 KsanaLLM (`$CODEWALK_KSANALLM`): non-test files of src/ksana_llm/batch_scheduler/ and
 cache_manager/, against clang's AST (the libclang wheel) of the translation units
@@ -145,6 +145,19 @@ def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:5.1f}% ({num}/{den})" if den else "   n/a"
 
 
+# Issue 14's acceptance: exact recall >= 95 %, exact precision >= 99 %, no project edge on a library call.
+TARGETS = {"recall": 0.95, "precision": 0.99, "false_library": 0}
+
+
+def verdict(s: Score) -> str:
+    """'met' or which of issue 14's targets are not met yet."""
+    failed = [name for name, bad in (("recall", s.recall < TARGETS["recall"]),
+                                     ("precision", s.precision < TARGETS["precision"]),
+                                     ("false library edges", s.false_library > TARGETS["false_library"]))
+              if bad]
+    return "met" if not failed else "not met: " + ", ".join(failed)
+
+
 def rows(s: Score) -> list[tuple[str, str]]:
     """The side-by-side figures of one engine, in print order."""
     miss = s.miss_counts()
@@ -163,6 +176,7 @@ def rows(s: Score) -> list[tuple[str, str]]:
          f" of {s.library_sites}"),
         *((f"  missed: {c}", str(miss[c])) for c in MISS_CLASSES),
         ("codewalk sites without a reference site", str(s.codewalk_only)),
+        ("issue 14 targets (95% / 99% / 0)", verdict(s)),
     ]
 
 
@@ -228,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-units", action="store_true",
                     help="KsanaLLM: also parse the selected .cpp files the upstream build does not compile")
     ap.add_argument("--no-cache", action="store_true", help="recompute the references")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every scored engine meets issue 14's targets")
     args = ap.parse_args(argv)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
     runs = []
@@ -247,17 +263,18 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_ksanallm(root, not args.no_cache, args.all_units, say))
         else:
             runs.append(run_vllm(root, not args.no_cache, say))
+    met = all(verdict(r.score) == "met" for r in runs if r.score is not None)
     if args.json:
         doc = {r.engine: ({"skipped": r.skipped} if r.skipped else
-                          {"label": r.label, **r.score.to_json(args.show_misses), "timings": r.timings,
-                           "reference": r.meta})
+                          {"label": r.label, **r.score.to_json(args.show_misses), "targets": verdict(r.score),
+                           "timings": r.timings, "reference": r.meta})
                for r in runs}
         print(json.dumps(doc, indent=2))
-        return 0
-    print_table(runs)
-    if args.show_misses:
-        print_misses(runs, args.show_misses)
-    return 0
+    else:
+        print_table(runs)
+        if args.show_misses:
+            print_misses(runs, args.show_misses)
+    return 1 if args.check and not met else 0
 
 
 if __name__ == "__main__":

@@ -87,6 +87,9 @@ def test_score_counts_every_class() -> None:
                                "heuristic": 1, "wrong target": 1}
     doc = s.to_json(examples=2)
     assert doc["exact_recall"] == round(2 / 6, 4)
+    import calls
+    assert calls.verdict(s) == "not met: recall, precision, false library edges"
+    assert calls.verdict(score("t", ref[:1], cw[:1])) == "met"
     assert doc["examples"]["wrong target"][0]["codewalk"] == ["m.other"]
 
 
@@ -234,8 +237,10 @@ def test_cli_scores_a_vllm_shaped_fixture(tmp_path: Path, capsys: pytest.Capture
     doc = json.loads(capsys.readouterr().out)["vllm"]
     assert (doc["project_sites"], doc["library_sites"]) == (3, 4)
     assert doc["exact_precision"] == 1.0 and doc["false_library"] == 0
+    assert doc["targets"] in ("met", "not met: recall")
     assert set(doc["examples"]) >= {"unresolved", "heuristic", "wrong target", "false library edges"}
     # the second run reads the reference from the cache
-    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json"]) == 0
+    expected = 0 if doc["targets"] == "met" else 1
+    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json", "--check"]) == expected
     again = json.loads(capsys.readouterr().out)["vllm"]
     assert again["project_sites"] == 3 and again["reference"]["computed"] == 0
