@@ -2,6 +2,7 @@
 
 Usage: python bench/calls.py [--ksanallm PATH] [--vllm PATH] [--engine ksanallm|vllm|both]
                              [--show-misses N] [--json] [--all-units] [--no-cache] [--check]
+                             [--codewalk DIR]
 
 KsanaLLM (`$CODEWALK_KSANALLM`): non-test files of src/ksana_llm/batch_scheduler/ and
 cache_manager/, against clang's AST (the libclang wheel) of the translation units
@@ -242,9 +243,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-units", action="store_true",
                     help="KsanaLLM: also parse the selected .cpp files the upstream build does not compile")
     ap.add_argument("--no-cache", action="store_true", help="recompute the references")
+    ap.add_argument("--codewalk", metavar="DIR",
+                    help="score the codewalk package in this checkout (default: the one above bench/)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every scored engine meets issue 14's targets")
     args = ap.parse_args(argv)
+    if args.codewalk:
+        if not (Path(args.codewalk) / "codewalk" / "__init__.py").is_file():
+            ap.error(f"--codewalk {args.codewalk}: no codewalk/ package there")
+        if "codewalk" in sys.modules:
+            ap.error("--codewalk: codewalk is already imported in this process")
+        sys.path.insert(0, str(Path(args.codewalk).resolve()))
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
     runs = []
     for engine in ("ksanallm", "vllm"):

@@ -244,3 +244,11 @@ def test_cli_scores_a_vllm_shaped_fixture(tmp_path: Path, capsys: pytest.Capture
     assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json", "--check"]) == expected
     again = json.loads(capsys.readouterr().out)["vllm"]
     assert again["project_sites"] == 3 and again["reference"]["computed"] == 0
+
+
+def test_cli_refuses_a_folder_without_codewalk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import calls
+    with pytest.raises(SystemExit) as exc:
+        calls.main(["--codewalk", str(tmp_path), "--json"])
+    assert exc.value.code == 2
+    assert "no codewalk/ package there" in capsys.readouterr().err
