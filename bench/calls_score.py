@@ -210,7 +210,7 @@ def _example(r: RefSite, c: CwSite | None, detail: str = "") -> Example:
         ref = [f"<{r.note}>"]
     form = ""
     if c is not None and c.form:
-        form = c.form + (f" {c.receiver}." if c.receiver else "")
+        form = c.form + (f" {' '.join(c.receiver.split())}." if c.receiver else "")
     return Example(r.path, r.line, r.name, ref, list(c.targets) if c else [],
                    c.caller if c else "", detail, form)
 
