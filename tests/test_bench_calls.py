@@ -252,3 +252,50 @@ def test_cli_refuses_a_folder_without_codewalk(tmp_path: Path, capsys: pytest.Ca
         calls.main(["--codewalk", str(tmp_path), "--json"])
     assert exc.value.code == 2
     assert "no codewalk/ package there" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- real engines (opt-in)
+
+def _real(var: str) -> Path:
+    import os
+    value = os.environ.get(var)
+    if not value or not Path(value).is_dir():
+        pytest.skip(f"{var} not set")
+    return Path(value)
+
+
+@pytest.mark.real
+@needs_jedi
+def test_real_vllm_request_queue_reference() -> None:
+    from calls_ref_py import PyReference
+    root = _real("CODEWALK_VLLM")
+    rel = "vllm/v1/core/sched/request_queue.py"
+    sites = PyReference(root, ("vllm",)).sites(rel)
+    by = {(s.line, s.name): s for s in sites}
+    # FCFSRequestQueue(deque, RequestQueue): super().__len__() reaches deque first (the MRO)
+    lens = [s for s in sites if s.name == "__len__"]
+    assert lens and all(s.kind == "library" for s in lens)
+    project = {t for s in sites if s.kind == "project" for t in s.targets}
+    assert "vllm.v1.core.sched.request_queue.FCFSRequestQueue" in project
+    assert "vllm.v1.core.sched.request_queue.PriorityRequestQueue.add_request" in project
+    assert all(s.kind == "library" for k, s in by.items() if k[1] in ("heappush", "heappop", "len"))
+
+
+@pytest.mark.real
+@needs_clang
+def test_real_ksanallm_base_strategy_unit() -> None:
+    from calls_ref_cpp import CppReference, layout
+    root = _real("CODEWALK_KSANALLM")
+    folders = ("src/ksana_llm/batch_scheduler", "src/ksana_llm/cache_manager")
+    dirs, _ = layout(root)
+    sites, meta = CppReference(root, folders, dirs).unit_sites(
+        "src/ksana_llm/batch_scheduler/strategy/base_strategy.cpp")
+    state = "src/ksana_llm/batch_scheduler/state/"
+    by = {(s.path, s.line, s.name): s for s in sites}
+    assert by[(state + "batch_state.h", 52, "Notify")].targets == ["ksana_llm::InferRequest::Notify"]
+    inits = [s for s in sites if s.path == state + "scheduler_shared_counter.h" and s.line == 46]
+    assert [s.name for s in inits] == ["SharedCounter", "SharedCounter"]  # two member initialisers
+    assert all(s.note == "construction" for s in inits)
+    sizes = [s for s in sites if s.name == "size"]
+    assert sizes and all(s.kind == "library" for s in sizes)  # std containers
+    assert not any(s.kind == "project" and not s.targets for s in sites)
