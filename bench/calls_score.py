@@ -96,6 +96,8 @@ class Score:
     exact_correct: int = 0
     heuristic_sites: int = 0  # project sites codewalk answers with a heuristic edge
     heuristic_right: int = 0  # ... of which one candidate is the reference target
+    heuristic_edges: int = 0  # heuristic project edges at classified (project or library) sites
+    heuristic_wrong: int = 0  # ... at a library call, or without the reference target among them
     false_library: int = 0  # library sites with an exact or heuristic project edge
     false_library_exact: int = 0
     codewalk_only: int = 0  # codewalk sites with no reference site (macros, invisible to the AST)
@@ -127,6 +129,7 @@ class Score:
         out = {k: getattr(self, k) for k in (
             "engine", "files", "ref_sites", "project_sites", "library_sites", "unknown_sites",
             "exact_hits", "exact_edges", "exact_correct", "heuristic_sites", "heuristic_right",
+            "heuristic_edges", "heuristic_wrong",
             "false_library", "false_library_exact", "codewalk_only", "codewalk_only_names",
             "construction_sites", "construction_hits", "notes")}
         out.update(exact_recall=round(self.recall, 4), exact_precision=round(self.precision, 4),
@@ -229,6 +232,10 @@ def score(engine: str, ref: list[RefSite], cw: list[CwSite]) -> Score:
         exact = project_edge and c.resolution == "exact"
         if exact:
             s.exact_edges += 1
+        guessed = project_edge and c.resolution == "heuristic"
+        if guessed:
+            s.heuristic_edges += 1
+            s.heuristic_wrong += r.kind == "library" or not any_match(c.targets, r.targets)
         if r.kind == "library":
             s.library_sites += 1
             if project_edge and c.resolution in ("exact", "heuristic"):
