@@ -178,6 +178,7 @@ def rows(s: Score) -> list[tuple[str, str]]:
          f" of {s.library_sites}"),
         *((f"  missed: {c}", str(miss[c])) for c in MISS_CLASSES),
         ("codewalk sites without a reference site", str(s.codewalk_only)),
+        ("exact edges the reference cannot check", str(s.unscored_exact)),
         ("issue 14 targets (95% / 99% / 0)", verdict(s)),
     ]
 
@@ -217,6 +218,8 @@ def print_misses(runs: list[Run], n: int) -> None:
         groups = [(f"missed project calls: {c}", s.misses.get(c, [])) for c in MISS_CLASSES]
         exact_first = sorted(s.false_library_examples, key=lambda e: e.detail != "exact")
         groups.append(("false project edges on library calls (exact first)", exact_first))
+        groups.append(("exact edges the reference cannot check (unknown or no reference site)",
+                       s.unscored_examples))
         if s.codewalk_only_names:
             print(f"\n== {r.label}: codewalk sites without a reference site ({s.codewalk_only}): "
                   + ", ".join(f"{name} {k}" for name, k in s.codewalk_only_names))

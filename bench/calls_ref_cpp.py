@@ -15,7 +15,8 @@ which drops implicit calls (range-for `begin()`, conversions) and calls inside m
 calls written in macro arguments count at the line where they are written. Operator calls are
 skipped (codewalk does not record them). A construction counts when it is written: `T(...)`,
 `T{...}`, `new T(...)`, `T x(...)`/`T x{...}` and member/base initialisers with parentheses or
-braces, but not copies or moves. `std::make_shared<T>`/`make_unique<T>` also give a site named T
+braces (a member initialiser is named by the member, as written: `step_batch_size(num)`), but not
+copies or moves. `std::make_shared<T>`/`make_unique<T>` also give a site named T
 with T's constructor as target (codewalk records them so).
 
 Classification by the referenced declaration's file: inside the checkout's `src/` → project;
@@ -46,7 +47,7 @@ _FUNC_KINDS = ("FUNCTION_DECL", "CXX_METHOD", "CONSTRUCTOR", "DESTRUCTOR", "FUNC
                "CONVERSION_FUNCTION")
 _CALLEE_REFS = ("DECL_REF_EXPR", "MEMBER_REF_EXPR", "OVERLOADED_DECL_REF", "TEMPLATE_REF")
 _MAKERS = ("make_shared", "make_unique")
-RULES = "4"  # part of the cache key: bump when what counts as a site or its class changes
+RULES = "5"  # part of the cache key: bump when what counts as a site or its class changes
 
 
 def is_test(rel: str) -> bool:
@@ -205,17 +206,27 @@ class CppReference:
         return out, meta
 
     def _walk(self, cursor, parent, out: list[RefSite]) -> None:  # noqa: ANN001
+        """Every CALL_EXPR below cursor. `member` carries a member initialiser's name (the
+        MEMBER_REF just before its expression in a constructor) down through implicit wrappers,
+        so `step_batch_size(num)` is a site named as written."""
         kinds = self.ci.CursorKind
-        stack = [(cursor, parent)]
+        stack = [(cursor, parent, "")]
         while stack:
-            node, up = stack.pop()
+            node, up, member = stack.pop()
             kind = node.kind
             if kind == kinds.CALL_EXPR:
-                self._call(node, up, out)
-            stack.extend((child, node) for child in node.get_children())
+                self._call(node, up, out, member)
+            children = list(node.get_children())
+            if kind == kinds.CONSTRUCTOR:
+                names = [""] + [c.spelling if c.kind == kinds.MEMBER_REF else "" for c in children[:-1]]
+            elif kind == kinds.UNEXPOSED_EXPR:
+                names = [member] * len(children)
+            else:
+                names = [""] * len(children)
+            stack.extend((child, node, m) for child, m in zip(children, names))
 
     # ------------------------------------------------------------------ one call expression
-    def _call(self, c, parent, out: list[RefSite]) -> None:  # noqa: ANN001
+    def _call(self, c, parent, out: list[RefSite], member: str = "") -> None:  # noqa: ANN001
         ref = c.referenced
         name = c.spelling
         if not name and ref is None:
@@ -236,7 +247,8 @@ class CppReference:
             out.append(RefSite(path, line, col, name, "unknown", note=note))
             return
         construction = ref_kind == "CONSTRUCTOR"
-        site_ = RefSite(path, line, col, ref.spelling if construction else name, "unknown")
+        written = (member or ref.spelling) if construction else name
+        site_ = RefSite(path, line, col, written, "unknown")
         out.append(self._classified(site_, ref, construction=construction))
         if name in _MAKERS and ref.get_num_template_arguments() > 0:
             made = ref.get_template_argument_type(0).get_declaration()

@@ -102,6 +102,9 @@ class Score:
     false_library_exact: int = 0
     codewalk_only: int = 0  # codewalk sites with no reference site (macros, invisible to the AST)
     codewalk_only_names: list[tuple[str, int]] = field(default_factory=list)
+    # Edges nobody can check: codewalk's exact project edges where the reference has no verdict.
+    unscored_exact: int = 0  # at unknown sites and at codewalk-only sites (not macros)
+    unscored_examples: list[Example] = field(default_factory=list)
     construction_sites: int = 0  # project sites that construct an object (C++: `T(...)`, `new T`)
     construction_hits: int = 0
     misses: dict[str, list[Example]] = field(default_factory=lambda: defaultdict(list))
@@ -131,6 +134,7 @@ class Score:
             "exact_hits", "exact_edges", "exact_correct", "heuristic_sites", "heuristic_right",
             "heuristic_edges", "heuristic_wrong",
             "false_library", "false_library_exact", "codewalk_only", "codewalk_only_names",
+            "unscored_exact",
             "construction_sites", "construction_hits", "notes")}
         out.update(exact_recall=round(self.recall, 4), exact_precision=round(self.precision, 4),
                    heuristic_share=round(self.heuristic_share, 4), misses=self.miss_counts())
@@ -139,6 +143,7 @@ class Score:
                 **{c: [asdict(e) for e in self.misses.get(c, [])[:examples]] for c in MISS_CLASSES},
                 "false library edges": [asdict(e) for e in self.false_library_examples[:examples]],
                 "wrong exact edges": [asdict(e) for e in self.wrong_exact_examples[:examples]],
+                "unscored exact edges": [asdict(e) for e in self.unscored_examples[:examples]],
             }
         return out
 
@@ -224,9 +229,17 @@ def score(engine: str, ref: list[RefSite], cw: list[CwSite]) -> Score:
     pairs, left = pair(ref, cw)
     s.codewalk_only = len(left)
     s.codewalk_only_names = Counter(c.name for c in left).most_common(10)
+    for c in left:
+        if c.kind == "project" and c.resolution == "exact" and c.targets:
+            s.unscored_exact += 1
+            s.unscored_examples.append(Example(c.path, c.line, c.name, ["<no reference site>"],
+                                               list(c.targets), c.caller, "", c.form))
     for r, c in pairs:
         if r.kind == "unknown":
             s.unknown_sites += 1
+            if c is not None and c.kind == "project" and c.resolution == "exact" and c.targets:
+                s.unscored_exact += 1
+                s.unscored_examples.append(_example(r, c, "reference: unknown"))
             continue
         project_edge = c is not None and c.kind == "project" and bool(c.targets)
         exact = project_edge and c.resolution == "exact"

@@ -51,6 +51,7 @@ def test_pairing_by_path_line_name_in_column_order() -> None:
     got = {(r.line, r.col): (c.targets if c else None) for r, c in pairs}
     assert got == {(3, 1): ["m.f"], (3, 9): None, (4, 0): None}
     assert [c.name for c in extra] == ["z"]  # codewalk's z() has no reference site
+    assert score("t", ref, cw).unscored_exact == 1  # ... and its exact edge cannot be checked
 
 
 def test_score_counts_every_class() -> None:
@@ -83,6 +84,7 @@ def test_score_counts_every_class() -> None:
     assert (s.exact_correct, s.exact_edges) == (2, 4)  # a, Foo right; b wrong; size on a library call
     assert (s.heuristic_sites, s.heuristic_right) == (1, 1)
     assert (s.heuristic_edges, s.heuristic_wrong) == (2, 1)  # c() right, append() on a library call
+    assert s.unscored_exact == 0  # cb() at the unknown site is heuristic
     assert (s.false_library, s.false_library_exact) == (2, 1)
     assert s.miss_counts() == {"unresolved": 1, "not recorded": 1, "marked external": 0,
                                "heuristic": 1, "wrong target": 1}
@@ -176,9 +178,10 @@ CPP_APP = {
     "src/app/box.h": (
         "#pragma once\n#include <memory>\n#include <vector>\n"
         "namespace app {\n"
-        "class Box {\n public:\n  Box() = default;\n  explicit Box(int n) : n_(n) {}\n"
+        "class Counter {\n public:\n  explicit Counter(int start) : n_(start) {}\n private:\n  int n_;\n};\n"
+        "class Box {\n public:\n  Box() : counter_(0) {}\n  explicit Box(int n) : n_(n), counter_(n) {}\n"
         "  int Size() const { return n_; }\n  void Put(int v);\n private:\n"
-        "  int n_ = 0;\n  std::vector<int> items_;\n};\n"
+        "  int n_ = 0;\n  Counter counter_;\n  std::vector<int> items_;\n};\n"
         "}  // namespace app\n"
     ),
     "src/app/box.cpp": (
@@ -211,6 +214,8 @@ def test_clang_reference_classifies_sites(tmp_path: Path) -> None:
     assert got[(6, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
     assert {s.targets[0] for k, s in got.items() if k[1] == "Size"} == {"app::Box::Size"}
     assert not any(k[1] in ("begin", "end") for k in got)  # range-for's implicit calls
+    inits = sorted((s.line, s.name, s.targets[0]) for s in sites if s.path == "src/app/box.h")
+    assert inits == [(13, "counter_", "app::Counter::Counter"), (14, "counter_", "app::Counter::Counter")]
 
 
 # ----------------------------------------------------------------------------- the CLI
@@ -295,7 +300,8 @@ def test_real_ksanallm_base_strategy_unit() -> None:
     by = {(s.path, s.line, s.name): s for s in sites}
     assert by[(state + "batch_state.h", 52, "Notify")].targets == ["ksana_llm::InferRequest::Notify"]
     inits = [s for s in sites if s.path == state + "scheduler_shared_counter.h" and s.line == 46]
-    assert [s.name for s in inits] == ["SharedCounter", "SharedCounter"]  # two member initialisers
+    assert sorted(s.name for s in inits) == ["step_batch_size", "step_token_num"]  # member initialisers
+    assert all(s.targets == ["ksana_llm::SharedCounter::SharedCounter"] for s in inits)
     assert all(s.note == "construction" for s in inits)
     sizes = [s for s in sites if s.name == "size"]
     assert sizes and all(s.kind == "library" for s in sizes)  # std containers
