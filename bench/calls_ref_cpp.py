@@ -47,7 +47,7 @@ _FUNC_KINDS = ("FUNCTION_DECL", "CXX_METHOD", "CONSTRUCTOR", "DESTRUCTOR", "FUNC
                "CONVERSION_FUNCTION")
 _CALLEE_REFS = ("DECL_REF_EXPR", "MEMBER_REF_EXPR", "OVERLOADED_DECL_REF", "TEMPLATE_REF")
 _MAKERS = ("make_shared", "make_unique")
-RULES = "5"  # part of the cache key: bump when what counts as a site or its class changes
+RULES = "6"  # part of the cache key: bump when what counts as a site or its class changes
 
 
 def is_test(rel: str) -> bool:
@@ -223,7 +223,10 @@ class CppReference:
                 names = [member] * len(children)
             else:
                 names = [""] * len(children)
-            stack.extend((child, node, m) for child, m in zip(children, names))
+            # implicit wrappers (cleanups of temporaries, casts) are see-through: `T x(f("a"))`
+            # keeps VAR_DECL as the construction's parent
+            owner = up if kind == kinds.UNEXPOSED_EXPR and up is not None else node
+            stack.extend((child, owner, m) for child, m in zip(children, names))
 
     # ------------------------------------------------------------------ one call expression
     def _call(self, c, parent, out: list[RefSite], member: str = "") -> None:  # noqa: ANN001

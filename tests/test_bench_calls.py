@@ -184,13 +184,18 @@ CPP_APP = {
         "  int n_ = 0;\n  Counter counter_;\n  std::vector<int> items_;\n};\n"
         "}  // namespace app\n"
     ),
+    "src/app/name.h": (
+        "#pragma once\n#include <string>\n"
+        "namespace app {\nstruct Name {\n  explicit Name(std::string s) : text(std::move(s)) {}\n"
+        "  std::string text;\n};\n}  // namespace app\n"
+    ),
     "src/app/box.cpp": (
-        "#include \"app/box.h\"\n"
+        "#include \"app/box.h\"\n#include \"app/name.h\"\n"
         "namespace app {\n"
         "void Box::Put(int v) {\n"
         "  items_.push_back(v);\n"
         "  Box other(v);\n"
-        "  auto p = std::make_shared<Box>(v);\n"
+        "  auto p = std::make_shared<Box>(v); Name label(std::string(\"x\") + \"y\");\n"
         "  n_ += other.Size() + p->Size();\n"
         "  for (int x : items_) { n_ += x; }\n"
         "}\n"
@@ -208,10 +213,11 @@ def test_clang_reference_classifies_sites(tmp_path: Path) -> None:
     sites, meta = CppReference(root, ("src/app",), []).unit_sites("src/app/box.cpp")
     assert meta["errors"] == 0, meta
     got = {(s.line, s.name): s for s in sites if s.path == "src/app/box.cpp"}
-    assert got[(4, "push_back")].kind == "library"
-    assert got[(5, "Box")].targets == ["app::Box::Box"]  # Box other(v)
-    assert got[(6, "make_shared")].kind == "library"
-    assert got[(6, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
+    assert got[(5, "push_back")].kind == "library"
+    assert got[(6, "Box")].targets == ["app::Box::Box"]  # Box other(v)
+    assert got[(7, "make_shared")].kind == "library"
+    assert got[(7, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
+    assert got[(7, "Name")].targets == ["app::Name::Name"]  # T x(...) around a temporary's cleanup
     assert {s.targets[0] for k, s in got.items() if k[1] == "Size"} == {"app::Box::Size"}
     assert not any(k[1] in ("begin", "end") for k in got)  # range-for's implicit calls
     inits = sorted((s.line, s.name, s.targets[0]) for s in sites if s.path == "src/app/box.h")
