@@ -1,7 +1,8 @@
 """Call-graph benchmark: score codewalk's call edges against independent references.
 
 Usage: python bench/calls.py [--ksanallm PATH] [--vllm PATH] [--engine ksanallm|vllm|both]
-                             [--show-misses N] [--json] [--all-units] [--no-cache]
+                             [--show-misses N] [--json] [--all-units] [--no-cache] [--check]
+                             [--codewalk DIR]
 
 KsanaLLM (`$CODEWALK_KSANALLM`): non-test files of src/ksana_llm/batch_scheduler/ and
 cache_manager/, against clang's AST (the libclang wheel) of the translation units
@@ -145,6 +146,19 @@ def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:5.1f}% ({num}/{den})" if den else "   n/a"
 
 
+# Issue 14's acceptance: exact recall >= 95 %, exact precision >= 99 %, no project edge on a library call.
+TARGETS = {"recall": 0.95, "precision": 0.99, "false_library": 0}
+
+
+def verdict(s: Score) -> str:
+    """'met' or which of issue 14's targets are not met yet."""
+    failed = [name for name, bad in (("recall", s.recall < TARGETS["recall"]),
+                                     ("precision", s.precision < TARGETS["precision"]),
+                                     ("library edges", s.false_library > TARGETS["false_library"]))
+              if bad]
+    return "met" if not failed else "no: " + ", ".join(failed)
+
+
 def rows(s: Score) -> list[tuple[str, str]]:
     """The side-by-side figures of one engine, in print order."""
     miss = s.miss_counts()
@@ -159,10 +173,13 @@ def rows(s: Score) -> list[tuple[str, str]]:
         ("exact precision", _pct(s.exact_correct, s.exact_edges)),
         ("heuristic share", _pct(s.heuristic_sites, s.project_sites)),
         ("  heuristic with the right candidate", _pct(s.heuristic_right, s.heuristic_sites)),
+        ("heuristic edges that are wrong (all sites)", _pct(s.heuristic_wrong, s.heuristic_edges)),
         ("false project edges on library calls", f"{s.false_library} (exact {s.false_library_exact})"
          f" of {s.library_sites}"),
         *((f"  missed: {c}", str(miss[c])) for c in MISS_CLASSES),
         ("codewalk sites without a reference site", str(s.codewalk_only)),
+        ("exact edges the reference cannot check", str(s.unscored_exact)),
+        ("issue 14 targets (95% / 99% / 0)", verdict(s)),
     ]
 
 
@@ -181,7 +198,7 @@ def print_table(runs: list[Run]) -> None:
         table.add_row("seconds: reference / index / resolve",
                       *(f"{r.timings['reference_s']} / {r.timings['index_s']} / {r.timings['resolve_s']}"
                         for r in scored))
-    console = Console(width=max(110, Console().width))  # the labels never wrap, even in a pipe
+    console = Console(width=max(130, Console().width))  # the labels never wrap, even in a pipe
     if scored:
         console.print(table)
     for r in runs:
@@ -201,6 +218,8 @@ def print_misses(runs: list[Run], n: int) -> None:
         groups = [(f"missed project calls: {c}", s.misses.get(c, [])) for c in MISS_CLASSES]
         exact_first = sorted(s.false_library_examples, key=lambda e: e.detail != "exact")
         groups.append(("false project edges on library calls (exact first)", exact_first))
+        groups.append(("exact edges the reference cannot check (unknown or no reference site)",
+                       s.unscored_examples))
         if s.codewalk_only_names:
             print(f"\n== {r.label}: codewalk sites without a reference site ({s.codewalk_only}): "
                   + ", ".join(f"{name} {k}" for name, k in s.codewalk_only_names))
@@ -228,7 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all-units", action="store_true",
                     help="KsanaLLM: also parse the selected .cpp files the upstream build does not compile")
     ap.add_argument("--no-cache", action="store_true", help="recompute the references")
+    ap.add_argument("--codewalk", metavar="DIR",
+                    help="score the codewalk package in this checkout (default: the one above bench/)")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every scored engine meets issue 14's targets")
     args = ap.parse_args(argv)
+    if args.codewalk:
+        if not (Path(args.codewalk) / "codewalk" / "__init__.py").is_file():
+            ap.error(f"--codewalk {args.codewalk}: no codewalk/ package there")
+        if "codewalk" in sys.modules:
+            ap.error("--codewalk: codewalk is already imported in this process")
+        sys.path.insert(0, str(Path(args.codewalk).resolve()))
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not args.json else (lambda m: None)
     runs = []
     for engine in ("ksanallm", "vllm"):
@@ -247,16 +276,18 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run_ksanallm(root, not args.no_cache, args.all_units, say))
         else:
             runs.append(run_vllm(root, not args.no_cache, say))
+    met = all(verdict(r.score) == "met" for r in runs if r.score is not None)
     if args.json:
         doc = {r.engine: ({"skipped": r.skipped} if r.skipped else
-                          {"label": r.label, **r.score.to_json(args.show_misses), "timings": r.timings})
+                          {"label": r.label, **r.score.to_json(args.show_misses), "targets": verdict(r.score),
+                           "timings": r.timings, "reference": r.meta})
                for r in runs}
         print(json.dumps(doc, indent=2))
-        return 0
-    print_table(runs)
-    if args.show_misses:
-        print_misses(runs, args.show_misses)
-    return 0
+    else:
+        print_table(runs)
+        if args.show_misses:
+            print_misses(runs, args.show_misses)
+    return 1 if args.check and not met else 0
 
 
 if __name__ == "__main__":

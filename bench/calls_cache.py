@@ -4,8 +4,8 @@ jedi and clang take minutes over the selected files while codewalk's side takes 
 reference is stored under `$CODEWALK_HOME/bench/calls/<engine>-<key>/`, one JSON file per unit
 (a Python file, a translation unit): an interrupted run resumes where it stopped. The key hashes
 the reference's own version, the tool's version, extra inputs (stand-in headers, flags) and the
-(path, size, mtime) of every source file under the checkout's watched folders, so any edit to
-the checkout or to the rules makes a new key.
+content of every source file under the checkout's watched folders, so any edit to the checkout
+or to the rules makes a new key.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 from calls_score import RefSite
@@ -29,24 +30,55 @@ def home() -> Path:
 
 
 def tree_key(root: Path, folders: tuple[str, ...], extra: str) -> str:
-    """A digest of every source file's (path, size, mtime) under root/folder, plus extra."""
-    h = hashlib.sha1(f"{REFERENCE_VERSION}\0{extra}\0".encode())
+    """A digest of every source file's content under root/folder, plus extra.
+
+    Content, not stat: `bench/index.py` touches a file of the checkout it measures (and puts the
+    bytes back), which must not throw away ten minutes of jedi. A stat -> digest memo under the
+    cache keeps this to stat calls when nothing changed."""
+    memo_path = home() / f"digests-{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:12]}.json"
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    fresh: dict[str, list] = {}
     for folder in folders:
-        base = root / folder
-        entries = []
-        for dirpath, dirnames, filenames in os.walk(base):
+        for dirpath, dirnames, filenames in os.walk(root / folder):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             for name in filenames:
                 if name.endswith(_SOURCE_SUFFIXES):
-                    p = os.path.join(dirpath, name)
-                    try:
-                        st = os.stat(p)
-                    except OSError:
-                        continue
-                    entries.append(f"{os.path.relpath(p, root)}\0{st.st_size}\0{st.st_mtime_ns}")
-        for e in sorted(entries):
-            h.update(e.encode("utf-8", "surrogateescape") + b"\n")
+                    _digest(root, os.path.join(dirpath, name), memo, fresh)
+    h = hashlib.sha1(f"{REFERENCE_VERSION}\0{extra}\0".encode())
+    for rel in sorted(fresh):
+        h.update(f"{rel}\0{fresh[rel][2]}\n".encode("utf-8", "surrogateescape"))
+    if fresh != memo:
+        _write_json(memo_path, fresh)
     return h.hexdigest()[:16]
+
+
+def _digest(root: Path, path: str, memo: dict, fresh: dict) -> None:
+    """fresh[rel] = [size, mtime_ns, sha1 of the content], reusing memo while the stat holds."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    rel = os.path.relpath(path, root)
+    old = memo.get(rel)
+    if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+        fresh[rel] = old
+        return
+    try:
+        with open(path, "rb") as fh:
+            fresh[rel] = [st.st_size, st.st_mtime_ns, hashlib.sha1(fh.read()).hexdigest()]
+    except OSError:
+        return
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Atomic rewrite (temp file + rename): a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 class UnitCache:
@@ -71,11 +103,5 @@ class UnitCache:
             return None
 
     def put(self, unit: str, sites: list[RefSite], meta: dict) -> None:
-        """Store atomically (temp file + rename), so a killed run never leaves half a file."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        target = self._file(unit)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        from dataclasses import asdict
-        tmp.write_text(json.dumps({"unit": unit, "meta": meta,
-                                   "sites": [asdict(s) for s in sites]}), encoding="utf-8")
-        os.replace(tmp, target)
+        """Store atomically, so a killed run never leaves half a file."""
+        _write_json(self._file(unit), {"unit": unit, "meta": meta, "sites": [asdict(s) for s in sites]})

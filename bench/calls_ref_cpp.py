@@ -15,7 +15,8 @@ which drops implicit calls (range-for `begin()`, conversions) and calls inside m
 calls written in macro arguments count at the line where they are written. Operator calls are
 skipped (codewalk does not record them). A construction counts when it is written: `T(...)`,
 `T{...}`, `new T(...)`, `T x(...)`/`T x{...}` and member/base initialisers with parentheses or
-braces, but not copies or moves. `std::make_shared<T>`/`make_unique<T>` also give a site named T
+braces (a member initialiser is named by the member, as written: `step_batch_size(num)`), but not
+copies or moves. `std::make_shared<T>`/`make_unique<T>` also give a site named T
 with T's constructor as target (codewalk records them so).
 
 Classification by the referenced declaration's file: inside the checkout's `src/` → project;
@@ -46,7 +47,7 @@ _FUNC_KINDS = ("FUNCTION_DECL", "CXX_METHOD", "CONSTRUCTOR", "DESTRUCTOR", "FUNC
                "CONVERSION_FUNCTION")
 _CALLEE_REFS = ("DECL_REF_EXPR", "MEMBER_REF_EXPR", "OVERLOADED_DECL_REF", "TEMPLATE_REF")
 _MAKERS = ("make_shared", "make_unique")
-RULES = "2"  # part of the cache key: bump when what counts as a site or its class changes
+RULES = "6"  # part of the cache key: bump when what counts as a site or its class changes
 
 
 def is_test(rel: str) -> bool:
@@ -179,11 +180,15 @@ class CppReference:
             self.rel_cache[name] = rel if rel in self.selected else None
         return self.rel_cache[name]
 
-    def _written(self, name: str, off: int, word: str) -> bool:
-        """Whether `word` (optionally `ns::`-qualified) is written at byte `off` of file name."""
+    def _text(self, name: str) -> bytes:
         data = self.text_cache.get(name)
         if data is None:
             data = self.text_cache[name] = Path(name).read_bytes()
+        return data
+
+    def _written(self, name: str, off: int, word: str) -> bool:
+        """Whether `word` (optionally `ns::`-qualified) is written at byte `off` of file name."""
+        data = self._text(name)
         m = re.match(rb"(?:\w+\s*::\s*)*" + re.escape(word.encode()) + rb"\b", data[off:off + 400])
         return m is not None
 
@@ -201,22 +206,35 @@ class CppReference:
         return out, meta
 
     def _walk(self, cursor, parent, out: list[RefSite]) -> None:  # noqa: ANN001
+        """Every CALL_EXPR below cursor. `member` carries a member initialiser's name (the
+        MEMBER_REF just before its expression in a constructor) down through implicit wrappers,
+        so `step_batch_size(num)` is a site named as written."""
         kinds = self.ci.CursorKind
-        stack = [(cursor, parent)]
+        stack = [(cursor, parent, "")]
         while stack:
-            node, up = stack.pop()
+            node, up, member = stack.pop()
             kind = node.kind
             if kind == kinds.CALL_EXPR:
-                self._call(node, up, out)
-            stack.extend((child, node) for child in node.get_children())
+                self._call(node, up, out, member)
+            children = list(node.get_children())
+            if kind == kinds.CONSTRUCTOR:
+                names = [""] + [c.spelling if c.kind == kinds.MEMBER_REF else "" for c in children[:-1]]
+            elif kind == kinds.UNEXPOSED_EXPR:
+                names = [member] * len(children)
+            else:
+                names = [""] * len(children)
+            # implicit wrappers (cleanups of temporaries, casts) are see-through: `T x(f("a"))`
+            # keeps VAR_DECL as the construction's parent
+            owner = up if kind == kinds.UNEXPOSED_EXPR and up is not None else node
+            stack.extend((child, owner, m) for child, m in zip(children, names))
 
     # ------------------------------------------------------------------ one call expression
-    def _call(self, c, parent, out: list[RefSite]) -> None:  # noqa: ANN001
+    def _call(self, c, parent, out: list[RefSite], member: str = "") -> None:  # noqa: ANN001
         ref = c.referenced
         name = c.spelling
-        if not name and ref is None:  # dependent call in a template: name it by its callee
-            callee = self._callee(c)
-            name = callee.spelling if callee is not None else ""
+        if not name and ref is None:
+            self._dependent(c, out)
+            return
         if not name or name.startswith(("operator", "~")):
             return
         ref_kind = ref.kind.name if ref is not None else ""
@@ -232,13 +250,25 @@ class CppReference:
             out.append(RefSite(path, line, col, name, "unknown", note=note))
             return
         construction = ref_kind == "CONSTRUCTOR"
-        site_ = RefSite(path, line, col, ref.spelling if construction else name, "unknown")
+        written = (member or ref.spelling) if construction else name
+        site_ = RefSite(path, line, col, written, "unknown")
         out.append(self._classified(site_, ref, construction=construction))
         if name in _MAKERS and ref.get_num_template_arguments() > 0:
             made = ref.get_template_argument_type(0).get_declaration()
             if made is not None and made.kind.name in _SCOPE_KINDS and made.spelling:
                 site_ = RefSite(path, line, col, made.spelling, "unknown")
                 out.append(self._classified(site_, made, ctor=True, construction=True))
+
+    def _dependent(self, c, out: list[RefSite]) -> None:  # noqa: ANN001
+        """A call clang leaves unresolved inside a template (`member_.push(x)` on a dependent
+        type): an unknown site named by the last identifier its callee expression spells."""
+        callee = self._callee(c)
+        start = self._start(c)
+        if callee is None or start is None:
+            return
+        words = [t.spelling for t in callee.get_tokens() if t.kind.name == "IDENTIFIER"]
+        if words and not words[-1].startswith("operator"):
+            out.append(RefSite(*start, words[-1], "unknown", note="dependent call in a template"))
 
     def _plain(self, c, name: str) -> tuple[str, int, int] | None:  # noqa: ANN001
         """Where a call is written, if its callee name is written in a selected file."""

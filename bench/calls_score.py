@@ -96,10 +96,15 @@ class Score:
     exact_correct: int = 0
     heuristic_sites: int = 0  # project sites codewalk answers with a heuristic edge
     heuristic_right: int = 0  # ... of which one candidate is the reference target
+    heuristic_edges: int = 0  # heuristic project edges at classified (project or library) sites
+    heuristic_wrong: int = 0  # ... at a library call, or without the reference target among them
     false_library: int = 0  # library sites with an exact or heuristic project edge
     false_library_exact: int = 0
     codewalk_only: int = 0  # codewalk sites with no reference site (macros, invisible to the AST)
     codewalk_only_names: list[tuple[str, int]] = field(default_factory=list)
+    # Edges nobody can check: codewalk's exact project edges where the reference has no verdict.
+    unscored_exact: int = 0  # at unknown sites and at codewalk-only sites (not macros)
+    unscored_examples: list[Example] = field(default_factory=list)
     construction_sites: int = 0  # project sites that construct an object (C++: `T(...)`, `new T`)
     construction_hits: int = 0
     misses: dict[str, list[Example]] = field(default_factory=lambda: defaultdict(list))
@@ -127,7 +132,9 @@ class Score:
         out = {k: getattr(self, k) for k in (
             "engine", "files", "ref_sites", "project_sites", "library_sites", "unknown_sites",
             "exact_hits", "exact_edges", "exact_correct", "heuristic_sites", "heuristic_right",
+            "heuristic_edges", "heuristic_wrong",
             "false_library", "false_library_exact", "codewalk_only", "codewalk_only_names",
+            "unscored_exact",
             "construction_sites", "construction_hits", "notes")}
         out.update(exact_recall=round(self.recall, 4), exact_precision=round(self.precision, 4),
                    heuristic_share=round(self.heuristic_share, 4), misses=self.miss_counts())
@@ -136,6 +143,7 @@ class Score:
                 **{c: [asdict(e) for e in self.misses.get(c, [])[:examples]] for c in MISS_CLASSES},
                 "false library edges": [asdict(e) for e in self.false_library_examples[:examples]],
                 "wrong exact edges": [asdict(e) for e in self.wrong_exact_examples[:examples]],
+                "unscored exact edges": [asdict(e) for e in self.unscored_examples[:examples]],
             }
         return out
 
@@ -210,7 +218,7 @@ def _example(r: RefSite, c: CwSite | None, detail: str = "") -> Example:
         ref = [f"<{r.note}>"]
     form = ""
     if c is not None and c.form:
-        form = c.form + (f" {c.receiver}." if c.receiver else "")
+        form = c.form + (f" {' '.join(c.receiver.split())}." if c.receiver else "")
     return Example(r.path, r.line, r.name, ref, list(c.targets) if c else [],
                    c.caller if c else "", detail, form)
 
@@ -221,14 +229,26 @@ def score(engine: str, ref: list[RefSite], cw: list[CwSite]) -> Score:
     pairs, left = pair(ref, cw)
     s.codewalk_only = len(left)
     s.codewalk_only_names = Counter(c.name for c in left).most_common(10)
+    for c in left:
+        if c.kind == "project" and c.resolution == "exact" and c.targets:
+            s.unscored_exact += 1
+            s.unscored_examples.append(Example(c.path, c.line, c.name, ["<no reference site>"],
+                                               list(c.targets), c.caller, "", c.form))
     for r, c in pairs:
         if r.kind == "unknown":
             s.unknown_sites += 1
+            if c is not None and c.kind == "project" and c.resolution == "exact" and c.targets:
+                s.unscored_exact += 1
+                s.unscored_examples.append(_example(r, c, "reference: unknown"))
             continue
         project_edge = c is not None and c.kind == "project" and bool(c.targets)
         exact = project_edge and c.resolution == "exact"
         if exact:
             s.exact_edges += 1
+        guessed = project_edge and c.resolution == "heuristic"
+        if guessed:
+            s.heuristic_edges += 1
+            s.heuristic_wrong += r.kind == "library" or not any_match(c.targets, r.targets)
         if r.kind == "library":
             s.library_sites += 1
             if project_edge and c.resolution in ("exact", "heuristic"):

@@ -51,6 +51,7 @@ def test_pairing_by_path_line_name_in_column_order() -> None:
     got = {(r.line, r.col): (c.targets if c else None) for r, c in pairs}
     assert got == {(3, 1): ["m.f"], (3, 9): None, (4, 0): None}
     assert [c.name for c in extra] == ["z"]  # codewalk's z() has no reference site
+    assert score("t", ref, cw).unscored_exact == 1  # ... and its exact edge cannot be checked
 
 
 def test_score_counts_every_class() -> None:
@@ -82,11 +83,16 @@ def test_score_counts_every_class() -> None:
     assert s.exact_hits == 2 and s.recall == pytest.approx(2 / 6)
     assert (s.exact_correct, s.exact_edges) == (2, 4)  # a, Foo right; b wrong; size on a library call
     assert (s.heuristic_sites, s.heuristic_right) == (1, 1)
+    assert (s.heuristic_edges, s.heuristic_wrong) == (2, 1)  # c() right, append() on a library call
+    assert s.unscored_exact == 0  # cb() at the unknown site is heuristic
     assert (s.false_library, s.false_library_exact) == (2, 1)
     assert s.miss_counts() == {"unresolved": 1, "not recorded": 1, "marked external": 0,
                                "heuristic": 1, "wrong target": 1}
     doc = s.to_json(examples=2)
     assert doc["exact_recall"] == round(2 / 6, 4)
+    import calls
+    assert calls.verdict(s) == "no: recall, precision, library edges"
+    assert calls.verdict(score("t", ref[:1], cw[:1])) == "met"
     assert doc["examples"]["wrong target"][0]["codewalk"] == ["m.other"]
 
 
@@ -172,18 +178,24 @@ CPP_APP = {
     "src/app/box.h": (
         "#pragma once\n#include <memory>\n#include <vector>\n"
         "namespace app {\n"
-        "class Box {\n public:\n  Box() = default;\n  explicit Box(int n) : n_(n) {}\n"
+        "class Counter {\n public:\n  explicit Counter(int start) : n_(start) {}\n private:\n  int n_;\n};\n"
+        "class Box {\n public:\n  Box() : counter_(0) {}\n  explicit Box(int n) : n_(n), counter_(n) {}\n"
         "  int Size() const { return n_; }\n  void Put(int v);\n private:\n"
-        "  int n_ = 0;\n  std::vector<int> items_;\n};\n"
+        "  int n_ = 0;\n  Counter counter_;\n  std::vector<int> items_;\n};\n"
         "}  // namespace app\n"
     ),
+    "src/app/name.h": (
+        "#pragma once\n#include <string>\n"
+        "namespace app {\nstruct Name {\n  explicit Name(std::string s) : text(std::move(s)) {}\n"
+        "  std::string text;\n};\n}  // namespace app\n"
+    ),
     "src/app/box.cpp": (
-        "#include \"app/box.h\"\n"
+        "#include \"app/box.h\"\n#include \"app/name.h\"\n"
         "namespace app {\n"
         "void Box::Put(int v) {\n"
         "  items_.push_back(v);\n"
         "  Box other(v);\n"
-        "  auto p = std::make_shared<Box>(v);\n"
+        "  auto p = std::make_shared<Box>(v); Name label(std::string(\"x\") + \"y\");\n"
         "  n_ += other.Size() + p->Size();\n"
         "  for (int x : items_) { n_ += x; }\n"
         "}\n"
@@ -201,9 +213,115 @@ def test_clang_reference_classifies_sites(tmp_path: Path) -> None:
     sites, meta = CppReference(root, ("src/app",), []).unit_sites("src/app/box.cpp")
     assert meta["errors"] == 0, meta
     got = {(s.line, s.name): s for s in sites if s.path == "src/app/box.cpp"}
-    assert got[(4, "push_back")].kind == "library"
-    assert got[(5, "Box")].targets == ["app::Box::Box"]  # Box other(v)
-    assert got[(6, "make_shared")].kind == "library"
-    assert got[(6, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
+    assert got[(5, "push_back")].kind == "library"
+    assert got[(6, "Box")].targets == ["app::Box::Box"]  # Box other(v)
+    assert got[(7, "make_shared")].kind == "library"
+    assert got[(7, "Box")].kind == "project"  # std::make_shared<Box>: a construction of Box
+    assert got[(7, "Name")].targets == ["app::Name::Name"]  # T x(...) around a temporary's cleanup
     assert {s.targets[0] for k, s in got.items() if k[1] == "Size"} == {"app::Box::Size"}
     assert not any(k[1] in ("begin", "end") for k in got)  # range-for's implicit calls
+    inits = sorted((s.line, s.name, s.targets[0]) for s in sites if s.path == "src/app/box.h")
+    assert inits == [(13, "counter_", "app::Counter::Counter"), (14, "counter_", "app::Counter::Counter")]
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+def test_cli_skips_absent_engines_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import calls
+    assert calls.main(["--ksanallm", str(tmp_path / "missing"), "--vllm", str(tmp_path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "is not a directory" in doc["ksanallm"]["skipped"]
+    assert "no vllm/ folder" in doc["vllm"]["skipped"]
+
+
+@needs_jedi
+def test_cli_scores_a_vllm_shaped_fixture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import calls
+    files = {f"vllm/{rel.removeprefix('app/')}": text.replace("app.", "vllm.")
+             for rel, text in PY_APP.items()}
+    files = {rel.replace("vllm/main.py", "vllm/v1/core/main.py"): text for rel, text in files.items()}
+    root = _tree(tmp_path / "vroot", {**files, "vllm/v1/__init__.py": "", "vllm/v1/core/__init__.py": ""})
+    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json", "--show-misses", "3"]) == 0
+    doc = json.loads(capsys.readouterr().out)["vllm"]
+    assert (doc["project_sites"], doc["library_sites"]) == (3, 4)
+    assert doc["exact_precision"] == 1.0 and doc["false_library"] == 0
+    assert doc["targets"] in ("met", "no: recall")
+    assert set(doc["examples"]) >= {"unresolved", "heuristic", "wrong target", "false library edges"}
+    # the second run reads the reference from the cache
+    expected = 0 if doc["targets"] == "met" else 1
+    assert calls.main(["--engine", "vllm", "--vllm", str(root), "--json", "--check"]) == expected
+    again = json.loads(capsys.readouterr().out)["vllm"]
+    assert again["project_sites"] == 3 and again["reference"]["computed"] == 0
+
+
+def test_cli_refuses_a_folder_without_codewalk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import calls
+    with pytest.raises(SystemExit) as exc:
+        calls.main(["--codewalk", str(tmp_path), "--json"])
+    assert exc.value.code == 2
+    assert "no codewalk/ package there" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- real engines (opt-in)
+
+def _real(var: str) -> Path:
+    import os
+    value = os.environ.get(var)
+    if not value or not Path(value).is_dir():
+        pytest.skip(f"{var} not set")
+    return Path(value)
+
+
+@pytest.mark.real
+@needs_jedi
+def test_real_vllm_request_queue_reference() -> None:
+    from calls_ref_py import PyReference
+    root = _real("CODEWALK_VLLM")
+    rel = "vllm/v1/core/sched/request_queue.py"
+    sites = PyReference(root, ("vllm",)).sites(rel)
+    by = {(s.line, s.name): s for s in sites}
+    # FCFSRequestQueue(deque, RequestQueue): super().__len__() reaches deque first (the MRO)
+    lens = [s for s in sites if s.name == "__len__"]
+    assert lens and all(s.kind == "library" for s in lens)
+    project = {t for s in sites if s.kind == "project" for t in s.targets}
+    assert "vllm.v1.core.sched.request_queue.FCFSRequestQueue" in project
+    assert "vllm.v1.core.sched.request_queue.PriorityRequestQueue.add_request" in project
+    assert all(s.kind == "library" for k, s in by.items() if k[1] in ("heappush", "heappop", "len"))
+
+
+@pytest.mark.real
+@needs_clang
+def test_real_ksanallm_base_strategy_unit() -> None:
+    from calls_ref_cpp import CppReference, layout
+    root = _real("CODEWALK_KSANALLM")
+    folders = ("src/ksana_llm/batch_scheduler", "src/ksana_llm/cache_manager")
+    dirs, _ = layout(root)
+    sites, meta = CppReference(root, folders, dirs).unit_sites(
+        "src/ksana_llm/batch_scheduler/strategy/base_strategy.cpp")
+    state = "src/ksana_llm/batch_scheduler/state/"
+    by = {(s.path, s.line, s.name): s for s in sites}
+    assert by[(state + "batch_state.h", 52, "Notify")].targets == ["ksana_llm::InferRequest::Notify"]
+    inits = [s for s in sites if s.path == state + "scheduler_shared_counter.h" and s.line == 46]
+    assert sorted(s.name for s in inits) == ["step_batch_size", "step_token_num"]  # member initialisers
+    assert all(s.targets == ["ksana_llm::SharedCounter::SharedCounter"] for s in inits)
+    assert all(s.note == "construction" for s in inits)
+    sizes = [s for s in sites if s.name == "size"]
+    assert sizes and all(s.kind == "library" for s in sizes)  # std containers
+    assert not any(s.kind == "project" and not s.targets for s in sites)
+
+
+def test_reference_key_follows_content_not_mtime(tmp_path: Path) -> None:
+    import os
+
+    from calls_cache import tree_key
+    root = _tree(tmp_path / "k", {"pkg/a.py": "x = 1\n", "pkg/b.h": "int f();\n"})
+    key = tree_key(root, ("pkg",), "rules")
+    os.utime(root / "pkg/a.py", ns=(1, 1))  # bench/index.py touches a file and puts it back
+    assert tree_key(root, ("pkg",), "rules") == key
+    (root / "pkg/a.py").write_text("x = 2\n", encoding="utf-8")
+    assert tree_key(root, ("pkg",), "rules") != key
+    assert tree_key(root, ("pkg",), "other rules") != tree_key(root, ("pkg",), "rules")
