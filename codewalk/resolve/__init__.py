@@ -58,6 +58,7 @@ class Resolver(Scope):
         self.py = PyRules(self)
         self.base_of = self._base_of
         self.derived = lru_cache(maxsize=None)(self._derived)
+        self.by_base_name = lru_cache(maxsize=None)(self._by_base_name)
         self.overrides = lru_cache(maxsize=None)(self._overrides)
 
     def _base_of(self, row: Row, text: str) -> str | None:
@@ -67,6 +68,17 @@ class Resolver(Scope):
         return self.cpp.type(text, row["scope"] or "")
 
     # ---- dispatch ---------------------------------------------------------------------
+    def _by_base_name(self) -> dict[str, list[Row]]:
+        """Classes with bases, by the last name of each base as written (`ns::Base<T>` ->
+        `Base`, `mod.Base` -> `Base`): one scan of the table per resolver, not one per class."""
+        out: dict[str, list[Row]] = {}
+        for row in self.conn.execute("SELECT * FROM symbols WHERE bases != '' AND bases IS NOT NULL"
+                                     " AND kind IN ('class','struct')"):
+            for base in filter(None, row["bases"].split("\n")):
+                name = base.split("<")[0].split("[")[0].replace("::", ".").rsplit(".", 1)[-1].strip()
+                out.setdefault(name, []).append(row)
+        return out
+
     def _derived(self, cls: str) -> tuple[str, ...]:
         """Classes that name cls among their resolved bases, transitively (breadth first)."""
         short = cls.replace("::", ".").rsplit(".", 1)[-1]
@@ -74,9 +86,7 @@ class Resolver(Scope):
         queue, seen = [(cls, short)], {cls}
         while queue and len(out) < 256:
             base, name = queue.pop(0)
-            for row in self.conn.execute(
-                    "SELECT * FROM symbols WHERE bases LIKE ? AND kind IN ('class','struct')",
-                    (f"%{name}%",)):
+            for row in self.by_base_name().get(name, ()):
                 if row["qname"] in seen:
                     continue
                 if any(self.base_of(row, b) == base
