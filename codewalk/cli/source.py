@@ -165,26 +165,26 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"sources": data}, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape, table
 
-    table = Table(box=None, pad_edge=False)
-    for col in ("name", "kind", "location", "revision", "indexed", "notes"):
-        table.add_column(col, overflow="fold")
-    hints = []
+    cells, hints = [], []
     for r in data:
-        rev = _short(r["revision"])
+        rev = escape(_short(r["revision"]))
         if r["pinned"] and r["revision"] and r["pinned"] not in (r["revision"], "package"):
-            rev += f" [yellow](notes: {_short(r['pinned'])})[/]"
-        location = r["location"] if r["exists"] or not r["location"] else f"[red]{r['location']} (gone)[/]"
+            rev += f" [yellow](notes: {escape(_short(r['pinned']))})[/]"
+        location = escape(r["location"])
+        if r["location"] and not r["exists"]:
+            location = f"[red]{location} (gone)[/]"
         if r["kind"] == "not added":
-            location = f"[dim]{r['origin']}[/]"
+            location = f"[dim]{escape(r['origin'])}[/]"
             hints.append(f"codewalk source add {r['name']}")
-        table.add_row(r["name"], r["kind"], location, rev, "yes" if r["indexed"] else "no", str(r["notes"]))
-    console = Console(highlight=False)
-    console.print(table)
+        cells.append([escape(r["name"]), escape(r["kind"]), location, rev, "yes" if r["indexed"] else "no",
+                     str(r["notes"])])
+    console = make_console()
+    table(console, ["name", "kind", "location", "revision", "indexed", "notes"], cells, box=None, pad_edge=False)
     if hints:
-        console.print("[dim]not added yet: " + " ; ".join(hints) + "[/]")
+        console.print("[dim]not added yet: " + escape(" ; ".join(hints)) + "[/]")
     return 0
 
 

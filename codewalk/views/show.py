@@ -151,6 +151,8 @@ def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None, so
     doc = {"query": query, "repo": repo_label, "source": source, "lang": lang,
            "matches": [match_dict(ix, resolver, e, notes, source, lang) for e in entities],
            "suggestions": [] if entities else ix.suggestions(query)}
+    from codewalk.check import mark_drift
+    mark_drift(ix, notes, doc["matches"])
     if notes.errors:
         doc["annotation_errors"] = notes.errors
     return doc
@@ -211,62 +213,62 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
 def render_all(query: str, docs: dict[str, dict], roots: dict[str, Path], skipped: dict[str, str],
                with_source: bool) -> None:
     """Rich rendering of `show --all-sources`: a section per source with matches."""
-    from rich.console import Console
-    from rich.markup import escape
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape, rule
+    console, err = make_console(), make_console(stderr=True)
     for problem in next((d["annotation_errors"] for d in docs.values() if d.get("annotation_errors")), []):
         err.print(f"[yellow]warning:[/] {escape(problem)}")
     for name, reason in skipped.items():
-        err.print(f"[yellow]skipped[/] {name}: {escape(reason)}")
+        err.print(f"[yellow]skipped[/] {escape(name)}: {escape(reason)}")
     hits = {n: d for n, d in docs.items() if d["matches"]}
     for name, doc in hits.items():
         n = len(doc["matches"])
-        console.rule(f"[bold]{name}[/] [dim]{escape(doc['repo'])} — {n} match{'es' if n != 1 else ''}[/]")
+        rule(console, f"[bold]{escape(name)}[/] [dim]{escape(doc['repo'])} — {n} match{'es' if n != 1 else ''}[/]")
         for i, m in enumerate(doc["matches"]):
             if i:
-                console.rule(style="dim")
+                rule(console, style="dim")
             _render_match(console, m, roots[name], with_source)
     misses = [n for n, d in docs.items() if not d["matches"]]
     if not hits:
         err.print(f"[red]not found:[/] no symbol named [bold]{escape(query)}[/] in any source "
-                  f"({', '.join(docs) or 'none'})")
+                  f"({escape(', '.join(docs) or 'none')})")
         suggestions = sorted({s for d in docs.values() for s in d["suggestions"]})[:10]
         if suggestions:
-            err.print("did you mean: " + ", ".join(suggestions))
+            err.print("did you mean: " + escape(", ".join(suggestions)))
     elif misses:
-        err.print(f"[dim]no match in: {', '.join(misses)}[/]")
+        err.print(f"[dim]no match in: {escape(', '.join(misses))}[/]")
 
 
 def render(doc: dict, root: Path, with_source: bool) -> None:
     """Rich terminal rendering of a show document."""
-    from rich.console import Console
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape, rule
+    console, err = make_console(), make_console(stderr=True)
     for problem in doc.get("annotation_errors", []):
-        err.print(f"[yellow]warning:[/] {problem}")
+        err.print(f"[yellow]warning:[/] {escape(problem)}")
     if not doc["matches"]:
-        err.print(f"[red]not found:[/] no symbol named [bold]{doc['query']}[/] in {doc['repo']}")
+        name = escape(doc["query"]) if doc["query"] else "(an empty name)"
+        err.print(f"[red]not found:[/] no symbol named [bold]{name}[/] in {escape(doc['repo'])}")
         if doc["suggestions"]:
-            err.print("did you mean: " + ", ".join(doc["suggestions"]))
+            err.print("did you mean: " + escape(", ".join(doc["suggestions"])))
         return
     for i, m in enumerate(doc["matches"]):
         if i:
-            console.rule(style="dim")
+            rule(console, style="dim")
         _render_match(console, m, root, with_source)
 
 
 def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
     from rich.markup import escape
-    console.print(f"[bold cyan]{m['kind']}[/] [bold]{escape(m['qualified_name'])}[/]"
-                  f" [dim]({m['language']})[/]")
+    console.print(f"[bold cyan]{escape(m['kind'])}[/] [bold]{escape(m['qualified_name'])}[/]"
+                  f" [dim]({escape(m['language'])})[/]")
     if m["signature"]:
         console.print(f"  [green]{escape(m['signature'])}[/]")
     for d in m["declarations"]:
-        console.print(f"  declared  {d['path']}:{d['line']}", soft_wrap=True)
+        console.print(f"  declared  {escape(d['path'])}:{d['line']}", soft_wrap=True)
     if m["definition"]:
         d = m["definition"]
-        console.print(f"  defined   {d['path']}:{d['line']}-{d['end_line']}", soft_wrap=True)
+        console.print(f"  defined   {escape(d['path'])}:{d['line']}-{d['end_line']}", soft_wrap=True)
     if m.get("comment"):
         console.print("  [italic]" + escape(m["comment"]).replace("\n", "\n  ") + "[/]")
     if m["bases"]:
@@ -276,8 +278,11 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
     for a in m["annotations"]:
         console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
         console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
+        if a.get("status") == "drifted":
+            console.print(f"    [yellow]{escape(drift_line(a))}[/]", soft_wrap=True)
     for c in m.get("counterparts", []):
-        console.print(f"  [blue]counterpart[/] {c['source']}: {escape(c['symbol'])} [dim](via {c['via']})[/]")
+        console.print(f"  [blue]counterpart[/] {escape(c['source'])}: {escape(c['symbol'])} "
+                      f"[dim](via {escape(c['via'])})[/]")
     for title, rows in (("callers", m["callers"]), ("callees", m["callees"])):
         if rows:
             shown = _collapse(rows)
@@ -285,12 +290,18 @@ def _render_match(console, m: dict, root: Path, with_source: bool) -> None:
             for r in shown[:40]:
                 mark = ((f" [dim](heuristic: {r['n']} candidates)[/]" if r["n"] else " [dim](unresolved)[/]")
                         if r["heuristic"] else "")
-                console.print(f"    {escape(r['label'])}  [dim]{r['path']}:{r['line']}[/]{mark}",
+                console.print(f"    {escape(r['label'])}  [dim]{escape(r['path'])}:{r['line']}[/]{mark}",
                               soft_wrap=True)
             if len(shown) > 40:
                 console.print(f"    … {len(shown) - 40} more (use --json)")
     if with_source and m["definition"]:
         _render_source(console, root, m)
+
+
+def drift_line(note: dict) -> str:
+    """The warning under a note whose code changed since it was pinned."""
+    pinned = f" ({note['pinned']})" if note.get("pinned") else ""
+    return f"code changed since the note was pinned{pinned}; run `codewalk check`"
 
 
 def _collapse(rows: list[dict]) -> list[dict]:
@@ -313,12 +324,11 @@ def _render_source(console, root: Path, m: dict) -> None:
     try:
         lines = (root / d["path"]).read_text("utf-8", "replace").splitlines()
     except OSError as exc:
-        console.print(f"  [yellow]source unavailable: {exc}[/]")
+        console.print(f"  [yellow]source unavailable: {escape(str(exc))}[/]")
         return
     start, end = d["line"], min(d["end_line"], d["line"] + MAX_SOURCE_LINES - 1)
     code = "\n".join(lines[start - 1:end])
-    from rich.syntax import Syntax
-    lexer = "python" if m["language"] == "python" else "cpp"
-    console.print(Syntax(code, lexer, line_numbers=True, start_line=start, word_wrap=False))
+    from codewalk.views.term import source_lines
+    source_lines(console, code, "python" if m["language"] == "python" else "cpp", start)
     if end < d["end_line"]:
         console.print(f"  [dim]… {d['end_line'] - end} more lines[/]")
