@@ -132,11 +132,15 @@ def rows() -> list[dict]:
         return store.db_path(root, sources.subtrees_of(name) if name != "core" else builtin().include).exists()
 
     for name, e in sorted(registry.load().items()):
-        known = notes.sources.get(name)
-        out.append({"name": name, "kind": e.kind, "location": e.location, "origin": e.origin,
-                    "revision": e.revision, "pinned": known.revision if known else "",
-                    "registered": True, "owned": e.owned, "exists": e.path.is_dir(),
-                    "indexed": e.path.is_dir() and indexed(e.path, name), "notes": counts.get(name, 0)})
+        what = name if name in notes.sources else sources.identity(e, notes.sources) or name
+        known = notes.sources.get(what)
+        row = {"name": name, "kind": e.kind, "location": e.location, "origin": e.origin,
+               "revision": e.revision, "pinned": known.revision if known else "",
+               "registered": True, "owned": e.owned, "exists": e.path.is_dir(),
+               "indexed": e.path.is_dir() and indexed(e.path, what), "notes": counts.get(what, 0)}
+        if what != name:
+            row["is"] = what  # notes attach to what the checkout is, not to the name it was given
+        out.append(row)
     try:
         core = builtin()
         out.append({"name": "core", "kind": "builtin", "location": str(core.root), "origin": "",
@@ -144,7 +148,7 @@ def rows() -> list[dict]:
                     "exists": True, "indexed": indexed(core.root, "core"), "notes": counts.get("core", 0)})
     except FileNotFoundError:
         pass
-    have = {r["name"] for r in out}
+    have = {r["name"] for r in out} | {r["is"] for r in out if "is" in r}
     for name, known in sorted(notes.sources.items()):
         if name in have:
             continue

@@ -169,6 +169,7 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
     from codewalk.session import open_index
 
     targets: dict[str, Target] = {}
+    what: dict[str, str] = {}
     skipped: dict[str, str] = {}
     try:
         entries = registry.load()
@@ -178,8 +179,10 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
         if not entry.path.is_dir():
             skipped[name] = f"{entry.location} is gone (`codewalk source remove {name}`)"
             continue
-        from codewalk.sources import subtrees_of
-        targets[name] = Target(entry.path, subtrees_of(name))
+        from codewalk.sources import identity, known_sources, subtrees_of
+        known = known_sources()
+        what[name] = name if name in known else identity(entry, known) or name  # what its notes are under
+        targets[name] = Target(entry.path, subtrees_of(what[name]))
     try:
         targets.setdefault("core", builtin())
     except FileNotFoundError as exc:
@@ -194,7 +197,7 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
             continue
         try:
             label = "builtin" if target.builtin else str(target.root)
-            docs[name] = show_doc(ix, query, label, lang, source=name)
+            docs[name] = show_doc(ix, query, label, lang, source=what.get(name, name))
             roots[name] = ix.root
         finally:
             ix.conn.close()
