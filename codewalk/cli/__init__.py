@@ -14,7 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from codewalk.cli import code, demo, drill, guide, notes, source, upstream
-from codewalk.cli.common import CommandError
+from codewalk.cli.common import CommandError, describe_os_error
 
 # Each module adds its subcommands and sets `func` on them; `func(args) -> int` is the exit status.
 _GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, guide.register,
@@ -66,20 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, LookupError) as exc:
         return _fail(f"{prefix}: {exc}", 2)
     except Exception as exc:  # noqa: BLE001 - the boundary: a bug, reported in one line
+        if type(exc).__name__ == "CoreError":  # the core refused the input (codewalk.core.errors)
+            return _fail(f"{prefix}: {exc}", 2)
         if os.environ.get("CODEWALK_DEBUG") == "1":
             raise
         where = _origin(exc)
         return _fail(f"{prefix}: internal error: {type(exc).__name__}: {exc}{where} — this is a bug in codewalk; "
                      f"rerun with CODEWALK_DEBUG=1 for the traceback and report it", 1)
-
-
-def describe_os_error(exc: OSError) -> str:
-    """'<path>: <why>' for an OSError, whatever raised it."""
-    why = exc.strerror or str(exc)
-    path = exc.filename if exc.filename is not None else ""
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    return f"{path}: {why}" if path else why
 
 
 def _fail(line: str, status: int) -> int:

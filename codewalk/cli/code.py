@@ -88,7 +88,9 @@ def _open(args: argparse.Namespace):
             raise FileNotFoundError(f"not a directory: {target.root}")
         ix = open_index(target, progress=not args.json)
     except (OSError, ValueError) as exc:
-        print(f"codewalk {args.command}: {exc}", file=sys.stderr)
+        from codewalk.cli.common import describe_os_error
+        why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        print(f"codewalk {args.command}: {why}", file=sys.stderr)
         return None, ""
     return ix, ("builtin" if target.builtin else str(target.root))
 

@@ -73,3 +73,12 @@ class CommandError(Exception):
     def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
         self.status = status
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'<path>: <why>' for an OSError, whatever raised it."""
+    why = exc.strerror or str(exc)
+    path = exc.filename if exc.filename is not None else ""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return f"{path}: {why}" if path else why

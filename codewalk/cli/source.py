@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, status: int = 1) -> int:
-    print(f"codewalk: {message}", file=sys.stderr)
-    return status
+    from codewalk.cli.common import CommandError
+
+    raise CommandError(message, status)
 
 
 def _say(args: argparse.Namespace):

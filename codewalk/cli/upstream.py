@@ -55,7 +55,7 @@ def _build_with_progress(args: argparse.Namespace, force: bool = False):
 
     from codewalk.upstream.build import build
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, log_path=False)  # no file:line of codewalk's own code in the log
     if args.json:
         return build(args.repo, args.source, force=force, sanitize=getattr(args, "sanitize", False))
     with console.status("building KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy…") as status:
@@ -91,7 +91,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.traces < 1:
         return _fail("--traces must be >= 1")
     try:
-        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True).log)
+        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True, log_path=False).log)
     except BuildError as e:
         return _fail(str(e))
     if args.against == "reference":
