@@ -110,7 +110,9 @@ def _verify(args: argparse.Namespace) -> int:
             bad += srep.summary()["unexplained_per_request"]
         print(json.dumps(out, default=str))
         return 1 if bad else 0
-    console = Console()
+    from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
+
+    console = _term_console()
     with Progress(console=console, transient=True) as prog:
         task = prog.add_task("traces", total=args.traces)
         rep = verify(real, core, traces=args.traces, seed=args.seed, progress=lambda n: prog.update(task, completed=n))

@@ -14,10 +14,11 @@ from rich.tree import Tree
 from codewalk import diagrams
 from codewalk.guide import Guides
 from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
+from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 
 def list_guides(guides: Guides, lang: str, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or _term_console()
     table = Table("id", "steps", "title", box=None)
     for g in guides.guides:
         table.add_row(g.id, str(len(g.steps)), g.title.get(lang))
@@ -68,7 +69,7 @@ def _tree(d: diagrams.Diagram) -> Tree:
 
 def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
     """Print every step, or page through them with n/p/q when interactive."""
-    console = console or Console()
+    console = console or _term_console()
     console.print(Panel(escape(rg.guide.summary.get(lang)), title=escape(rg.guide.title.get(lang))))
     if not interactive:
         for i in range(len(rg.steps)):

@@ -47,14 +47,23 @@ class _Stripped:
         return self._stream.fileno()
 
 
+class _Console(Console):
+    """rich's Console, except that a closed pipe raises BrokenPipeError for the CLI's boundary
+    (which exits 0, as `| head` expects) instead of rich's own exit with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console(stderr: bool = False) -> Console:
     """A Console on stdout (or stderr) that follows the rules above for pipes."""
     stream = sys.stderr if stderr else sys.stdout
-    probe = Console(file=stream, highlight=False)
+    probe = _Console(file=stream, highlight=False)
     if probe.is_terminal:
         return probe
-    return Console(file=_Stripped(stream), highlight=False, soft_wrap=True, no_color=True,
-                   color_system=None, emoji=False)
+    return _Console(file=_Stripped(stream), highlight=False, soft_wrap=True, no_color=True,
+                    color_system=None, emoji=False)
 
 
 def is_pipe(c: Console) -> bool:
