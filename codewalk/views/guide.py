@@ -8,7 +8,6 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.tree import Tree
 
 from codewalk import diagrams
@@ -18,11 +17,11 @@ from codewalk.views.term import console as _term_console  # pipe-safe; one helpe
 
 
 def list_guides(guides: Guides, lang: str, console: Console | None = None) -> None:
+    from codewalk.views.term import table
+
     console = console or _term_console()
-    table = Table("id", "steps", "title", box=None)
-    for g in guides.guides:
-        table.add_row(g.id, str(len(g.steps)), g.title.get(lang))
-    console.print(table)
+    table(console, ["id", "steps", "title"],
+          [[escape(g.id), str(len(g.steps)), escape(g.title.get(lang))] for g in guides.guides], box=None)
 
 
 def step_panel(rg: ResolvedGuide, index: int, lang: str) -> Panel:
