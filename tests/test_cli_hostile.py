@@ -120,6 +120,9 @@ def test_piped_output_keeps_names_and_source_lines_whole(home: Path, long_repo: 
     proc = run(home, "search", "FreeCachedBlocksEverywhere", "--repo", str(long_repo), expect=0)
     assert f"{LONG}::FreeCachedBlocksEverywhere" in proc.stdout
 
+    text = run(home, "demo", "compare", expect=0).stdout  # rich tables: natural width, headers whole
+    assert "KsanaLLM (ContinuousBatchingStrategy)" in text and "…" not in text
+
 
 def test_check_table_is_whole_in_a_pipe(home: Path, tmp_path: Path) -> None:
     notes = tmp_path / "annotations"

@@ -47,13 +47,41 @@ class _Stripped:
         return self._stream.fileno()
 
 
+_MAX_PIPE_WIDTH = 1000  # a table wider than this in a pipe wraps after all
+
+
 class _Console(Console):
     """rich's Console, except that a closed pipe raises BrokenPipeError for the CLI's boundary
     (which exits 0, as `| head` expects) instead of rich's own exit with status 1."""
 
+    pipe = False  # set on consoles writing to a pipe or a file
+
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: A003 - rich's name
+        """In a pipe, render tables and panels at their natural width: nothing wrapped or cut."""
+        wanted = 0
+        if self.pipe and kwargs.get("width") is None:
+            wanted = max((self._natural_width(o) for o in objects if not isinstance(o, (str, Text))), default=0)
+        if wanted <= self.width:
+            super().print(*objects, **kwargs)
+            return
+        narrow = self._width  # print(width=) can only narrow the console, so widen it for this call
+        self.width = min(wanted, _MAX_PIPE_WIDTH)
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self._width = narrow
+
+    def _natural_width(self, renderable: Any) -> int:
+        from rich.measure import Measurement
+
+        try:
+            return Measurement.get(self, self.options.update(max_width=_MAX_PIPE_WIDTH), renderable).maximum
+        except Exception:  # noqa: BLE001 - not measurable: rich's default width
+            return 0
 
 
 def console(stderr: bool = False) -> Console:
@@ -62,8 +90,10 @@ def console(stderr: bool = False) -> Console:
     probe = _Console(file=stream, highlight=False)
     if probe.is_terminal:
         return probe
-    return _Console(file=_Stripped(stream), highlight=False, soft_wrap=True, no_color=True,
-                    color_system=None, emoji=False)
+    c = _Console(file=_Stripped(stream), highlight=False, soft_wrap=True, no_color=True,
+                 color_system=None, emoji=False)
+    c.pipe = True
+    return c
 
 
 def is_pipe(c: Console) -> bool:
