@@ -103,6 +103,7 @@ def main() -> int:
         show = [cli(["show", args.symbol, "--repo", str(root), "--json"], env)
                 for _ in range(args.runs)]
         show_rich = [cli(["show", args.symbol, "--repo", str(root)], env) for _ in range(args.runs)]
+        deep = deep_nesting(env)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     show_s, rich_s = statistics.median(show), statistics.median(show_rich)
@@ -123,7 +124,18 @@ def main() -> int:
         print(f"codewalk re-index, 1 edit  {reindex_s:7.3f} s")
     print(f"codewalk show --json       {show_s:7.3f} s  median of {args.runs} (target <= 0.3)")
     print(f"codewalk show (rich)       {rich_s:7.3f} s  median of {args.runs}")
+    print(f"index 50k/100k/200k-deep {{}} {runs(deep)} s  (one file each; linear in depth)")
     return 0
+
+
+def deep_nesting(env: dict, depths: tuple[int, ...] = (50_000, 100_000, 200_000)) -> list[float]:
+    """`codewalk index` of one file of N nested braces per depth (must grow linearly with N)."""
+    times = []
+    for depth in depths:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "deep.cpp").write_text("{" * depth + "}" * depth + "\n")
+            times.append(cli(["index", tmp, "--quiet"], env))
+    return times
 
 
 def _pick(root: Path) -> Path:

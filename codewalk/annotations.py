@@ -115,6 +115,23 @@ def annotations_dir(repo_root: Path | None = None) -> Path | None:
     return next((c for c in candidates if (c / "sources.yaml").is_file() or c.is_dir()), None)
 
 
+def checkout_root(start: Path | None = None) -> Path | None:
+    """The codewalk source checkout that contains `start` (default: the current folder), if any.
+
+    A checkout has `annotations/sources.yaml` beside the `codewalk/` package and `pyproject.toml`;
+    inside one, `codewalk check` reads that checkout's notes rather than the installed ones.
+    """
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError:  # the current folder was deleted
+        return None
+    for d in (here, *here.parents):
+        if ((d / "annotations" / "sources.yaml").is_file() and (d / "codewalk" / "cli").is_dir()
+                and (d / "pyproject.toml").is_file()):
+            return d
+    return None
+
+
 def load(directory: Path | None) -> Notes:
     """Every source and note under directory, validated; an absent directory is simply empty."""
     result = Notes()
@@ -183,6 +200,17 @@ def _mapping(node: Any, path: Path, what: str, result: Notes) -> list[tuple[str,
         result.errors.append(f"{path}:{_line(node)}: {what} must be a mapping")
         return None
     return [(str(_value(k)), v, k.start_mark.line + 1) for k, v in node.value]
+
+
+# Fields that are text whatever they look like: a fingerprint of digits only (or `1e5…`) must not
+# become an int or a float.
+_VERBATIM = {"fingerprint", "id"}
+
+
+def _is_scalar(node: Any) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.ScalarNode)
 
 
 def _line(node: Any) -> int:
@@ -255,6 +283,8 @@ def _parse_note(node: Any, path: Path, result: Notes) -> Note | None:
             result.errors.append(f"{path}:{kline}: unknown key '{key}'")
             continue
         values[key], lines[key] = _value(vnode), kline
+        if key in _VERBATIM and _is_scalar(vnode):  # `0123…` would be read as a number
+            values[key] = vnode.value
     missing = [k for k in REQUIRED if values.get(k) in (None, "")]
     if missing:
         label = values.get("id", "a note")

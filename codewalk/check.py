@@ -173,3 +173,39 @@ def relative(path: str, base: Path) -> str:
         return str(Path(path).resolve().relative_to(base.resolve()))
     except ValueError:
         return path
+
+
+def short_rev(revision: str) -> str:
+    """A pinned revision as people write it: 12 hex digits of a commit, a version as is."""
+    return revision[:12] if len(revision) == 40 else revision
+
+
+def mark_drift(ix: Index, notes: Notes, matches: list[dict]) -> None:
+    """Set `status` ("ok" | "drifted"), `detail` and `pinned` on every note of `show`'s matches.
+
+    A note is drifted when its symbol's fingerprint in this checkout differs from the one it was
+    pinned with (what `codewalk check` reports, without its git diff).
+    """
+    by_id = notes.by_id()
+    texts = SymbolText(ix)
+    for match in matches:
+        for a in match.get("annotations", []):
+            note = by_id.get(a["id"])
+            if note is None:
+                continue
+            source = notes.sources.get(note.source)
+            a["pinned"] = short_rev(source.revision) if source else ""
+            a["status"], a["detail"] = _drift(ix, texts, note)
+
+
+def _drift(ix: Index, texts: SymbolText, note: Note) -> tuple[str, str]:
+    entities = exact(ix, note.symbol)
+    if not entities:
+        return "drifted", f"'{note.symbol}' is not defined here any more"
+    try:
+        actual = symbol_fingerprint(ix, texts, entities)
+    except OSError as exc:
+        return "ok", f"code not re-read ({exc.strerror or exc})"
+    if actual == note.fingerprint:
+        return "ok", ""
+    return "drifted", f"fingerprint changed: pinned {note.fingerprint}, now {actual}"

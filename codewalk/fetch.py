@@ -574,6 +574,8 @@ def _swap(new: Path, final: Path) -> None:
 
 def remove(name: str) -> tuple[Entry, bool]:
     """Forget a source; delete its folder only if codewalk downloaded it. (entry, deleted?)"""
+    if name in registry.RESERVED:
+        raise SourceError(f"'{name}' is the built-in corpus: it comes with codewalk and cannot be removed")
     entry = registry.delete(name)
     if entry is None:
         raise SourceError(f"no source named '{name}': `codewalk source list` shows them")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from codewalk.annotations import Source
 from codewalk.corpus import Target, builtin
@@ -43,11 +44,78 @@ def parse_pairs(pairs: list[str] | None) -> dict[str, Path]:
 
 
 def _registered(name: str) -> Path | None:
-    """The registry's folder for name, if it is registered and the folder still exists."""
+    """The registry's folder for name, if it is registered and the folder still exists; else the
+    folder of a source registered under another name that is the same code (see `identity`)."""
     from codewalk import registry
 
     entry = registry.get(name)
-    return entry.path if entry is not None and entry.path.is_dir() else None
+    if entry is not None and entry.path.is_dir():
+        return entry.path
+    try:
+        entries = registry.load()
+    except ValueError:
+        return None
+    known = known_sources()
+    for other in sorted(entries.values(), key=lambda e: e.name):
+        if other.path.is_dir() and identity(other, known) == name:
+            return other.path
+    return None
+
+
+def _norm_url(url: str) -> str:
+    """`github.com/tencent/ksanallm` for https, ssh and scp-style URLs, with or without `.git`."""
+    url = url.strip().lower().rstrip("/")
+    url = url[:-4] if url.endswith(".git") else url
+    for prefix in ("https://", "http://", "ssh://", "git://", "git+https://"):
+        if url.startswith(prefix):
+            url = url[len(prefix):]
+    url = url.split("@", 1)[-1]  # user@host
+    return url.replace(":", "/", 1) if ":" in url.split("/", 1)[0] else url
+
+
+def _project(spec: str) -> str:
+    """The normalised project name of a pip spec (`vllm==0.33.0` -> `vllm`)."""
+    import re
+
+    return re.split(r"[=<>!~;\[ @]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _remote_url(root: Path) -> str:
+    """`remote.origin.url` of a git checkout, read from its config file ('' if none)."""
+    import configparser
+
+    config = root / ".git" / "config"
+    if not config.is_file():
+        return ""
+    parser = configparser.ConfigParser(strict=False)
+    try:
+        parser.read(config, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return ""
+    return parser.get('remote "origin"', "url", fallback="")
+
+
+def identity(entry: Any, known: dict[str, Source]) -> str:
+    """Which source of sources.yaml a registered checkout is, whatever name it was added under:
+    same git remote URL, same pip project, or the layout the notes' code lives in; '' if none."""
+    for name, source in known.items():
+        if source.kind == "git" and source.upstream:
+            urls = [entry.origin] if entry.kind == "git" else [_remote_url(entry.path)]
+            if any(u and _norm_url(u) == _norm_url(source.upstream) for u in urls):
+                return name
+        if source.kind == "pip" and source.upstream and entry.kind == "pip":
+            project = (entry.extra or {}).get("project") or _project(entry.origin)
+            if project and project.lower().replace("_", "-") == _project(source.upstream):
+                return name
+    return _by_layout(entry.path)
+
+
+def _by_layout(root: Path) -> str:
+    if (root / "src" / "ksana_llm").is_dir():
+        return "ksanallm"
+    if (root / "vllm" / "v1").is_dir():
+        return "vllm"
+    return ""
 
 
 def resolve(name: str, source: Source | None, overrides: dict[str, Path]) -> Target | None:
@@ -82,15 +150,15 @@ def identify(root: Path, known: dict[str, Source], builtin_root: bool = False) -
     for name in same:  # a registered name the notes know wins
         if name in known:
             return name
+    for name in same:  # else what the registered checkout is (its remote, package, layout)
+        found = identity(entries[name], known)
+        if found:
+            return found
     for name, source in known.items():
         env = source.env or f"CODEWALK_{name.upper()}"
         if os.environ.get(env) and Path(os.environ[env]).expanduser().resolve() == root:
             return name
-    if (root / "src" / "ksana_llm").is_dir():
-        return "ksanallm"
-    if (root / "vllm" / "v1").is_dir():
-        return "vllm"
-    return same[0] if same else ""
+    return _by_layout(root) or (same[0] if same else "")
 
 
 def known_sources() -> dict[str, Source]:

@@ -149,12 +149,15 @@ def test_wrong_answer_feedback_shows_answer_replay_and_links(bank: facts.FactBan
 
 def test_interactive_choice_pair_and_unreadable(bank: facts.FactBank) -> None:
     q = drill.generate("scheduler", 1, kind="preempt")
-    answers = iter([q.answer, "?? nonsense", ""])
-    qs = [q, drill.generate("vllm-vs-ksanallm", 2, kind="hit-tokens"), q]
+    q2 = drill.generate("vllm-vs-ksanallm", 2, kind="hit-tokens")
+    typed = " ".join(map(str, q2.answer)) if isinstance(q2.answer, list) else str(q2.answer)
+    # an unreadable answer is explained and asked again, not counted wrong
+    answers = iter([q.answer, "?? nonsense", typed, ""])
+    qs = [q, q2, q]
     console = _console()
-    assert view.run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 1)
+    assert view.run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 2)
     out = console.export_text()
-    assert "could not read that as an answer" in out
+    assert "could not read that as an answer" in out and "'?? nonsense'" in out
     assert "first difference" in out or "KsanaLLM (ContinuousBatchingStrategy)" in out  # compare replay
 
 
@@ -196,7 +199,7 @@ def test_stats_file_updated(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
                             codewalk_home: Path) -> None:
     q0 = drill.generate("paged-attention", 10, facts.load_bank())
     right = q0.answer if q0.form == "choice" else q0.answer_text.en
-    _answer_all(monkeypatch, [right, "0 0 0"])
+    _answer_all(monkeypatch, [right, "a"])  # the second (seed 11) is a choice whose answer is b
     assert main(["drill", "--topic", "paged-attention", "--seed", "10", "--count", "2", "--no-replay"]) == 0
     path = stats.stats_path()
     assert path.parent == codewalk_home / "drill"
@@ -217,7 +220,7 @@ def test_corrupt_stats_file_is_reported_and_kept(monkeypatch: pytest.MonkeyPatch
     assert str(path) in err and "not a drill stats file" in err
     assert path.read_text() == "{not json"  # --stats never touches it
 
-    _answer_all(monkeypatch, ["1"])
+    _answer_all(monkeypatch, ["1 1"])  # a readable (wrong) pair: an unreadable one is asked again
     assert main(["drill", "--topic", "prefix-cache", "--seed", "0", "--count", "1", "--no-replay"]) == 0
     err = capsys.readouterr().err
     backups = list(path.parent.glob(path.name + ".corrupt-*"))

@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("index", help="index a repository (incremental)")
     p.add_argument("path")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="skip paths matching GLOB (e.g. '3rdparty/*'); repeatable")
     p.add_argument("--jobs", type=int, default=None, help="parser processes (default: cores)")
@@ -33,19 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     for name, helptext in (("callers", "who calls a symbol"), ("callees", "what a symbol calls")):
         p = _query(sub, name, helptext)
-        p.add_argument("--depth", type=_positive, default=1, help="follow this many hops (default 1)")
+        p.add_argument("--depth", type=_positive, default=1,
+                       help=f"follow {name} of {name} this many levels (default 1)")
         p.add_argument("--heuristic", action="store_true",
                        help="also list calls resolved only by name (guesses)")
         p.set_defaults(func=_relations, direction=name)
 
     p = sub.add_parser("search", help="symbols whose qualified name contains PATTERN")
     p.add_argument("pattern")
-    p.add_argument("--kind", default=None)
+    p.add_argument("--kind", default=None,
+                   help="only this kind: class, struct, enum, namespace, module, function, method, "
+                        "constructor, destructor, operator, field, macro, ...")
+    p.add_argument("--limit", type=_positive, default=SEARCH_LIMIT, help=f"at most this many results ({SEARCH_LIMIT})")
     _common(p)
     p.set_defaults(func=_search)
 
     p = _query(sub, "graph", "call graph around a symbol")
-    p.add_argument("--depth", type=_positive, default=1)
+    p.add_argument("--depth", type=_positive, default=1, help="edges this many calls away (default 1)")
     p.add_argument("--format", choices=["mermaid", "dot", "json"], default="mermaid")
     p.add_argument("--direction", choices=["callees", "callers", "both"], default="callees")
     p.add_argument("--heuristic", action="store_true",
@@ -53,8 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_graph)
 
 
+SEARCH_LIMIT = 200
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
     return value
@@ -84,7 +94,9 @@ def _open(args: argparse.Namespace):
             raise FileNotFoundError(f"not a directory: {target.root}")
         ix = open_index(target, progress=not args.json)
     except (OSError, ValueError) as exc:
-        print(f"codewalk: {exc}", file=sys.stderr)
+        from codewalk.cli.common import describe_os_error
+        why = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        print(f"codewalk {args.command}: {why}", file=sys.stderr)
         return None, ""
     return ix, ("builtin" if target.builtin else str(target.root))
 
@@ -97,11 +109,11 @@ def _index(args: argparse.Namespace) -> int:
         stats = index_repo(Path(args.path), exclude=tuple(args.exclude), jobs=args.jobs,
                            progress=not (args.quiet or args.json))
     except (OSError, ValueError) as exc:
-        print(f"codewalk: {exc}", file=sys.stderr)
+        print(f"codewalk index: {args.path}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, FileNotFoundError) else 1
     doc = {"root": stats.root, "files": stats.files, "parsed": stats.parsed,
            "removed": stats.removed, "symbols": stats.symbols, "edges": stats.edges,
-           "parse_errors": stats.parse_errors, "skipped": stats.skipped,
+           "parse_errors": stats.parse_errors, "parse_error_files": stats.error_files, "skipped": stats.skipped,
            "seconds": stats.seconds, "db": stats.db}
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -109,6 +121,9 @@ def _index(args: argparse.Namespace) -> int:
     print(f"files {stats.files}  symbols {stats.symbols}  edges {stats.edges}  "
           f"parse errors {stats.parse_errors}  seconds {stats.seconds:.2f}  "
           f"(parsed {stats.parsed}, removed {stats.removed})")
+    if stats.error_files:
+        print(f"warning: parse errors in {len(stats.error_files)} file(s) (indexed as far as they parse): "
+              + ", ".join(stats.error_files), file=sys.stderr)
     for reason, n in sorted(stats.skipped.items()):
         print(f"warning: skipped {n} file(s): {reason}", file=sys.stderr)
     return 0
@@ -117,7 +132,7 @@ def _index(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     if args.all_sources:
         if args.source or args.repo:
-            print("codewalk: --all-sources searches every source; drop --source/--repo", file=sys.stderr)
+            print("codewalk show: --all-sources searches every source; drop --source/--repo", file=sys.stderr)
             return 2
         from codewalk.views.show import show_all
         return show_all(args.name, args.json, not args.no_source, args.lang)
@@ -135,7 +150,7 @@ def _not_found(ix, args: argparse.Namespace, label: str, extra: dict) -> int:
         print(json.dumps({"query": args.name, "repo": label, **extra,
                           "suggestions": suggestions}, indent=2))
     else:
-        print(f"not found: no symbol named {args.name} in {label}", file=sys.stderr)
+        print(f"not found: no symbol named {args.name or '(an empty name)'} in {label}", file=sys.stderr)
         if suggestions:
             print("did you mean: " + ", ".join(suggestions), file=sys.stderr)
     return 1
@@ -200,15 +215,32 @@ def _search(args: argparse.Namespace) -> int:
     ix, label = _open(args)
     if ix is None:
         return 2
-    rows = ix.search(args.pattern, args.kind)
+    if not args.pattern.strip():
+        print("codewalk search: PATTERN is empty: give part of a name (globs * and ? work)", file=sys.stderr)
+        return 2
+    kinds = sorted(r[0] for r in ix.conn.execute("SELECT DISTINCT kind FROM symbols"))
+    if args.kind is not None and args.kind not in kinds:
+        print(f"codewalk search: --kind {args.kind!r}: no symbol of that kind in {label}; "
+              f"kinds: {', '.join(kinds)}", file=sys.stderr)
+        return 2
+    rows = ix.search(args.pattern, args.kind, limit=args.limit + 1)
+    truncated = len(rows) > args.limit
+    rows = rows[:args.limit]
     results = [{"qualified_name": r["qname"], "kind": r["kind"], "language": r["language"],
                 "path": ix.path(r), "line": r["line"], "is_definition": bool(r["is_def"])}
                for r in rows]
     if args.json:
-        print(json.dumps({"query": args.pattern, "repo": label, "results": results}, indent=2))
+        print(json.dumps({"query": args.pattern, "repo": label, "results": results, "truncated": truncated},
+                         indent=2))
     else:
         for r in results:
             print(f"{r['kind']:<12} {r['qualified_name']}  {r['path']}:{r['line']}")
+    if not results and not args.json:
+        print(f"no symbol matches {args.pattern!r}" + (f" of kind {args.kind}" if args.kind else "")
+              + f" in {label}", file=sys.stderr)
+    if truncated and not args.json:
+        print(f"showing the first {args.limit} results; narrow PATTERN, add --kind or raise --limit",
+              file=sys.stderr)
     return 0 if results else 1
 
 

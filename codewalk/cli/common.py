@@ -62,3 +62,23 @@ def missing_source_message(name: str) -> str:
         how = f"`codewalk source add {name} PATH` (or --git URL / --pip SPEC)"
     known = f" (registered: {', '.join(have + ['core'])})" if have else ""
     return f"no checkout for source '{name}': run {how}, or pass --repo PATH{known}"
+
+
+class CommandError(Exception):
+    """An expected failure, printed by the CLI's boundary as `codewalk <command>: <message>`.
+
+    status: 1 for not found / failed check, 2 for usage, bad input or environment.
+    """
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'<path>: <why>' for an OSError, whatever raised it."""
+    why = exc.strerror or str(exc)
+    path = exc.filename if exc.filename is not None else ""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    return f"{path}: {why}" if path else why

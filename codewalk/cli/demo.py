@@ -31,6 +31,45 @@ def _count(text: str) -> int:
     return value
 
 
+def validate_trace(trace: object) -> list[dict]:
+    """A `--trace` document checked request by request; ValueError names the first bad one."""
+    if not isinstance(trace, list) or not trace:
+        raise ValueError("expected a non-empty JSON list of {arrival, prompt, max_new_tokens[, id]}")
+    seen: set[int] = set()
+    for i, r in enumerate(trace):
+        where = f"request {i + 1}"
+        if not isinstance(r, dict) or "prompt" not in r or "max_new_tokens" not in r:
+            raise ValueError(f"{where}: expected an object with prompt and max_new_tokens")
+        rid = r.get("id", i + 1)
+        if not _is_int(rid) or rid < 0:
+            raise ValueError(f"{where}: id must be a whole number >= 0, got {json_text(rid)}")
+        where = f"request {i + 1} (id {rid})"
+        if rid in seen:
+            raise ValueError(f"{where}: duplicate id")
+        seen.add(rid)
+        prompt = r["prompt"]
+        if not isinstance(prompt, list) or not prompt:
+            raise ValueError(f"{where}: prompt must be a non-empty list of token ids")
+        bad = next((t for t in prompt if not _is_int(t) or t < 0), None)
+        if bad is not None:
+            raise ValueError(f"{where}: prompt token {json_text(bad)} is not a whole number >= 0")
+        if not _is_int(r["max_new_tokens"]) or r["max_new_tokens"] < 1:
+            raise ValueError(f"{where}: max_new_tokens must be a whole number >= 1, got {json_text(r['max_new_tokens'])}")
+        if not _is_int(r.get("arrival", 0)) or r.get("arrival", 0) < 0:
+            raise ValueError(f"{where}: arrival must be a step number >= 0, got {json_text(r.get('arrival'))}")
+    return trace
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def json_text(value: object) -> str:
+    import json
+
+    return json.dumps(value)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
     from codewalk import paging
@@ -42,6 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=["core", "real"], default="core",
                    help="prefix-cache, schedule: codewalk's core (default) or KsanaLLM's real code, built from "
                         "$CODEWALK_KSANALLM (`codewalk upstream build`)")
+    p.add_argument("--repo", default=None, metavar="PATH",
+                   help="--engine real: the KsanaLLM checkout to build from (default $CODEWALK_KSANALLM)")
     p.add_argument("--trace", default=None, metavar="FILE",
                    help="schedule: a JSON list of requests {arrival, prompt, max_new_tokens[, id]} to replay")
     p.add_argument("--seed", type=int, default=0, help="paged-vs-contiguous, online-softmax: random seed (0)")
@@ -90,12 +131,9 @@ def _run(args: argparse.Namespace) -> int:
 
         try:
             with open(args.trace, encoding="utf-8") as fh:
-                trace = json.load(fh)
-            if not isinstance(trace, list) or not all(isinstance(r, dict) and "prompt" in r and "max_new_tokens" in r
-                                                      for r in trace):
-                raise ValueError("expected a JSON list of {arrival, prompt, max_new_tokens}")
+                trace = validate_trace(json.load(fh))
         except (OSError, ValueError) as e:
-            print(f"codewalk demo: --trace {args.trace}: {e}", file=sys.stderr)
+            print(f"codewalk demo: --trace {args.trace}: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
             return 2
     if getattr(args, "engine", "core") == "real":
         from rich.console import Console
@@ -104,7 +142,7 @@ def _run(args: argparse.Namespace) -> int:
         from codewalk.upstream.build import engine as real_engine
 
         try:
-            engine = real_engine(progress=None if args.json else Console(stderr=True).log)
+            engine = real_engine(args.repo, progress=None if args.json else Console(stderr=True, log_path=False).log)
         except BuildError as e:
             print(f"codewalk demo: --engine real: {e}\n(build it with `codewalk upstream build --repo PATH`)",
                   file=sys.stderr)

@@ -41,8 +41,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from codewalk.drill import stats as st
     from codewalk.views.show import default_lang
 
@@ -68,7 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         view.print_json(questions, lang, bank, {"seed": seed, "count": args.count, "topics": topics})
         return 0
-    console = Console()
+    from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
+
+    console = _term_console()
     if args.non_interactive:
         view.print_non_interactive(questions, lang, bank, console)
         return 0
@@ -94,8 +94,6 @@ def _interactive(questions, lang, bank, console, path, replay: bool) -> int:
 def _stats(path, lang: str, as_json: bool) -> int:
     import json
 
-    from rich.console import Console
-
     from codewalk.drill import stats as st
     from codewalk.views.drill import render_stats
 
@@ -108,5 +106,7 @@ def _stats(path, lang: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"path": str(path), **results}, ensure_ascii=False))
     else:
-        render_stats(results, lang, Console(), str(path))
+        from codewalk.views.term import console as _term_console
+
+        render_stats(results, lang, _term_console(), str(path))
     return 0

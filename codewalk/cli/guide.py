@@ -88,6 +88,7 @@ def _export(rg, fmt: str, lang: str, output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
         return 0
+    Path(output).parent.mkdir(parents=True, exist_ok=True)  # -o may name a folder not made yet
     Path(output).write_text(text, encoding="utf-8")
     print(f"wrote {output} ({len(rg.steps)} steps)", file=sys.stderr)
     return 0

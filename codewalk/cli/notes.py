@@ -6,9 +6,10 @@ import argparse
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
+
+from codewalk.cli.common import CommandError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,26 +42,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, status: int = 2) -> int:
-    print(f"codewalk: {message}", file=sys.stderr)
-    return status
+    raise CommandError(message, status)
 
 
-def _load_notes(folder: str | None) -> Any:
+def _load_notes(folder: str | None, checkout: Path | None = None) -> Any:
     from codewalk.annotations import annotations_dir, load
 
-    directory = Path(folder) if folder else annotations_dir()
+    if folder:
+        directory = Path(folder)
+        if not directory.is_dir():
+            raise CommandError(f"--annotations {folder}: not a folder")
+    else:
+        directory = checkout / "annotations" if checkout else annotations_dir()
     return load(directory), directory
 
 
-def _indexes(notes: Any, pairs: list[str] | None) -> tuple[dict[str, Any], list[str]]:
-    """An index per source that has a checkout; notices for those skipped."""
+def _indexes(notes: Any, pairs: list[str] | None, checkout: Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """An index per source that has a checkout; notices for those skipped. Inside a codewalk
+    checkout, `core` is that checkout's own corpus (the code its notes describe)."""
     from codewalk import sources
+    from codewalk.corpus import CORPUS_SUBTREES, Target
     from codewalk.session import open_index
 
     overrides = sources.parse_pairs(pairs)
     names = sorted(set(notes.sources) | {n.source for n in notes.notes} | set(overrides))
     indexes, notices = {}, []
     for name in names:
+        if name == "core" and checkout is not None and name not in overrides:
+            indexes[name] = open_index(Target(checkout, CORPUS_SUBTREES, builtin=True), progress=False)
+            continue
         target = sources.resolve(name, notes.sources.get(name), overrides)
         if target is None:
             notices.append(f"source '{name}' skipped: no checkout (pass --source {name}=PATH)")
@@ -73,18 +83,23 @@ def _check(args: argparse.Namespace) -> int:
     from codewalk import check
     from codewalk.sources import SourceError
 
-    notes, directory = _load_notes(args.annotations)
+    from codewalk.annotations import checkout_root
+
+    checkout = None if args.annotations else checkout_root()
+    notes, directory = _load_notes(args.annotations, checkout)
     try:
-        indexes, notices = _indexes(notes, args.source)
+        indexes, notices = _indexes(notes, args.source, checkout)
     except SourceError as exc:
         return _fail(str(exc))
+    if checkout is not None:
+        notices.insert(0, f"using the notes of the codewalk checkout at {checkout} (--annotations DIR to choose)")
     statuses = check.check_notes(notes, {}, indexes)
     if args.refresh is not None:
         from codewalk.refresh import refresh
 
         changed = refresh(notes, statuses, set(args.refresh), args.all)
         notices.append(f"refreshed {len(changed)} fingerprint(s): {', '.join(changed) or '-'}")
-        statuses = check.check_notes(notes if not changed else _load_notes(args.annotations)[0], {}, indexes)
+        statuses = check.check_notes(notes if not changed else _load_notes(args.annotations, checkout)[0], {}, indexes)
     from codewalk.bilingual import gaps
 
     errors = notes.errors + (gaps(notes) if args.strict else [])  # --strict: both languages, in full

@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, status: int = 1) -> int:
-    print(f"codewalk: {message}", file=sys.stderr)
-    return status
+    from codewalk.cli.common import CommandError
+
+    raise CommandError(message, status)
 
 
 def _say(args: argparse.Namespace):
@@ -132,11 +133,15 @@ def rows() -> list[dict]:
         return store.db_path(root, sources.subtrees_of(name) if name != "core" else builtin().include).exists()
 
     for name, e in sorted(registry.load().items()):
-        known = notes.sources.get(name)
-        out.append({"name": name, "kind": e.kind, "location": e.location, "origin": e.origin,
-                    "revision": e.revision, "pinned": known.revision if known else "",
-                    "registered": True, "owned": e.owned, "exists": e.path.is_dir(),
-                    "indexed": e.path.is_dir() and indexed(e.path, name), "notes": counts.get(name, 0)})
+        what = name if name in notes.sources else sources.identity(e, notes.sources) or name
+        known = notes.sources.get(what)
+        row = {"name": name, "kind": e.kind, "location": e.location, "origin": e.origin,
+               "revision": e.revision, "pinned": known.revision if known else "",
+               "registered": True, "owned": e.owned, "exists": e.path.is_dir(),
+               "indexed": e.path.is_dir() and indexed(e.path, what), "notes": counts.get(what, 0)}
+        if what != name:
+            row["is"] = what  # notes attach to what the checkout is, not to the name it was given
+        out.append(row)
     try:
         core = builtin()
         out.append({"name": "core", "kind": "builtin", "location": str(core.root), "origin": "",
@@ -144,7 +149,7 @@ def rows() -> list[dict]:
                     "exists": True, "indexed": indexed(core.root, "core"), "notes": counts.get("core", 0)})
     except FileNotFoundError:
         pass
-    have = {r["name"] for r in out}
+    have = {r["name"] for r in out} | {r["is"] for r in out if "is" in r}
     for name, known in sorted(notes.sources.items()):
         if name in have:
             continue
@@ -165,26 +170,26 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"sources": data}, indent=2))
         return 0
-    from rich.console import Console
-    from rich.table import Table
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape, table
 
-    table = Table(box=None, pad_edge=False)
-    for col in ("name", "kind", "location", "revision", "indexed", "notes"):
-        table.add_column(col, overflow="fold")
-    hints = []
+    cells, hints = [], []
     for r in data:
-        rev = _short(r["revision"])
+        rev = escape(_short(r["revision"]))
         if r["pinned"] and r["revision"] and r["pinned"] not in (r["revision"], "package"):
-            rev += f" [yellow](notes: {_short(r['pinned'])})[/]"
-        location = r["location"] if r["exists"] or not r["location"] else f"[red]{r['location']} (gone)[/]"
+            rev += f" [yellow](notes: {escape(_short(r['pinned']))})[/]"
+        location = escape(r["location"])
+        if r["location"] and not r["exists"]:
+            location = f"[red]{location} (gone)[/]"
         if r["kind"] == "not added":
-            location = f"[dim]{r['origin']}[/]"
+            location = f"[dim]{escape(r['origin'])}[/]"
             hints.append(f"codewalk source add {r['name']}")
-        table.add_row(r["name"], r["kind"], location, rev, "yes" if r["indexed"] else "no", str(r["notes"]))
-    console = Console(highlight=False)
-    console.print(table)
+        cells.append([escape(r["name"]), escape(r["kind"]), location, rev, "yes" if r["indexed"] else "no",
+                     str(r["notes"])])
+    console = make_console()
+    table(console, ["name", "kind", "location", "revision", "indexed", "notes"], cells, box=None, pad_edge=False)
     if hints:
-        console.print("[dim]not added yet: " + " ; ".join(hints) + "[/]")
+        console.print("[dim]not added yet: " + escape(" ; ".join(hints)) + "[/]")
     return 0
 
 

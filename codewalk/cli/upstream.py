@@ -55,7 +55,7 @@ def _build_with_progress(args: argparse.Namespace, force: bool = False):
 
     from codewalk.upstream.build import build
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, log_path=False)  # no file:line of codewalk's own code in the log
     if args.json:
         return build(args.repo, args.source, force=force, sanitize=getattr(args, "sanitize", False))
     with console.status("building KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy…") as status:
@@ -91,7 +91,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.traces < 1:
         return _fail("--traces must be >= 1")
     try:
-        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True).log)
+        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True, log_path=False).log)
     except BuildError as e:
         return _fail(str(e))
     if args.against == "reference":
@@ -110,7 +110,9 @@ def _verify(args: argparse.Namespace) -> int:
             bad += srep.summary()["unexplained_per_request"]
         print(json.dumps(out, default=str))
         return 1 if bad else 0
-    console = Console()
+    from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
+
+    console = _term_console()
     with Progress(console=console, transient=True) as prog:
         task = prog.add_task("traces", total=args.traces)
         rep = verify(real, core, traces=args.traces, seed=args.seed, progress=lambda n: prog.update(task, completed=n))

@@ -40,6 +40,7 @@ class IndexStats:
     symbols: int = 0
     edges: int = 0
     parse_errors: int = 0
+    error_files: list[str] = field(default_factory=list)  # paths of the files with parse errors
     seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)
     db: str = ""
@@ -254,7 +255,8 @@ def _totals(conn: sqlite3.Connection, stats: IndexStats) -> None:
     one = lambda sql: conn.execute(sql).fetchone()[0]  # noqa: E731
     stats.files = one("SELECT COUNT(*) FROM files WHERE language != 'skipped'")
     stats.symbols = one("SELECT COUNT(*) FROM symbols")
-    stats.parse_errors = one("SELECT COUNT(*) FROM files WHERE parse_errors > 0")
+    stats.error_files = [r[0] for r in conn.execute("SELECT path FROM files WHERE parse_errors > 0 ORDER BY path")]
+    stats.parse_errors = len(stats.error_files)
     # edges: call sites + inheritance + includes/imports + containment
     stats.edges = (one("SELECT COUNT(*) FROM calls") + one("SELECT COUNT(*) FROM imports")
                    + one("SELECT COUNT(*) FROM symbols WHERE bases != ''")

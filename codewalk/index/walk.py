@@ -39,7 +39,9 @@ def list_files(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
     if listing is None:
         listing = _walk_listing(root, include)
     listing.files = sorted(f for f in listing.files
-                           if language_for(f) and _under(f, include) and not _excluded(f, exclude))
+                           if language_for(f) and _under(f, include) and not _excluded(f, exclude)
+                           and _utf8_name(f, listing))
+    listing.dirs = [d for d in listing.dirs if _is_utf8(d)]
     keep_dirs = {""} | {str(Path(f).parent.as_posix()) for f in listing.files}
     for f in list(keep_dirs):
         parts = f.split("/")
@@ -47,6 +49,24 @@ def list_files(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ..
     listing.dirs = sorted(d if d != "." else "" for d in keep_dirs | set(listing.dirs)
                           if _under(d, include) or d in ("", "."))
     return listing
+
+
+def _is_utf8(rel: str) -> bool:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by surrogateescape
+        return False
+    return True
+
+
+def _utf8_name(rel: str, listing: Listing) -> bool:
+    """False (and counted as skipped, by name) for a path that is not valid UTF-8: the store
+    keeps paths as text, and such a name cannot be printed or queried."""
+    if _is_utf8(rel):
+        return True
+    shown = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    listing.skipped[f"file name is not valid UTF-8 ({shown})"] += 1
+    return False
 
 
 def _git_listing(root: Path) -> Listing | None:

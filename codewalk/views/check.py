@@ -1,32 +1,34 @@
-"""Rendering of `codewalk check` and `codewalk history` (rich)."""
+"""Rendering of `codewalk check` and `codewalk history` (rich; plain columns in a pipe)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from codewalk.views.term import console as make_console
+from codewalk.views.term import escape, table
 
 _STYLE = {"ok": "green", "drifted": "yellow", "missing": "red", "skipped": "dim"}
 
 
 def render(errors: list[str], notices: list[str], statuses: list[Any], console: Console | None = None) -> None:
     """Schema errors, notices, one row per note that is not ok, and the counts."""
-    console = console or Console()
+    console = console or make_console()
     for e in errors:
-        console.print(f"[red]error[/] {e}", highlight=False)
+        console.print(f"[red]error[/] {escape(e)}", highlight=False)
     for n in notices:
-        console.print(f"[dim]{n}[/]", highlight=False)
-    table = Table("status", "note", "symbol", "detail", box=None, show_edge=False)
+        console.print(f"[dim]{escape(n)}[/]", highlight=False)
+    rows = []
     for s in statuses:
         if s.status in ("ok", "skipped"):  # skipped sources are named once in the notices
             continue
         detail = s.detail + (f"; stale since {s.stale_since}" if s.stale_since else "")
         if s.suggestions:
             detail += "; did you mean: " + ", ".join(s.suggestions)
-        table.add_row(f"[{_STYLE[s.status]}]{s.status}[/]", s.id, s.symbol, detail)
-    if table.row_count:
-        console.print(table)
+        rows.append([f"[{_STYLE[s.status]}]{s.status}[/]", escape(s.id), escape(s.symbol), escape(detail)])
+    if rows:
+        table(console, ["status", "note", "symbol", "detail"], rows, box=None, show_edge=False)
     counts: dict[str, int] = {}
     for s in statuses:
         counts[s.status] = counts.get(s.status, 0) + 1
@@ -35,9 +37,12 @@ def render(errors: list[str], notices: list[str], statuses: list[Any], console: 
 
 
 def render_history(qname: str, path: str, changes: list[Any], console: Console | None = None) -> None:
-    console = console or Console()
-    table = Table("commit", "date", "author", "+/-", "subject", title=f"{qname}  ({path})")
-    for c in changes:
-        table.add_row(c.commit, c.date, c.author, f"+{c.added} -{c.removed}" + ("" if c.what == "changed" else f" ({c.what})"),
-                      c.subject)
-    console.print(table if changes else f"no commit changed {qname} in {path}")
+    """One row per commit that changed the symbol (subjects printed literally, brackets included)."""
+    console = console or make_console()
+    if not changes:
+        console.print(f"no commit changed {escape(qname)} in {escape(path)}")
+        return
+    rows = [[escape(c.commit), escape(c.date), escape(c.author),
+             f"+{c.added} -{c.removed}" + ("" if c.what == "changed" else f" ({escape(c.what)})"), escape(c.subject)]
+            for c in changes]
+    table(console, ["commit", "date", "author", "+/-", "subject"], rows, title=f"{qname}  ({path})")

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 BLOCK = 4
 DEVICE_BLOCKS = 10  # usable blocks in both engines
@@ -219,7 +220,7 @@ def run_compare(as_json: bool = False, console: Console | None = None) -> int:
     if as_json:
         print(json.dumps(doc))
         return 0
-    console = console or Console()
+    console = console or _term_console()
     trace = Table("req", "arrives", "prompt", "max new", title="trace", title_justify="left")
     for t in doc["trace"]:
         trace.add_row(str(t["req_id"]), str(t["arrival"]), " ".join(map(str, t["prompt"])), str(t["max_new_tokens"]))

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 BLOCK = 4  # small blocks keep the tree readable
+MAX_STEPS = 200  # a schedule replay stops here (and says so)
 
 
 @dataclass(slots=True)
@@ -92,7 +93,7 @@ def schedule_frames(engine: Any, trace: list[dict[str, Any]] | None = None) -> l
     pending = sorted(({**r, "id": r.get("id", i + 1)} for i, r in enumerate(trace)),
                      key=lambda r: (int(r.get("arrival", 0)), r["id"]))
     frames = []
-    while (pending or s.has_work()) and len(frames) < 200:
+    while (pending or s.has_work()) and len(frames) < MAX_STEPS:
         while pending and int(pending[0].get("arrival", 0)) <= s.step_count:
             q = pending.pop(0)
             s.add_request(int(q["id"]), [int(t) for t in q["prompt"]], int(q["max_new_tokens"]))
@@ -100,6 +101,9 @@ def schedule_frames(engine: Any, trace: list[dict[str, Any]] | None = None) -> l
         d = r.to_dict()
         queues = {k: d[k] for k in ("waiting", "running", "swapped")}
         frames.append(Frame(f"step {r.step}", _step_functions(d), _step_summary(d), s.cache.snapshot(), queues))
+    if pending or s.has_work():  # say so, rather than end as if the trace were done
+        frames.append(Frame(f"stopped after {MAX_STEPS} steps (the demo's cap) with requests still queued", "",
+                            {"stopped_at_cap": MAX_STEPS}, s.cache.snapshot(), queues))
     return frames
 
 
@@ -173,7 +177,9 @@ def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Cons
     if engine is None:
         import codewalk.core as engine
     frames = prefix_cache_frames(engine) if name == "prefix-cache" else schedule_frames(engine, trace)
-    console = console or Console()
+    from codewalk.views.term import console as make_console
+
+    console = console or make_console()
     if as_json:
         print(json.dumps({"demo": name, "frames": [f.to_dict() for f in frames]}, default=str))
         return 0

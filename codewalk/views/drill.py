@@ -8,6 +8,7 @@ import json
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -82,15 +83,15 @@ def render_verdict(q: Question, lang: str, console: Console, typed: str | None, 
     else:
         unreadable = parse(q.form, typed, len(q.choices)) is None
         console.print(f"{lab['right'] if right else lab['wrong']} — {lab['answer']}: [bold]{answer}[/]"
-                      + ("" if right else f"  ({lab['you']}: {typed!r}"
+                      + ("" if right else f"  ({lab['you']}: {escape(repr(typed))}"
                          + (f" — {lab['unreadable']}: {HINTS[q.form].get(lang)}" if unreadable else "") + ")"))
     console.print(f"[bold]{lab['why']}:[/] {q.explanation.get(lang)}")
     symbols, notes = links(q, bank)
     if symbols:
         console.print(f"[bold]{lab['symbols']}:[/] " + "; ".join(
-            f"[cyan]{s['symbol']}[/] ({s['source']}: {s['path']}:{s['line']})" for s in symbols))
+            f"[cyan]{escape(s['symbol'])}[/] ({escape(s['source'])}: {escape(s['path'])}:{s['line']})" for s in symbols))
     if notes:
-        console.print(f"[bold]{lab['notes']}:[/] " + ", ".join(notes) + "  [dim](codewalk show SYMBOL)[/]")
+        console.print(f"[bold]{lab['notes']}:[/] " + escape(", ".join(notes)) + "  [dim](codewalk show SYMBOL)[/]")
     return right
 
 
@@ -155,11 +156,8 @@ def run_interactive(questions: list[Question], lang: str, bank: Any, console: Co
     asked = right = 0
     for i, q in enumerate(questions, start=1):
         render_question(q, lang, console, i)
-        try:
-            typed = ask(f"> {lab['quit']} ")
-        except EOFError:
-            break
-        if typed.strip().lower() in ("", "q", "quit"):
+        typed = _ask_until_readable(q, lang, console, ask)
+        if typed is None:
             break
         ok = bool(render_verdict(q, lang, console, typed, bank))
         if replay and q.replay:
@@ -170,6 +168,22 @@ def run_interactive(questions: list[Question], lang: str, bank: Any, console: Co
             on_answer(q, ok)
     console.print(lab["score"].format(right=right, asked=asked))
     return asked, right
+
+
+def _ask_until_readable(q: Question, lang: str, console: Console, ask: Callable[[str], str]) -> str | None:
+    """The first typed answer that reads as one of the question's form; an unreadable one is
+    explained and asked again. None when the user stops (empty line, `q`, end of input)."""
+    lab = LABELS[lang]
+    while True:
+        try:
+            typed = ask(f"> {lab['quit']} ")
+        except EOFError:
+            return None
+        if typed.strip().lower() in ("", "q", "quit"):
+            return None
+        if parse(q.form, typed, len(q.choices)) is not None:
+            return typed
+        console.print(f"[yellow]{lab['unreadable']}[/]: {escape(repr(typed))} — {escape(HINTS[q.form].get(lang))}")
 
 
 def print_non_interactive(questions: list[Question], lang: str, bank: Any, console: Console) -> None:

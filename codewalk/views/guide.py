@@ -8,24 +8,24 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.tree import Tree
 
 from codewalk import diagrams
 from codewalk.guide import Guides
 from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
+from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 
 def list_guides(guides: Guides, lang: str, console: Console | None = None) -> None:
     """The guides in reading order, each with what it assumes you have read."""
-    console = console or Console()
+    from codewalk.views.term import table
+
+    console = console or _term_console()
     title = "按阅读顺序排列的指南" if lang == "zh" else "guides in reading order"
-    table = Table("#", "id", "steps", "title", "assumes" if lang != "zh" else "先读", box=None, title=title,
-                  title_justify="left")
-    for i, g in enumerate(guides.ordered(), 1):
-        assumes = ", ".join(g.requires) or "-"
-        table.add_row(str(i), escape(g.id), str(len(g.steps)), escape(g.title.get(lang)), escape(assumes))
-    console.print(table)
+    rows = [[str(i), escape(g.id), str(len(g.steps)), escape(g.title.get(lang)),
+             escape(", ".join(g.requires) or "-")] for i, g in enumerate(guides.ordered(), 1)]
+    table(console, ["#", "id", "steps", "title", "assumes" if lang != "zh" else "先读"], rows,
+          title=title, box=None, title_justify="left")
 
 
 def step_panel(rg: ResolvedGuide, index: int, lang: str) -> Panel:
@@ -72,7 +72,7 @@ def _tree(d: diagrams.Diagram) -> Tree:
 
 def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
     """Print every step, or page through them with n/p/q when interactive."""
-    console = console or Console()
+    console = console or _term_console()
     summary = rg.guide.summary.get(lang)
     if rg.guide.requires:
         summary += ("\n\n先读：" if lang == "zh" else "\n\nRead first: ") + ", ".join(rg.guide.requires)

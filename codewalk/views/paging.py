@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from codewalk import flash, paging
+from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 
 def paging_document(requests: int = paging.DEFAULT_REQUESTS, seed: int = 0, block_size: int = paging.DEFAULT_BLOCK,
@@ -123,7 +124,7 @@ def run_paging(requests: int, seed: int, block_size: int, max_len: int, budget: 
     if as_json:
         print(json.dumps(doc))
         return 0
-    render_paging(doc, console or Console())
+    render_paging(doc, console or _term_console())
     return 0
 
 
@@ -132,5 +133,5 @@ def run_flash(seq: int, dim: int, block: int, seed: int, as_json: bool = False, 
     if as_json:
         print(json.dumps(doc))
     else:
-        render_flash(doc, console or Console())
+        render_flash(doc, console or _term_console())
     return 0 if doc["ok"] and doc["tiny"]["ok"] else 1

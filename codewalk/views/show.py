@@ -195,6 +195,8 @@ def show_doc(ix: Index, query: str, repo_label: str, lang: str | None = None,
            "total": total, "pick": pick,
            "matches": [match_dict(ix, resolver, e, notes, source, lang) for e in entities],
            "suggestions": [] if total else ix.suggestions(split_query(query)[0])}
+    from codewalk.check import mark_drift
+    mark_drift(ix, notes, doc["matches"])
     if notes.errors:
         doc["annotation_errors"] = notes.errors
     return doc
@@ -211,6 +213,7 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
     from codewalk.session import open_index
 
     targets: dict[str, Target] = {}
+    what: dict[str, str] = {}
     skipped: dict[str, str] = {}
     try:
         entries = registry.load()
@@ -220,8 +223,10 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
         if not entry.path.is_dir():
             skipped[name] = f"{entry.location} is gone (`codewalk source remove {name}`)"
             continue
-        from codewalk.sources import subtrees_of
-        targets[name] = Target(entry.path, subtrees_of(name))
+        from codewalk.sources import identity, known_sources, subtrees_of
+        known = known_sources()
+        what[name] = name if name in known else identity(entry, known) or name  # what its notes are under
+        targets[name] = Target(entry.path, subtrees_of(what[name]))
     try:
         targets.setdefault("core", builtin())
     except FileNotFoundError as exc:
@@ -236,7 +241,7 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
             continue
         try:
             label = "builtin" if target.builtin else str(target.root)
-            docs[name] = show_doc(ix, query, label, lang, source=name)
+            docs[name] = show_doc(ix, query, label, lang, source=what.get(name, name))
             roots[name] = ix.root
         finally:
             ix.conn.close()
@@ -255,46 +260,44 @@ def show_all(query: str, as_json: bool, with_source: bool, lang: str | None = No
 def render_all(query: str, docs: dict[str, dict], roots: dict[str, Path], skipped: dict[str, str],
                with_source: bool) -> None:
     """Rich rendering of `show --all-sources`: a section per source with matches."""
-    from rich.console import Console
-    from rich.markup import escape
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape, rule
+    console, err = make_console(), make_console(stderr=True)
     for problem in next((d["annotation_errors"] for d in docs.values() if d.get("annotation_errors")), []):
         err.print(f"[yellow]warning:[/] {escape(problem)}")
     for name, reason in skipped.items():
-        err.print(f"[yellow]skipped[/] {name}: {escape(reason)}")
+        err.print(f"[yellow]skipped[/] {escape(name)}: {escape(reason)}")
     hits = {n: d for n, d in docs.items() if d["matches"]}
     for name, doc in hits.items():
         n = len(doc["matches"])
-        console.rule(f"[bold]{name}[/] [dim]{escape(doc['repo'])} — {n} match{'es' if n != 1 else ''}[/]")
+        rule(console, f"[bold]{escape(name)}[/] [dim]{escape(doc['repo'])} — {n} match{'es' if n != 1 else ''}[/]")
         for i, m in enumerate(doc["matches"]):
             if i:
-                console.rule(style="dim")
+                rule(console, style="dim")
             _render_match(console, m, roots[name], with_source)
     misses = [n for n, d in docs.items() if not d["matches"]]
     if not hits:
         err.print(f"[red]not found:[/] no symbol named [bold]{escape(query)}[/] in any source "
-                  f"({', '.join(docs) or 'none'})")
+                  f"({escape(', '.join(docs) or 'none')})")
         suggestions = sorted({s for d in docs.values() for s in d["suggestions"]})[:10]
         if suggestions:
-            err.print("did you mean: " + ", ".join(suggestions))
+            err.print("did you mean: " + escape(", ".join(suggestions)))
     elif misses:
-        err.print(f"[dim]no match in: {', '.join(misses)}[/]")
+        err.print(f"[dim]no match in: {escape(', '.join(misses))}[/]")
 
 
 def render(doc: dict, root: Path, with_source: bool, heuristic: bool = False) -> None:
     """Rich terminal rendering of a show document: the first match in full, the rest listed."""
-    from rich.console import Console
-    from rich.markup import escape
-    console = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    from codewalk.views.term import console as make_console
+    from codewalk.views.term import escape
+    console, err = make_console(), make_console(stderr=True)
     for problem in doc.get("annotation_errors", []):
         err.print(f"[yellow]warning:[/] {escape(problem)}")
     if not doc["matches"]:
+        name = escape(doc["query"]) if doc["query"] else "(an empty name)"
         where = (f"match {doc['pick']} of {doc['total']} for" if doc.get("pick") and doc.get("total")
                  else "symbol named")
-        err.print(f"[red]not found:[/] no {where} [bold]{escape(doc['query'])}[/] in "
-                  f"{escape(doc['repo'])}")
+        err.print(f"[red]not found:[/] no {where} [bold]{name}[/] in {escape(doc['repo'])}")
         if doc["suggestions"]:
             err.print("did you mean: " + escape(", ".join(doc["suggestions"])))
         return
@@ -304,11 +307,11 @@ def render(doc: dict, root: Path, with_source: bool, heuristic: bool = False) ->
 
 def _render_others(console, doc: dict) -> None:
     """'N matches, showing 1' and a numbered line per other match, with how to pick one."""
-    from rich.markup import escape
+    from codewalk.views.term import escape, rule
     total, matches = doc.get("total", len(doc["matches"])), doc["matches"]
     if doc.get("pick") or total <= 1:
         return
-    console.rule(style="dim")
+    rule(console, style="dim")
     console.print(f"{total} matches, showing 1–1 (ranked: engine code, annotated, shortest path "
                   f"first); pick another with [bold]--pick N[/] or "
                   f"[bold]{escape(doc['query'])}@path-fragment[/]")
@@ -320,8 +323,8 @@ def _render_others(console, doc: dict) -> None:
 
 def _render_match(console, m: dict, root: Path, with_source: bool, heuristic: bool = False) -> None:
     from rich.markup import escape
-    console.print(f"[bold cyan]{m['kind']}[/] [bold]{escape(m['qualified_name'])}[/]"
-                  f" [dim]({m['language']})[/]", soft_wrap=True)
+    console.print(f"[bold cyan]{escape(m['kind'])}[/] [bold]{escape(m['qualified_name'])}[/]"
+                  f" [dim]({escape(m['language'])})[/]", soft_wrap=True)
     if m["signature"]:
         console.print(f"  [green]{escape(m['signature'])}[/]", soft_wrap=True)
     for d in m["declarations"]:
@@ -338,6 +341,8 @@ def _render_match(console, m: dict, root: Path, with_source: bool, heuristic: bo
     for a in m["annotations"]:
         console.print(f"  [magenta]note[/] [bold]{escape(a['title'])}[/] [dim]({escape(a['id'])})[/]")
         console.print("    " + escape(a["text"]).replace("\n", "\n    "), soft_wrap=True)
+        if a.get("status") == "drifted":
+            console.print(f"    [yellow]{escape(drift_line(a))}[/]", soft_wrap=True)
     for c in m.get("counterparts", []):
         console.print(f"  [blue]counterpart[/] {escape(c['source'])}: {escape(c['symbol'])} "
                       f"[dim](via {escape(c['via'])})[/]", soft_wrap=True)
@@ -345,6 +350,12 @@ def _render_match(console, m: dict, root: Path, with_source: bool, heuristic: bo
     _render_relations(console, "callees", m["callees"], heuristic)
     if with_source and m["definition"]:
         _render_source(console, root, m)
+
+
+def drift_line(note: dict) -> str:
+    """The warning under a note whose code changed since it was pinned."""
+    pinned = f" ({note['pinned']})" if note.get("pinned") else ""
+    return f"code changed since the note was pinned{pinned}; run `codewalk check`"
 
 
 def _render_relations(console, title: str, rows: list[dict], heuristic: bool) -> None:
@@ -423,16 +434,16 @@ def relation_summary(rows: list[dict], heuristic: bool = False) -> str:
 
 def _render_source(console, root: Path, m: dict) -> None:
     """Definition source read from the checkout now (it may have changed since indexing)."""
+    from codewalk.views.term import escape
     d = m["definition"]
     try:
         lines = (root / d["path"]).read_text("utf-8", "replace").splitlines()
     except OSError as exc:
-        console.print(f"  [yellow]source unavailable: {exc}[/]")
+        console.print(f"  [yellow]source unavailable: {escape(str(exc))}[/]")
         return
     start, end = d["line"], min(d["end_line"], d["line"] + MAX_SOURCE_LINES - 1)
     code = "\n".join(lines[start - 1:end])
-    from rich.syntax import Syntax
-    lexer = "python" if m["language"] == "python" else "cpp"
-    console.print(Syntax(code, lexer, line_numbers=True, start_line=start, word_wrap=False))
+    from codewalk.views.term import source_lines
+    source_lines(console, code, "python" if m["language"] == "python" else "cpp", start)
     if end < d["end_line"]:
         console.print(f"  [dim]… {d['end_line'] - end} more lines[/]")

@@ -12,12 +12,14 @@
 
 (function_definition declarator: (_)) @function
 
+; `(parent (child))` patterns are written as two one-node patterns, `@NAME.parent` on the
+; parent and `@NAME.child` on the child; parse.captures keeps as `@NAME` the children that are
+; direct children of a parent. (A `(parent (child))` pattern keeps a cursor state open for every
+; enclosing parent, so its cost grows with nesting depth at every node: quadratic time.)
+
 ; Prototypes: at namespace/file scope and inside class bodies (methods, constructors).
-(translation_unit (declaration declarator: (_)) @prototype)
-(declaration_list (declaration declarator: (_)) @prototype)
-(template_declaration (declaration declarator: (_)) @prototype)
-(field_declaration_list (declaration declarator: (_)) @prototype)
-(field_declaration_list (template_declaration (declaration declarator: (_)) @prototype))
+[(translation_unit) (declaration_list) (template_declaration) (field_declaration_list)] @prototype.parent
+(declaration declarator: (_)) @prototype.child @local.child
 
 ; Prototypes directly inside #if/#ifdef/#else/#elif blocks (per-platform declarations). The
 ; same shapes occur inside function bodies (`T x(a);` under #ifdef), so cpp.py drops any that
@@ -34,7 +36,8 @@
 (template_instantiation declarator: (function_declarator)) @prototype
 
 ; Member prototypes and data members share field_declaration; cpp.py tells them apart.
-(field_declaration_list (field_declaration declarator: (_)) @member)
+(field_declaration_list) @member.parent
+(field_declaration declarator: (_)) @member.child
 
 (preproc_function_def name: (identifier)) @macro
 
@@ -47,11 +50,12 @@
 (call_expression function: (_) arguments: (argument_list)) @call
 ; Comments inside argument lists: nargs must not count them (rare; such calls are counted
 ; the slow way).
-(call_expression arguments: (argument_list (comment) @call.comment))
+(call_expression arguments: (argument_list) @call.comment.parent)
+(comment) @call.comment.child
 
 ; Local declarations in function bodies (and range-for / for-init variables): cpp.py records
 ; their type text per function so `x->f()` on a local or parameter resolves through the type.
-(compound_statement (declaration declarator: (_)) @local)
+(compound_statement) @local.parent
 (for_statement initializer: (declaration declarator: (_)) @local)
 (for_range_loop declarator: (_) right: (_)) @local
 
