@@ -19,25 +19,18 @@
 
 ; Prototypes: at namespace/file scope and inside class bodies (methods, constructors).
 [(translation_unit) (declaration_list) (template_declaration) (field_declaration_list)] @prototype.parent
-(declaration declarator: (_)) @prototype.child @local.child
+(declaration declarator: (_)) @prototype.child @local.child @prototype.pp.child
 
 ; Prototypes directly inside #if/#ifdef/#else/#elif blocks (per-platform declarations). The
 ; same shapes occur inside function bodies (`T x(a);` under #ifdef), so cpp.py drops any that
 ; lie in a function body.
-(preproc_if (declaration declarator: (_)) @prototype.pp)
-(preproc_ifdef (declaration declarator: (_)) @prototype.pp)
-(preproc_else (declaration declarator: (_)) @prototype.pp)
-(preproc_elif (declaration declarator: (_)) @prototype.pp)
-(preproc_if (field_declaration declarator: (_)) @member.pp)
-(preproc_ifdef (field_declaration declarator: (_)) @member.pp)
-(preproc_else (field_declaration declarator: (_)) @member.pp)
-(preproc_elif (field_declaration declarator: (_)) @member.pp)
+[(preproc_if) (preproc_ifdef) (preproc_else) (preproc_elif)] @prototype.pp.parent @member.pp.parent
 ; Explicit template instantiations name a function (or class) they instantiate.
 (template_instantiation declarator: (function_declarator)) @prototype
 
 ; Member prototypes and data members share field_declaration; cpp.py tells them apart.
 (field_declaration_list) @member.parent
-(field_declaration declarator: (_)) @member.child
+(field_declaration declarator: (_)) @member.child @member.pp.child
 
 (preproc_function_def name: (identifier)) @macro
 
