@@ -188,9 +188,23 @@ def _compose(path: Path, result: Notes) -> Any | None:
 
 def _value(node: Any) -> Any:
     """Plain Python value of a node, built by the safe constructor only."""
-    import yaml
+    if node is None:
+        return None
+    if node.tag == "tag:yaml.org,2002:str" and isinstance(node.value, str):
+        return node.value  # the common case, without the constructor's bookkeeping
+    return _constructor().construct_document(node)
 
-    return yaml.SafeLoader("").construct_document(node) if node is not None else None
+
+_CONSTRUCTOR: list[Any] = []
+
+
+def _constructor() -> Any:
+    """One safe constructor for the process (a Loader per value cost a third of `show`)."""
+    if not _CONSTRUCTOR:
+        from yaml.constructor import SafeConstructor
+
+        _CONSTRUCTOR.append(SafeConstructor())
+    return _CONSTRUCTOR[0]
 
 
 def _mapping(node: Any, path: Path, what: str, result: Notes) -> list[tuple[str, Any, int]] | None:
