@@ -241,6 +241,7 @@ class _Extractor:
         (caller, name, kind, line, receiver, qualifier, nargs). Module-level code -> module."""
         find = Enclosing(self.callables).find
         render, lookup = self.locals.render, self.locals.lookup
+        bound = self.locals.bound  # names bound anywhere in the file: others are never local
         out = self.result.calls
         append = out.append
         for node in nodes:
@@ -254,7 +255,8 @@ class _Extractor:
             if kind == _K_IDENTIFIER:
                 name = src[fn.start_byte:fn.end_byte].decode("utf-8", "replace")
                 # a local name: record what it holds (never a same-named global)
-                local = lookup(name, start, -1 if found is None else found)
+                local = lookup(name, start, -1 if found is None else found) \
+                    if name in bound else None
                 append((caller, name, "plain", node.start_point[0] + 1, "",
                         "" if local is None else local, nargs))
                 continue
@@ -277,7 +279,8 @@ class _Extractor:
                 # the receiver with locals replaced by their values (python_locals), when
                 # that differs from the receiver as written
                 owner = -1 if found is None else found
-                if dotted and lookup(dotted.partition(".")[0], start, owner) is None:
+                root = dotted.partition(".")[0]
+                if dotted and (root not in bound or lookup(root, start, owner) is None):
                     append((caller, name, "attr", line, dotted, "", nargs))
                 else:
                     receiver = dotted or squash(text(obj), 120)
@@ -339,7 +342,7 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
     for node in caps.get("function", ()):
         ex.function(node)
     ex.locals = Locals(ex.callables, ex.function_nodes, ex.methods, lambda n: ex.scopes.of(n)[1])
-    ex.locals.collect(caps.get("bind", ()))
+    ex.locals.collect(caps.get("bind", ()), caps.get("param", ()))
     for node in sorted(ex.locals.module_annotated, key=_start):
         ex.module_attribute(node)
     # Capture lists are not in source order (and the order varies between runs); fields

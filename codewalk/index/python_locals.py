@@ -32,6 +32,7 @@ KEEP_ARGS = frozenset((
     "cast", "enumerate", "zip", "iter", "next", "reversed", "sorted", "list", "tuple", "set",
     "frozenset", "copy", "deepcopy", "replace", "min", "max", "deque", "super", "filter"))
 UNKNOWN = "_unk_()"
+_EMPTY: dict[str, list] = {}
 MAX_EXPR = 300  # a longer rendering is no longer a useful type expression
 _SCOPED = ("for_in_clause", "lambda")  # bindings visible only inside their own node
 _LITERALS = {"string": '""', "concatenated_string": '""', "integer": "0", "float": "0.0",
@@ -65,13 +66,18 @@ class Locals:
         self._methods = methods  # symbol indexes of methods (their first parameter is self/cls)
         self._names: dict[int, dict[str, list[Binding]]] = {}
         self._params_done: set[int] = set()
+        self._parents: dict[int, int] = {}
+        self.bound: set[str] = set()  # every name bound anywhere in the file
         self._rendered: dict[int, str] = {}
         self.module_annotated: list[ts.Node] = []  # `x: T = ...` at module level, by collect()
         self._active: set[int] = set()
 
     # ---- collection -------------------------------------------------------------------
-    def collect(self, nodes: list[ts.Node]) -> None:
-        """Record the bindings made by captured assignment/for/with/walrus/lambda nodes."""
+    def collect(self, nodes: list[ts.Node], params: list[ts.Node]) -> None:
+        """Record the bindings made by captured assignment/for/with/walrus/lambda nodes;
+        params: every parameter name of the file (read in full only where looked up)."""
+        self.bound.update(text(p) for p in params)
+        self.bound.discard("self")  # never rebound in practice; the resolver knows it
         for node in nodes:
             owner = self.owner(node)
             if owner == -2:
@@ -144,7 +150,9 @@ class Locals:
             return
         if not b.scoped and owner >= 0:
             b.scope_start, b.scope_end = self._spans[owner]
-        self._names.setdefault(owner, {}).setdefault(text(name), []).append(b)
+        ident = text(name)
+        self.bound.add(ident)
+        self._names.setdefault(owner, {}).setdefault(ident, []).append(b)
 
     def _params(self, owner: int) -> None:
         """Parameters bind from the function's start: annotated ones to their annotation."""
@@ -173,6 +181,8 @@ class Locals:
     def lookup(self, name: str, pos: int, owner: int) -> str | None:
         """Type expression of local `name` used at byte pos in owner, None if it is not a
         local there (then it is a module-level, imported or builtin name)."""
+        if name not in self.bound:
+            return None  # the common case: an imported, builtin or module-level def name
         while owner >= 0:
             found = self._binding(owner, name, pos)
             if found is not None:
@@ -182,16 +192,21 @@ class Locals:
         return self._binding(-1, name, pos) if owner == -1 else None
 
     def _parent(self, owner: int) -> int:
-        start, end = self._spans[owner]
-        found = self._find(start - 1, end) if start > 0 else None
-        return -1 if found is None else found
+        known = self._parents.get(owner)
+        if known is None:
+            start, end = self._spans[owner]
+            found = self._find(start - 1, end) if start > 0 else None
+            known = self._parents[owner] = -1 if found is None else found
+        return known
 
     def _binding(self, owner: int, name: str, pos: int) -> str | None:
         if owner >= 0 and owner not in self._params_done:
             self._params(owner)
-        cands = self._names.get(owner, {}).get(name)
+        cands = self._names.get(owner, _EMPTY).get(name)
         if not cands:
             return None
+        if len(cands) == 1 and not cands[0].scoped:
+            return self.render_binding(cands[0], owner)
         scoped = [b for b in cands if b.scoped and b.scope_start <= pos < b.scope_end]
         if scoped:
             return self.render_binding(max(scoped, key=lambda b: b.scope_start), owner)
