@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import tree_sitter as ts
 
-from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text, use_source
+from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text
+from codewalk.index.common import source as current_source
+from codewalk.index.common import use_source
 from codewalk.index.common import head as source_head
 from codewalk.index.common import count_args
 from codewalk.index.python_locals import UNKNOWN, Locals, annotation
@@ -128,7 +130,8 @@ class _Extractor:
         # type_text: the return annotation as written; `@overload` stubs are marked so the
         # resolver can send calls to the implementation.
         type_text = annotation(returns) if returns is not None else ""
-        if _is_overload(node):
+        if b"overload" in current_source()[max(0, node.start_byte - 160):node.start_byte] and \
+                _is_overload(node):  # a byte search first: sibling walks are slow
             type_text = OVERLOAD + type_text
         self.add(Symbol(
             name=name, qname=".".join(parts + [name]), kind=kind,
