@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import tree_sitter as ts
 
-from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text, use_source
+from codewalk.index.common import Enclosing, count_errors, leading_comment, squash, text
+from codewalk.index.common import source as current_source
+from codewalk.index.common import use_source
 from codewalk.index.common import head as source_head
 from codewalk.index.common import count_args
 from codewalk.index.python_locals import UNKNOWN, Locals, annotation
@@ -128,7 +130,8 @@ class _Extractor:
         # type_text: the return annotation as written; `@overload` stubs are marked so the
         # resolver can send calls to the implementation.
         type_text = annotation(returns) if returns is not None else ""
-        if _is_overload(node):
+        if b"overload" in current_source()[max(0, node.start_byte - 160):node.start_byte] and \
+                _is_overload(node):  # a byte search first: sibling walks are slow
             type_text = OVERLOAD + type_text
         self.add(Symbol(
             name=name, qname=".".join(parts + [name]), kind=kind,
@@ -241,6 +244,7 @@ class _Extractor:
         (caller, name, kind, line, receiver, qualifier, nargs). Module-level code -> module."""
         find = Enclosing(self.callables).find
         render, lookup = self.locals.render, self.locals.lookup
+        bound = self.locals.bound  # names bound anywhere in the file: others are never local
         out = self.result.calls
         append = out.append
         for node in nodes:
@@ -254,7 +258,8 @@ class _Extractor:
             if kind == _K_IDENTIFIER:
                 name = src[fn.start_byte:fn.end_byte].decode("utf-8", "replace")
                 # a local name: record what it holds (never a same-named global)
-                local = lookup(name, start, -1 if found is None else found)
+                local = lookup(name, start, -1 if found is None else found) \
+                    if name in bound else None
                 append((caller, name, "plain", node.start_point[0] + 1, "",
                         "" if local is None else local, nargs))
                 continue
@@ -277,7 +282,8 @@ class _Extractor:
                 # the receiver with locals replaced by their values (python_locals), when
                 # that differs from the receiver as written
                 owner = -1 if found is None else found
-                if dotted and lookup(dotted.partition(".")[0], start, owner) is None:
+                root = dotted.partition(".")[0]
+                if dotted and (root not in bound or lookup(root, start, owner) is None):
                     append((caller, name, "attr", line, dotted, "", nargs))
                 else:
                     receiver = dotted or squash(text(obj), 120)
@@ -339,7 +345,7 @@ def extract(result: FileResult, source: bytes, module: str, is_package: bool) ->
     for node in caps.get("function", ()):
         ex.function(node)
     ex.locals = Locals(ex.callables, ex.function_nodes, ex.methods, lambda n: ex.scopes.of(n)[1])
-    ex.locals.collect(caps.get("bind", ()))
+    ex.locals.collect(caps.get("bind", ()), caps.get("param", ()))
     for node in sorted(ex.locals.module_annotated, key=_start):
         ex.module_attribute(node)
     # Capture lists are not in source order (and the order varies between runs); fields

@@ -32,6 +32,7 @@ KEEP_ARGS = frozenset((
     "cast", "enumerate", "zip", "iter", "next", "reversed", "sorted", "list", "tuple", "set",
     "frozenset", "copy", "deepcopy", "replace", "min", "max", "deque", "super", "filter"))
 UNKNOWN = "_unk_()"
+_EMPTY: dict[str, list] = {}
 MAX_EXPR = 300  # a longer rendering is no longer a useful type expression
 _SCOPED = ("for_in_clause", "lambda")  # bindings visible only inside their own node
 _LITERALS = {"string": '""', "concatenated_string": '""', "integer": "0", "float": "0.0",
@@ -63,55 +64,58 @@ class Locals:
         self._spans = {i: (s, e) for s, e, i in callables}
         self._functions = functions  # callable symbol index -> function_definition node
         self._methods = methods  # symbol indexes of methods (their first parameter is self/cls)
-        self._names: dict[int, dict[str, list[Binding]]] = {}
+        self._names: dict[int, dict[str, list[Binding]]] = {}  # owner -> name -> bindings
+        self._flat: dict[str, list[tuple[Binding, ts.Node]]] = {}  # not yet grouped by owner
         self._params_done: set[int] = set()
+        self._parents: dict[int, int] = {}
+        self.bound: set[str] = set()  # every name bound anywhere in the file
         self._rendered: dict[int, str] = {}
         self.module_annotated: list[ts.Node] = []  # `x: T = ...` at module level, by collect()
         self._active: set[int] = set()
 
     # ---- collection -------------------------------------------------------------------
-    def collect(self, nodes: list[ts.Node]) -> None:
-        """Record the bindings made by captured assignment/for/with/walrus/lambda nodes."""
+    def collect(self, nodes: list[ts.Node], params: list[ts.Node]) -> None:
+        """Record the bindings made by captured assignment/for/with/walrus/lambda nodes;
+        params: every parameter name of the file (read in full only where looked up)."""
+        self.bound.update(text(p) for p in params)
+        self.bound.discard("self")  # never rebound in practice; the resolver knows it
         for node in nodes:
-            owner = self.owner(node)
-            if owner == -2:
-                continue
             kind = node.type
             if kind == "assignment":
                 type_node = node.child_by_field_name("type")
                 right = node.child_by_field_name("right")
-                if type_node is not None and owner == -1:
+                if type_node is not None and self.owner(node) == -1:
                     self.module_annotated.append(node)
                 if type_node is not None:
-                    self._add(owner, node.child_by_field_name("left"),
+                    self._add(node.child_by_field_name("left"),
                               Binding(node.end_byte, 0, 0, "ann", type_node))
                 elif right is not None:
-                    self._targets(owner, node.child_by_field_name("left"),
+                    self._targets(node.child_by_field_name("left"),
                                   Binding(node.end_byte, 0, 0, "expr", right))
             elif kind == "for_statement":
                 right = node.child_by_field_name("right")
-                self._targets(owner, node.child_by_field_name("left"),
+                self._targets(node.child_by_field_name("left"),
                               Binding(right.end_byte, 0, 0, "elem", right))
             elif kind == "for_in_clause":
                 scope = node.parent
                 right = node.child_by_field_name("right")
-                self._targets(owner, node.child_by_field_name("left"), Binding(
+                self._targets(node.child_by_field_name("left"), Binding(
                     scope.start_byte, scope.start_byte, scope.end_byte, "elem", right, (), True))
             elif kind == "with_item":
                 pattern = node.child_by_field_name("value")
                 alias = pattern.child_by_field_name("alias") if pattern is not None else None
                 value = pattern.named_child(0) if pattern is not None else None
                 if alias is not None and alias.named_child_count:
-                    self._targets(owner, alias.named_child(0),
+                    self._targets(alias.named_child(0),
                                   Binding(node.end_byte, 0, 0, "enter", value))
             elif kind == "named_expression":
-                self._add(owner, node.child_by_field_name("name"),
+                self._add(node.child_by_field_name("name"),
                           Binding(node.end_byte, 0, 0, "expr", node.child_by_field_name("value")))
             elif kind == "lambda":
                 params = node.child_by_field_name("parameters")
                 for p in params.named_children if params is not None else ():
                     name = p if p.type == "identifier" else p.child_by_field_name("name")
-                    self._add(owner, name, Binding(node.start_byte, node.start_byte,
+                    self._add(name, Binding(node.start_byte, node.start_byte,
                                                    node.end_byte, "unk", None, (), True))
 
     def owner(self, node: ts.Node) -> int:
@@ -122,29 +126,40 @@ class Locals:
             return found
         return -2 if self._container(node) == "class_definition" else -1
 
-    def _targets(self, owner: int, target: ts.Node | None, b: Binding) -> None:
+    def _targets(self, target: ts.Node | None, b: Binding) -> None:
         """Bind every name in a (possibly nested tuple) target, each with its position."""
         if target is None:
             return
         if target.type in ("pattern_list", "tuple_pattern", "list_pattern", "expression_list",
                            "tuple", "list"):
             for i, item in enumerate(target.named_children):
-                self._targets(owner, item, Binding(b.pos, b.scope_start, b.scope_end, b.how,
-                                                   b.node, b.path + (i,), b.scoped))
+                self._targets(item, Binding(b.pos, b.scope_start, b.scope_end, b.how,
+                                            b.node, b.path + (i,), b.scoped))
         elif target.type == "parenthesized_expression" and target.named_child_count:
-            self._targets(owner, target.named_child(0), b)
+            self._targets(target.named_child(0), b)
         elif target.type == "identifier":
-            self._add(owner, target, b)
+            self._add(target, b)
         elif target.type == "list_splat_pattern" and target.named_child_count:
-            self._add(owner, target.named_child(0),
+            self._add(target.named_child(0),
                       Binding(b.pos, b.scope_start, b.scope_end, "unk", None, (), b.scoped))
 
-    def _add(self, owner: int, name: ts.Node | None, b: Binding) -> None:
+    def _add(self, name: ts.Node | None, b: Binding) -> None:
+        """Note a binding of name; its owner is worked out only if the name is looked up."""
         if name is None or name.type != "identifier":
             return
-        if not b.scoped and owner >= 0:
-            b.scope_start, b.scope_end = self._spans[owner]
-        self._names.setdefault(owner, {}).setdefault(text(name), []).append(b)
+        ident = text(name)
+        self.bound.add(ident)
+        self._flat.setdefault(ident, []).append((b, name))
+
+    def _group(self, ident: str) -> None:
+        """File the bindings of ident under the function (or module) that owns each."""
+        for b, name in self._flat.pop(ident, ()):
+            owner = self.owner(name)
+            if owner == -2:
+                continue  # a class attribute, not a local of anything
+            if not b.scoped and owner >= 0:
+                b.scope_start, b.scope_end = self._spans[owner]
+            self._names.setdefault(owner, {}).setdefault(ident, []).append(b)
 
     def _params(self, owner: int) -> None:
         """Parameters bind from the function's start: annotated ones to their annotation."""
@@ -173,6 +188,10 @@ class Locals:
     def lookup(self, name: str, pos: int, owner: int) -> str | None:
         """Type expression of local `name` used at byte pos in owner, None if it is not a
         local there (then it is a module-level, imported or builtin name)."""
+        if name not in self.bound:
+            return None  # the common case: an imported, builtin or module-level def name
+        if name in self._flat:
+            self._group(name)
         while owner >= 0:
             found = self._binding(owner, name, pos)
             if found is not None:
@@ -182,16 +201,21 @@ class Locals:
         return self._binding(-1, name, pos) if owner == -1 else None
 
     def _parent(self, owner: int) -> int:
-        start, end = self._spans[owner]
-        found = self._find(start - 1, end) if start > 0 else None
-        return -1 if found is None else found
+        known = self._parents.get(owner)
+        if known is None:
+            start, end = self._spans[owner]
+            found = self._find(start - 1, end) if start > 0 else None
+            known = self._parents[owner] = -1 if found is None else found
+        return known
 
     def _binding(self, owner: int, name: str, pos: int) -> str | None:
         if owner >= 0 and owner not in self._params_done:
             self._params(owner)
-        cands = self._names.get(owner, {}).get(name)
+        cands = self._names.get(owner, _EMPTY).get(name)
         if not cands:
             return None
+        if len(cands) == 1 and not cands[0].scoped:
+            return self.render_binding(cands[0], owner)
         scoped = [b for b in cands if b.scoped and b.scope_start <= pos < b.scope_end]
         if scoped:
             return self.render_binding(max(scoped, key=lambda b: b.scope_start), owner)

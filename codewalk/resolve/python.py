@@ -268,12 +268,6 @@ class PyRules:
                 return hits
         return self.s.rows(cls, ("class",))
 
-    def callable(self, qname: str) -> list[Row]:
-        """A called qname: a function/method, or a class (its constructor, else the class)."""
-        if "class" in self.kinds(qname):
-            return self.constructor(qname)
-        return self.targets(qname)
-
 
 def _c3(cls: str, bases: list[str], mro_of) -> tuple[str, ...] | None:
     """C3 linearisation of cls with these direct bases; None when there is none."""

@@ -11,63 +11,14 @@ types, attributes) and from the values attributes are assigned; nothing is guess
 from __future__ import annotations
 
 import ast
-import builtins
-import collections
-from dataclasses import dataclass
 from functools import lru_cache
 
-Ctx = tuple[int, str, str]  # (file id, enclosing class qname or '', caller qname or '')
+from codewalk.resolve.python_values import (
+    _BUILTIN_SCALARS, _GENERIC_STDLIB, _MAP, _SEQ, _TRANSPARENT, _WRAP, BUILTINS, MISSING, NONE,
+    OVERLOAD, Ctx, Val, container_method, either, instance, last_name, library_has, parse,
+    parse_cached, union)
 
-
-@dataclass(frozen=True, slots=True)
-class Val:
-    """What an expression is. kind: inst | cls | mod | func | ext | seq | map | tup |
-    bmeth | super | none. `name`: a qname (inst, cls, mod, func), a library name (ext), the
-    container's type name (seq, map, tup) or the method name (bmeth). `args`: element values
-    (seq: elem; map: key, value; tup: items), a bound method's receiver, a bmeth's container."""
-
-    kind: str
-    name: str = ""
-    args: tuple[Val | None, ...] = ()
-
-
-NONE = Val("none")
-MISSING = Val("missing")  # a known class without that member: no guess may contradict it
-
-_SEQ = frozenset(("list", "List", "Sequence", "MutableSequence", "Iterable", "Iterator",
-                  "Generator", "AsyncIterator", "AsyncIterable", "AsyncGenerator", "Collection",
-                  "set", "Set", "frozenset", "FrozenSet", "AbstractSet", "MutableSet", "deque",
-                  "Deque", "KeysView", "ValuesView", "Reversible"))
-_MAP = frozenset(("dict", "Dict", "Mapping", "MutableMapping", "defaultdict", "DefaultDict",
-                  "OrderedDict", "Counter", "ChainMap"))
-_WRAP = frozenset(("Optional", "ClassVar", "Final", "Annotated", "Required", "NotRequired",
-                   "ReadOnly", "Awaitable", "TypeGuard"))
-_TRANSPARENT = frozenset(("Any", "object", "TypeVar", "Callable"))
-_BUILTIN_SCALARS = frozenset(("str", "int", "float", "bool", "bytes", "bytearray", "complex",
-                              "memoryview", "range", "slice", "type", "object"))
-_NEUTRAL_BASES = ("typing.", "typing_extensions.", "abc.", "builtins.object")
-BUILTINS = frozenset(dir(builtins))
-# Library modules whose functions hand back values of any type (often the caller's own).
-_GENERIC_STDLIB = frozenset(("builtins", "functools", "itertools", "heapq", "operator", "copy",
-                             "dataclasses", "typing", "typing_extensions", "contextlib",
-                             "weakref", "collections", "bisect", "abc", "pickle", "inspect",
-                             "queue", "asyncio", "concurrent", "threading", "cloudpickle", "msgspec"))
-
-
-def parse(expr: str) -> ast.expr | None:
-    """An expression's tree, None when it is not one (a truncated or odd rendering)."""
-    try:
-        return ast.parse(expr, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-
-
-_parse = lru_cache(maxsize=65536)(parse)
-
-
-def _last(name: str) -> str:
-    return name.rpartition(".")[2]
-
+__all__ = ["Evaluator", "MISSING", "NONE", "OVERLOAD", "Val", "parse"]
 
 class Evaluator:
     """Evaluates callee expressions for one PyRules (memoised per process)."""
@@ -82,7 +33,7 @@ class Evaluator:
         self._active: set[str] = set()  # fields and returns being evaluated (cycle guard)
 
     def _expr(self, text: str, ctx: Ctx) -> Val | None:
-        node = _parse(text)
+        node = parse_cached(text)
         return None if node is None else self.eval(node, ctx)
 
     def eval(self, node: ast.expr, ctx: Ctx) -> Val | None:
@@ -203,7 +154,7 @@ class Evaluator:
         untyped = False
         for owner in order:
             if owner.startswith("ext:"):
-                if _library_has(owner[4:], attr):
+                if library_has(owner[4:], attr):
                     return Val("ext", f"{owner[4:]}.{attr}")
                 continue
             q = f"{owner}.{attr}"
@@ -242,7 +193,7 @@ class Evaluator:
             text = row["type_text"] or ""
             ctx = (row["file_id"], owner, owner)
             if text and not text.startswith("="):
-                return self.annotation(_parse(text), ctx)
+                return self.annotation(parse_cached(text), ctx)
             values = {self.expr(v[1:], ctx) for v in text.split("\n") if v.startswith("=")}
             values.discard(None)
             values.discard(NONE)
@@ -257,7 +208,7 @@ class Evaluator:
             if fn.id == "_ann_" and node.args:
                 return self.annotation(node.args[0], ctx)
             if fn.id == "_or_" and len(node.args) == 2:
-                return _either(self.eval(node.args[0], ctx), self.eval(node.args[1], ctx))
+                return either(self.eval(node.args[0], ctx), self.eval(node.args[1], ctx))
             if fn.id in ("_elem_", "_enter_", "_seq_") and node.args:
                 inner = self.eval(node.args[0], ctx)
                 if fn.id == "_seq_":
@@ -281,10 +232,10 @@ class Evaluator:
         if kind == "ext":
             return self.library_call(callee.name, args, ctx)
         if kind == "bmeth":
-            return _container_method(callee.args[0], callee.name)
+            return container_method(callee.args[0], callee.name)
         if kind == "union":
             results = {self.call_value(v, args, ctx) for v in callee.args if v is not None}
-            return _union(list(results)) if None not in results else None
+            return union(list(results)) if None not in results else None
         if kind == "inst":
             got = self.member(callee, "__call__")
             return self.call_value(got, ()) if got is not None and got.kind == "func" else None
@@ -293,7 +244,7 @@ class Evaluator:
     def library_call(self, name: str, args: tuple, ctx: Ctx | None) -> Val | None:
         """Builtins whose result type follows from their arguments; other library calls
         give a library value (third-party) or nothing known (stdlib: too generic to say)."""
-        last = _last(name)
+        last = last_name(name)
         arg = self.eval(args[0], ctx) if args and ctx is not None else None
         if name.startswith(("builtins.", "collections.", "typing.", "copy.", "dataclasses.")):
             if last in ("list", "tuple", "set", "frozenset", "sorted", "reversed", "deque",
@@ -348,7 +299,7 @@ class Evaluator:
                 if not text:
                     continue
                 owner = bound.name if bound is not None else self.r.class_of(row)
-                vals.add(self.annotation(_parse(text), (row["file_id"], owner or "", q)))
+                vals.add(self.annotation(parse_cached(text), (row["file_id"], owner or "", q)))
             if len(vals) == 1:
                 return vals.pop()
         return None
@@ -418,16 +369,18 @@ class Evaluator:
         if isinstance(node, ast.Constant):
             if node.value is None:
                 return NONE
-            return self.annotation(_parse(node.value), ctx) if isinstance(node.value, str) else None
+            if not isinstance(node.value, str):
+                return None
+            return self.annotation(parse_cached(node.value), ctx)  # a string annotation
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            return _union([self.annotation(node.left, ctx), self.annotation(node.right, ctx)])
+            return union([self.annotation(node.left, ctx), self.annotation(node.right, ctx)])
         if isinstance(node, ast.Subscript):
             return self._generic(node, ctx)
         if isinstance(node, (ast.Name, ast.Attribute)):
             if isinstance(node, ast.Name) and node.id == "Self" and ctx[1]:
                 return Val("inst", ctx[1])
             head = self.eval(node, ctx)
-            return _instance(head)
+            return instance(head)
         return None
 
     def _generic(self, node: ast.Subscript, ctx: Ctx) -> Val | None:
@@ -439,11 +392,11 @@ class Evaluator:
             return Val("inst", head.name)
         if head.kind != "ext":
             return None
-        last = _last(head.name)
+        last = last_name(head.name)
         if last in _WRAP:
             return self.annotation(args[0], ctx)
         if last == "Union":
-            return _union([self.annotation(a, ctx) for a in args])
+            return union([self.annotation(a, ctx) for a in args])
         if last in _SEQ:
             return Val("seq", last, (self.annotation(args[0], ctx),))
         if last in _MAP and len(args) == 2:
@@ -460,97 +413,3 @@ class Evaluator:
         if last in _TRANSPARENT or head.name.startswith(("typing.", "typing_extensions.")):
             return None
         return Val("ext", head.name)
-
-
-OVERLOAD = "@overload "  # matches codewalk.index.python.OVERLOAD (the index stays import-free here)
-
-
-def _instance(head: Val | None) -> Val | None:
-    """A value of the type `head` names."""
-    if head is None:
-        return None
-    if head.kind == "cls":
-        return Val("inst", head.name)
-    if head.kind != "ext":
-        return None
-    last = _last(head.name)
-    if last in _TRANSPARENT or last == "Self":
-        return None
-    if head.name.startswith(("builtins.", "typing.", "collections.")):
-        if last in _SEQ:
-            return Val("seq", last, (None,))
-        if last in _MAP:
-            return Val("map", last, (None, None))
-        if last in ("tuple", "Tuple"):
-            return Val("seq", "tuple", (None,))
-        if head.name.startswith("typing."):
-            return None
-    return head
-
-
-def _union(parts: list[Val | None]) -> Val | None:
-    """One type when all non-None alternatives agree; a `union` of classes
-    (`SamplingParams | PoolingParams`, `Output | Future[Output]`); else unknown."""
-    vals: set[Val] = set()
-    for p in parts:
-        if p is not None and p.kind == "union":
-            vals.update(p.args)
-        elif p != NONE:
-            vals.add(p)  # type: ignore[arg-type]
-    if len(vals) == 1:
-        return vals.pop()
-    if vals and None not in vals and (all(v.kind in ("inst", "ext") for v in vals) or
-                                      all(v.kind == "cls" for v in vals)):
-        return Val("union", "", tuple(sorted(vals, key=lambda v: v.name)))
-    return None
-
-
-def _either(a: Val | None, b: Val | None) -> Val | None:
-    """`a or b`: one value when both sides agree (a literal None or an empty container
-    literal gives way to the other side); unknown when either side is."""
-    if a is None or b is None:
-        return None
-    vals = [v for v in (a, b) if v != NONE]
-    if len(vals) < 2:
-        return vals[0] if vals else NONE
-    a, b = vals
-    if a == b:
-        return a
-    if a.kind == b.kind and a.kind in ("seq", "map"):
-        return b if all(x is None for x in a.args) else a
-    return _union([a, b])
-
-
-def _library_has(name: str, attr: str) -> bool:
-    """Whether builtin/collections class `name` has attr (other libraries: unknown, False)."""
-    module, _, cls = name.rpartition(".")
-    if module not in ("builtins", "collections", "collections.abc"):
-        return False
-    import collections.abc as abc_module
-    owner = {"builtins": builtins, "collections": collections,
-             "collections.abc": abc_module}[module]
-    return hasattr(getattr(owner, cls, None), attr)
-
-
-def _container_method(container: Val | None, method: str) -> Val | None:
-    """Result of a builtin container's method that hands back its elements."""
-    if container is None:
-        return None
-    if container.kind == "map":
-        key, value = container.args
-        if method in ("get", "pop", "setdefault", "__getitem__"):
-            return value
-        if method == "values":
-            return Val("seq", "values", (value,))
-        if method == "keys":
-            return Val("seq", "keys", (key,))
-        if method == "items":
-            return Val("seq", "items", (Val("tup", "tuple", (key, value)),))
-        if method == "popitem":
-            return Val("tup", "tuple", (key, value))
-    if container.kind == "seq":
-        if method in ("pop", "popleft", "__getitem__"):
-            return container.args[0]
-    if method == "copy":
-        return container
-    return Val("ext", f"{container.name}.{method}()")

@@ -32,3 +32,8 @@
 (with_item value: (as_pattern)) @bind
 (named_expression name: (identifier)) @bind
 (lambda parameters: (lambda_parameters)) @bind
+; Parameter names: a name no function binds anywhere in a file is never looked up as a local.
+(parameters [(identifier) @param
+             (typed_parameter (identifier) @param)
+             (default_parameter name: (identifier) @param)
+             (typed_default_parameter name: (identifier) @param)])
