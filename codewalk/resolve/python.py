@@ -18,12 +18,7 @@ evaluates that expression (python_types.Evaluator) against the index:
 from __future__ import annotations
 
 import ast
-import asyncio
 import collections
-import concurrent.futures
-import logging
-import queue
-import threading
 from functools import lru_cache
 
 from codewalk.lookup import CALLABLE_KINDS
@@ -31,13 +26,26 @@ from codewalk.resolve.python_types import MISSING, OVERLOAD, Evaluator, Val, par
 from codewalk.resolve.scope import Found, Row, Scope
 
 # Names of methods of builtin types, loggers and the stdlib's concurrency objects (futures,
-# events, threads, queues): on an unknown receiver, no guess.
-LIBRARY_METHOD_NAMES = frozenset(
-    n for t in (list, dict, set, frozenset, str, bytes, tuple, int, float, collections.deque,
-                collections.OrderedDict, collections.defaultdict, logging.Logger, object,
-                concurrent.futures.Future, threading.Event, threading.Thread, queue.Queue,
-                asyncio.Queue, asyncio.Event, asyncio.Future, asyncio.Task)
-    for n in dir(t))
+# events, threads, queues): on an unknown receiver, no guess. Computed on first use, so a query
+# that never resolves a Python call does not import asyncio and friends (~60 ms).
+@lru_cache(maxsize=1)
+def library_method_names() -> frozenset[str]:
+    """dir() of the builtin and stdlib types whose method names an unknown receiver may not
+    be guessed to be a project method for."""
+    import asyncio
+    import concurrent.futures
+    import logging
+    import queue
+    import threading
+
+    return frozenset(
+        n for t in (list, dict, set, frozenset, str, bytes, tuple, int, float, collections.deque,
+                    collections.OrderedDict, collections.defaultdict, logging.Logger, object,
+                    concurrent.futures.Future, threading.Event, threading.Thread, queue.Queue,
+                    asyncio.Queue, asyncio.Event, asyncio.Future, asyncio.Task)
+        for n in dir(t))
+
+
 _FUNCTION_KINDS = ("function", "method", "constructor")
 _NEUTRAL = ("typing.", "typing_extensions.", "abc.", "builtins.object")  # no members to speak of
 
@@ -218,7 +226,7 @@ class PyRules:
         if isinstance(node, ast.Attribute):
             receiver = self.ev.eval(node.value, ctx)
             if receiver is None:
-                return Found(guess=call["name"] not in LIBRARY_METHOD_NAMES)
+                return Found(guess=call["name"] not in library_method_names())
             value = self.ev.attribute(receiver, node.attr)
             if value is MISSING:
                 return Found(guess=False)
