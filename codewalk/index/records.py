@@ -32,13 +32,17 @@ class Symbol:
 class Call:
     """A call site inside the symbol at index `caller` of the same file's symbol list.
 
-    `kind` says how the callee was named: 'plain' f(), 'this' this->f(), 'member' x.f()/x->f()
-    with `receiver` = x, 'qualified' A::f() with `qualifier` = A, 'self' self.f(),
-    'self_attr' self.a.f() with receiver a, 'super' super().f(), 'attr' mod.f() with receiver mod,
-    'new' `new X(...)` / `std::make_shared<X>(...)` / `std::make_unique<X>(...)` with name X and
-    qualifier X as written. A C++ 'member' call on a local or parameter carries the local's
-    type info as qualifier: its type as written, `elem:a.b` (element of the container reached
-    through member fields a.b) or '?' (a local of unknown type: never a same-named field).
+    `kind` says how the callee was named. C++: 'plain' f(), 'this' this->f(), 'qualified' A::f()
+    (`qualifier` = A; std:: calls included), 'member' x.f()/x->f() with `receiver` = the object
+    expression as tab-separated tokens ending in the call's own `->`/`.` (see index/cpp._expr)
+    and, when its root is a local or parameter, that local's type info in `qualifier` (a type as
+    written, `expr:`/`each:`/`elem:`/`iter:`/`of:`/`iterof:` forms, or '?'), 'new' `new X(...)` /
+    `make_shared<X>` / `X x(a)` (name X, qualifier X as written), 'init' a constructor
+    initialiser `: Base(a), m_(b)` (name as written). Python: 'plain', 'self' self.f(),
+    'self_attr' self.a.f() with receiver a, 'super' super().f(), 'attr' mod.f() with receiver
+    mod, 'member' anything else with the receiver text; `qualifier` holds the callee rendered
+    as a type expression over locals when it is written in terms of them (see
+    index/python_locals.py), else ''.
     """
 
     caller: int
