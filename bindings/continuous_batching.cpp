@@ -148,13 +148,20 @@ void ContinuousBatchingStrategy::BalanceWaitingReqs() {
   if (buffer_.size() == 1) {
     pending_.push_back(std::move(buffer_.front()));
   } else if (!buffer_.empty()) {
-    // Upstream lists arrivals before leftovers and uses an unstable std::sort; ties keep that order here.
-    buffer_.insert(buffer_.end(), pending_.begin(), pending_.end());
+    // BalanceReqsAlgo::BalanceReqs: (tokens, request) pairs, arrivals before leftovers, sorted with
+    // std::sort and its comparator -- unstable, so ties come out in libstdc++'s introsort order.
+    std::vector<std::pair<size_t, RequestPtr>> pairs;
+    pairs.reserve(buffer_.size() + pending_.size());
     auto remaining = [](const RequestPtr& q) {
-      return std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num);
+      return static_cast<size_t>(
+          std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num));
     };
-    std::stable_sort(buffer_.begin(), buffer_.end(),
-                     [&](const RequestPtr& a, const RequestPtr& b) { return remaining(a) > remaining(b); });
+    for (auto* queue : {&buffer_, &pending_}) {
+      for (auto& q : *queue) pairs.emplace_back(remaining(q), std::move(q));
+    }
+    std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    buffer_.clear();
+    for (auto& p : pairs) buffer_.push_back(std::move(p.second));
     pending_.swap(buffer_);
   }
   buffer_.clear();

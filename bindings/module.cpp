@@ -120,6 +120,7 @@ SchedulerConfig SchedulerConfigFrom(const py::object& obj) {
   c.launch_block_threshold = py::float_(obj.attr("launch_block_threshold")).cast<double>();
   c.swapin_block_threshold = py::float_(obj.attr("swapin_block_threshold")).cast<double>();
   c.fix_upstream_bugs = py::bool_(py::getattr(obj, "fix_upstream_bugs", py::bool_(false)));
+  c.swapout_block_threshold = py::float_(py::getattr(obj, "swapout_block_threshold", py::float_(1.0))).cast<double>();
   return c;
 }
 
@@ -253,20 +254,20 @@ void BindConfigs(py::module_& m) {
                        int64_t max_step_token_num, int64_t split_fuse_token_num, std::string preempt_mode,
                        bool enable_prefix_caching, std::optional<int64_t> waiting_timeout_steps,
                        std::optional<int64_t> max_waiting_queue_len, double launch_block_threshold,
-                       double swapin_block_threshold, bool fix_upstream_bugs) {
+                       double swapin_block_threshold, bool fix_upstream_bugs, double swapout_block_threshold) {
              return SchedulerConfig{block_size,           device_blocks,          host_blocks,
                                     max_batch_size,       max_step_token_num,     split_fuse_token_num,
                                     std::move(preempt_mode), enable_prefix_caching, waiting_timeout_steps,
                                     max_waiting_queue_len, launch_block_threshold, swapin_block_threshold,
-                                    fix_upstream_bugs};
+                                    fix_upstream_bugs,    swapout_block_threshold};
            }),
            py::arg("block_size") = 16, py::arg("device_blocks") = 100, py::arg("host_blocks") = 100,
            py::arg("max_batch_size") = 8, py::arg("max_step_token_num") = 4096, py::arg("split_fuse_token_num") = 0,
            py::arg("preempt_mode") = "swap", py::arg("enable_prefix_caching") = true,
-           py::arg("waiting_timeout_steps") = py::none(), py::arg("max_waiting_queue_len") = py::none(),
-           py::arg("launch_block_threshold") = 0.0, py::arg("swapin_block_threshold") = 0.0,
-           py::arg("fix_upstream_bugs") = false,
-           "Build a config; values are checked when a Scheduler is built from it.")
+           py::arg("waiting_timeout_steps") = 600000, py::arg("max_waiting_queue_len") = 256,
+           py::arg("launch_block_threshold") = 2.0, py::arg("swapin_block_threshold") = 2.0,
+           py::arg("fix_upstream_bugs") = false, py::arg("swapout_block_threshold") = 1.0,
+           "Build a config with KsanaLLM's defaults; values are checked when a Scheduler is built from it.")
       .def_readwrite("block_size", &SchedulerConfig::block_size, "Tokens per block.")
       .def_readwrite("device_blocks", &SchedulerConfig::device_blocks, "Device blocks in the pool.")
       .def_readwrite("host_blocks", &SchedulerConfig::host_blocks, "Host blocks available to swap-out.")
@@ -286,6 +287,8 @@ void BindConfigs(py::module_& m) {
                      "Blocks kept free per running request before swapping one in.")
       .def_readwrite("fix_upstream_bugs", &SchedulerConfig::fix_upstream_bugs,
                      "Correct KsanaLLM's known bookkeeping bugs instead of reproducing them.")
+      .def_readwrite("swapout_block_threshold", &SchedulerConfig::swapout_block_threshold,
+                     "KsanaLLM's swapout_block_threshold: configured, read by no scheduler code.")
       .def("cache_config", &SchedulerConfig::GetCacheConfig, "The cache manager's share of this configuration.")
       .def("__repr__", [](const SchedulerConfig& c) {
         return "SchedulerConfig(block_size=" + std::to_string(c.block_size) +
@@ -298,7 +301,8 @@ void BindConfigs(py::module_& m) {
                ", max_waiting_queue_len=" + OptRepr(c.max_waiting_queue_len) +
                ", launch_block_threshold=" + Repr(c.launch_block_threshold) +
                ", swapin_block_threshold=" + Repr(c.swapin_block_threshold) +
-               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) + ")";
+               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) +
+               ", swapout_block_threshold=" + Repr(c.swapout_block_threshold) + ")";
       });
 }
 
@@ -476,7 +480,7 @@ py::dict VllmSnapshotDict(const ksana_llm::VllmSnapshot& s) {
     rd["num_cached_blocks"] = r.num_cached_blocks;
     rd["num_computed_tokens"] = r.num_computed_tokens;
     rd["num_tokens"] = r.num_tokens;
-    requests[py::int_(r.req_id)] = rd;
+    requests[std::visit([](const auto& id) { return py::object(py::cast(id)); }, r.req_id)] = rd;
   }
   py::dict d;
   d["block_size"] = s.block_size;
@@ -547,7 +551,7 @@ const std::vector<PyObject*>& VllmOpNames() {
 struct VllmParsedOp {
   VllmOp op;
   bool full = false;
-  int64_t req = 0;
+  ksana_llm::VllmRequestId req;
   int64_t num_new = 0;
   PyObject* tokens = nullptr;  // borrowed from the trace: a list or tuple, of which the first ntok items
   int64_t ntok = 0;
@@ -574,6 +578,24 @@ bool ExactInt64(PyObject* o, int64_t* out) {
     return false;
   }
   *out = static_cast<int64_t>(v);
+  return true;
+}
+
+// vLLM's request ids: a str (vLLM's own type) or an exact int in 64 bits.
+bool RequestId(PyObject* o, ksana_llm::VllmRequestId* out) {
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(o, &n);
+    if (utf8 == nullptr) {  // lone surrogates: not encodable
+      PyErr_Clear();
+      return false;
+    }
+    *out = std::string(utf8, static_cast<size_t>(n));
+    return true;
+  }
+  int64_t v = 0;
+  if (!ExactInt64(o, &v)) return false;
+  *out = v;
   return true;
 }
 
@@ -633,8 +655,8 @@ class VllmReplay {
       }
       VllmParsedOp p;
       p.op = spec.op;
-      if (nargs >= 1 && !ExactInt64(PyTuple_GET_ITEM(o, 1), &p.req)) {
-        ReplayShapeError(idx, std::string(spec.name) + ": req_id must be an int (64-bit)");
+      if (nargs >= 1 && !RequestId(PyTuple_GET_ITEM(o, 1), &p.req)) {
+        ReplayShapeError(idx, std::string(spec.name) + ": req_id must be a str or an int (64-bit)");
       }
       if (spec.op == VllmOp::kGetComputedBlocks || spec.op == VllmOp::kAllocateSlots) {
         p.tokens = PyTuple_GET_ITEM(o, 2);
@@ -684,7 +706,7 @@ class VllmReplay {
   }
 
   // The op's token list as ints, in the request's shadow; false if an item is not an int in 32 bits.
-  bool Convert(int64_t req, PyObject* seq, size_t n, VllmTokenShadow*& out) {
+  bool Convert(const ksana_llm::VllmRequestId& req, PyObject* seq, size_t n, VllmTokenShadow*& out) {
     auto it = shadows_.find(req);
     if (it == shadows_.end()) {
       it = shadows_.emplace(req, TakeShadow()).first;
@@ -743,7 +765,7 @@ class VllmReplay {
     return sh;
   }
 
-  void DropShadow(int64_t req) {
+  void DropShadow(const ksana_llm::VllmRequestId& req) {
     auto it = shadows_.find(req);
     if (it == shadows_.end()) return;
     it->second.seq = nullptr;
@@ -777,7 +799,7 @@ class VllmReplay {
             VllmTokenShadow* sh = nullptr;
             if (!Convert(p.req, p.tokens, static_cast<size_t>(p.ntok), sh)) {
               DropShadow(p.req);
-              Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + std::to_string(p.req) +
+              Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + ksana_llm::VllmRequestIdText(p.req) +
                     "): tokens must be 32-bit ints");
               break;
             }
@@ -828,7 +850,7 @@ class VllmReplay {
           case VllmOp::kRequestBlockIds: {
             const auto* blocks = mgr_.FindRequestBlocks(p.req);
             if (blocks == nullptr) {
-              Error("request_block_ids(" + std::to_string(p.req) + "): unknown request");
+              Error("request_block_ids(" + ksana_llm::VllmRequestIdText(p.req) + "): unknown request");
               break;
             }
             ids_.insert(ids_.end(), blocks->begin(), blocks->end());
@@ -914,7 +936,7 @@ class VllmReplay {
   std::vector<int64_t> ids_;
   size_t ids_begin_ = 0;
   std::vector<std::string> errors_;
-  std::unordered_map<int64_t, VllmTokenShadow> shadows_;
+  std::unordered_map<ksana_llm::VllmRequestId, VllmTokenShadow> shadows_;
   std::vector<VllmTokenShadow> spare_;
   std::vector<PyObject*> id_objects_;
 };
@@ -934,7 +956,7 @@ void BindVllmKVCacheManager(py::module_& m) {
            "takes no references.")
       .def(
           "allocate_slots",
-          [](V& self, int64_t req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
+          [](V& self, const ksana_llm::VllmRequestId& req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
              const std::vector<int64_t>& hit_block_ids, bool full_sequence_must_fit) -> py::object {
             auto r = self.AllocateSlots(req_id, tokens, num_new_tokens, hit_block_ids, full_sequence_must_fit);
             if (!r) return py::none();
