@@ -169,6 +169,43 @@ py::dict SnapshotDict(const CacheSnapshot& s) {
   return d;
 }
 
+// A list of ints built straight from the vector: the step loop reads these every step, so skip
+// pybind11's generic caster.
+py::list IdList(const std::vector<int64_t>& ids) {
+  py::list out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PyObject* v = PyLong_FromLongLong(ids[i]);
+    if (v == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
+  }
+  return out;
+}
+
+// Tokens from Python: a list or tuple of exact ints is read item by item without pybind11's generic
+// sequence caster (prompts are thousands of tokens); anything else goes through that caster.
+std::vector<int> TokensFrom(const py::handle& seq, const char* what) {
+  PyObject* o = seq.ptr();
+  if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    PyObject** items = PySequence_Fast_ITEMS(o);
+    std::vector<int> out(static_cast<size_t>(n));
+    Py_ssize_t i = 0;
+    for (; i < n; ++i) {
+      if (!PyLong_CheckExact(items[i])) break;
+      int overflow = 0;
+      const long v = PyLong_AsLongAndOverflow(items[i], &overflow);
+      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) break;
+      out[static_cast<size_t>(i)] = static_cast<int>(v);
+    }
+    if (i == n) return out;
+  }
+  try {
+    return seq.cast<std::vector<int>>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(what) + " must be a sequence of ints (32-bit)");
+  }
+}
+
 py::list PairList(const std::vector<std::pair<int64_t, int64_t>>& pairs, bool as_tuples) {
   py::list out;
   for (const auto& [a, b] : pairs) {
@@ -194,21 +231,21 @@ py::dict StepResultDict(const StepResult& r) {
   py::dict d;
   d["step"] = r.step;
   d["prefill"] = PairList(r.prefill, false);
-  d["decode"] = py::cast(r.decode);
-  d["swapped_out"] = py::cast(r.swapped_out);
-  d["swapped_in"] = py::cast(r.swapped_in);
-  d["recomputed"] = py::cast(r.recomputed);
-  d["finished"] = py::cast(r.finished);
-  d["timed_out"] = py::cast(r.timed_out);
-  d["waiting"] = py::cast(r.waiting);
-  d["running"] = py::cast(r.running);
-  d["swapped"] = py::cast(r.swapped);
+  d["decode"] = IdList(r.decode);
+  d["swapped_out"] = IdList(r.swapped_out);
+  d["swapped_in"] = IdList(r.swapped_in);
+  d["recomputed"] = IdList(r.recomputed);
+  d["finished"] = IdList(r.finished);
+  d["timed_out"] = IdList(r.timed_out);
+  d["waiting"] = IdList(r.waiting);
+  d["running"] = IdList(r.running);
+  d["swapped"] = IdList(r.swapped);
   d["prefix_hit_tokens"] = PairDict(r.prefix_hit_tokens);
   d["usable_blocks"] = r.usable_blocks;
-  d["swapin_merged"] = py::cast(r.swapin_merged);
-  d["swapout_merged"] = py::cast(r.swapout_merged);
+  d["swapin_merged"] = IdList(r.swapin_merged);
+  d["swapout_merged"] = IdList(r.swapout_merged);
   d["reusable_blocks"] = r.reusable_blocks;
-  d["rejected"] = py::cast(r.rejected);
+  d["rejected"] = IdList(r.rejected);
   return d;
 }
 
@@ -382,23 +419,35 @@ void BindScheduler(py::module_& m) {
       .def_property_readonly(
           "prefill", [](const StepResult& r) { return PairList(r.prefill, true); },
           "(req_id, tokens computed this step) for each prefill.")
-      .def_readonly("decode", &StepResult::decode, "Requests that decoded one token.")
-      .def_readonly("swapped_out", &StepResult::swapped_out, "Swap-outs started this step.")
-      .def_readonly("swapped_in", &StepResult::swapped_in, "Swap-ins started this step.")
-      .def_readonly("recomputed", &StepResult::recomputed, "Requests sent back to the waiting queue.")
-      .def_readonly("finished", &StepResult::finished, "Requests that finished.")
-      .def_readonly("timed_out", &StepResult::timed_out, "Requests stopped by the waiting timeout.")
-      .def_readonly("waiting", &StepResult::waiting, "The waiting queue after the step.")
-      .def_readonly("running", &StepResult::running, "The decoding queue after the step.")
-      .def_readonly("swapped", &StepResult::swapped, "Swapped (or swapping) requests after the step.")
+      .def_property_readonly(
+          "decode", [](const StepResult& r) { return IdList(r.decode); }, "Requests that decoded one token.")
+      .def_property_readonly(
+          "swapped_out", [](const StepResult& r) { return IdList(r.swapped_out); }, "Swap-outs started this step.")
+      .def_property_readonly(
+          "swapped_in", [](const StepResult& r) { return IdList(r.swapped_in); }, "Swap-ins started this step.")
+      .def_property_readonly(
+          "recomputed", [](const StepResult& r) { return IdList(r.recomputed); }, "Requests sent back to the waiting queue.")
+      .def_property_readonly(
+          "finished", [](const StepResult& r) { return IdList(r.finished); }, "Requests that finished.")
+      .def_property_readonly(
+          "timed_out", [](const StepResult& r) { return IdList(r.timed_out); }, "Requests stopped by the waiting timeout.")
+      .def_property_readonly(
+          "waiting", [](const StepResult& r) { return IdList(r.waiting); }, "The waiting queue after the step.")
+      .def_property_readonly(
+          "running", [](const StepResult& r) { return IdList(r.running); }, "The decoding queue after the step.")
+      .def_property_readonly(
+          "swapped", [](const StepResult& r) { return IdList(r.swapped); }, "Swapped (or swapping) requests after the step.")
       .def_property_readonly(
           "prefix_hit_tokens", [](const StepResult& r) { return PairDict(r.prefix_hit_tokens); },
           "{req_id: tokens found in the prefix cache}.")
       .def_readonly("usable_blocks", &StepResult::usable_blocks, "Usable device blocks after the step.")
-      .def_readonly("swapin_merged", &StepResult::swapin_merged, "Swap-ins merged this step.")
-      .def_readonly("swapout_merged", &StepResult::swapout_merged, "Swap-outs merged this step.")
+      .def_property_readonly(
+          "swapin_merged", [](const StepResult& r) { return IdList(r.swapin_merged); }, "Swap-ins merged this step.")
+      .def_property_readonly(
+          "swapout_merged", [](const StepResult& r) { return IdList(r.swapout_merged); }, "Swap-outs merged this step.")
       .def_readonly("reusable_blocks", &StepResult::reusable_blocks, "Reusable device blocks after the step.")
-      .def_readonly("rejected", &StepResult::rejected, "Requests refused at merge: the waiting queue was full.")
+      .def_property_readonly(
+          "rejected", [](const StepResult& r) { return IdList(r.rejected); }, "Requests refused at merge: the waiting queue was full.")
       .def("to_dict", &StepResultDict, "A JSON-ready dict equal to the reference's to_dict().")
       .def(
           "__eq__",
@@ -418,10 +467,11 @@ void BindScheduler(py::module_& m) {
            py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
       .def(
           "add_request",
-          [](S& self, int64_t req_id, std::vector<int> prompt_tokens, int64_t max_new_tokens,
-             const std::optional<std::vector<int>>& output_tokens) {
-            self.AddRequest(req_id, std::move(prompt_tokens), max_new_tokens,
-                            output_tokens.value_or(std::vector<int>{}));
+          [](S& self, int64_t req_id, const py::handle& prompt_tokens, int64_t max_new_tokens,
+             const py::handle& output_tokens) {
+            self.AddRequest(req_id, TokensFrom(prompt_tokens, "add_request: prompt_tokens"), max_new_tokens,
+                            output_tokens.is_none() ? std::vector<int>{}
+                                                    : TokensFrom(output_tokens, "add_request: output_tokens"));
           },
           py::arg("req_id"), py::arg("prompt_tokens"), py::arg("max_new_tokens"), py::arg("output_tokens") = py::none(),
           "Queue a request for the next step (BatchScheduler::EnqueueWaitingBufferQueue). output_tokens, if "
