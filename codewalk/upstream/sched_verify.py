@@ -454,7 +454,6 @@ def verify_schedulers(real: Any, core: Any, workloads: int = 200, seed: int = 0,
     """`workloads` small random workloads (shrunk on divergence) plus `serving` serving-scale ones
     (default: `serving_count(workloads)`), real scheduler against the core."""
     rep = SchedReport()
-    rep.serving = verify_serving(real, core, serving_count(workloads) if serving is None else serving, seed)
     rng = random.Random(seed)
     shrunk_kinds: dict[tuple[str, str], Divergence] = {}
     for i in range(workloads):
@@ -490,4 +489,5 @@ def verify_schedulers(real: Any, core: Any, workloads: int = 200, seed: int = 0,
                 rep.divergences.append(d)
         if progress:
             progress(i + 1)
+    rep.serving = verify_serving(real, core, serving_count(workloads) if serving is None else serving, seed)
     return rep
