@@ -27,7 +27,8 @@ PROBE = r"""
 #include <string>
 #include <utility>
 #include <vector>
-// Reads cases "mode n k1 .. kn" (mode: sort | partial); prints the original indices in sorted order.
+// Reads cases "mode n k1 .. kn" (mode: sort | partial); prints the original indices in sorted order,
+// then every comparison made, in order, as pairs of original indices.
 int main() {
   std::string mode;
   while (std::cin >> mode) {
@@ -35,10 +36,16 @@ int main() {
     std::cin >> n;
     std::vector<std::pair<size_t, size_t>> v(n);
     for (size_t i = 0; i < n; ++i) { std::cin >> v[i].first; v[i].second = i; }
-    auto longest_first = [](const auto& a, const auto& b) { return a.first > b.first; };
+    std::vector<std::pair<size_t, size_t>> seen;  // every comparison, as (original index, original index)
+    auto longest_first = [&seen](const auto& a, const auto& b) {
+      seen.emplace_back(a.second, b.second);
+      return a.first > b.first;
+    };
     if (mode == "sort") std::sort(v.begin(), v.end(), longest_first);
     else std::partial_sort(v.begin(), v.end(), v.end(), longest_first);
     for (const auto& p : v) std::cout << p.second << ' ';
+    std::cout << '\n';
+    for (const auto& c : seen) std::cout << c.first << ' ' << c.second << ' ';
     std::cout << '\n';
   }
 }
@@ -56,20 +63,35 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d / "probe"
 
 
-def _libstdcxx(probe: Path, cases: list[tuple[str, list[int]]]) -> list[list[int]]:
+def _run_probe(probe: Path, cases: list[tuple[str, list[int]]]) -> list[tuple[list[int], list[int]]]:
     text = "".join(f"{mode} {len(keys)} {' '.join(map(str, keys))}\n" for mode, keys in cases)
     out = subprocess.run([str(probe)], input=text, capture_output=True, text=True, check=True).stdout
-    return [[int(x) for x in line.split()] for line in out.splitlines()]
+    lines = [[int(x) for x in line.split()] for line in out.splitlines()]
+    return list(zip(lines[0::2], lines[1::2]))
 
 
-def _ours(mode: str, keys: list[int]) -> list[int]:
+def _libstdcxx(probe: Path, cases: list[tuple[str, list[int]]]) -> list[list[int]]:
+    return [perm for perm, _ in _run_probe(probe, cases)]
+
+
+def _sorted_with_log(mode: str, keys: list[int]) -> tuple[list[int], list[int]]:
+    """Our permutation, and every comparison made (flattened pairs of original indices)."""
     pairs = [(k, i) for i, k in enumerate(keys)]
-    less = lambda a, b: a[0] > b[0]  # noqa: E731 - BalanceReqs' comparator
+    seen: list[int] = []
+
+    def less(a: tuple[int, int], b: tuple[int, int]) -> bool:  # BalanceReqs' comparator
+        seen.extend((a[1], b[1]))
+        return a[0] > b[0]
+
     if mode == "sort":
         std_sort(pairs, less)
     else:
         ref_introsort._partial_sort(pairs, 0, len(pairs), len(pairs), less)
-    return [i for _, i in pairs]
+    return [i for _, i in pairs], seen
+
+
+def _ours(mode: str, keys: list[int]) -> list[int]:
+    return _sorted_with_log(mode, keys)[0]
 
 
 def test_tie_permutation_matches_libstdcxx(probe: Path) -> None:
@@ -82,9 +104,10 @@ def test_tie_permutation_matches_libstdcxx(probe: Path) -> None:
     cases.append(("sort", list(range(300))))  # ascending: the worst case for longest-first
     cases.append(("sort", list(range(300, 0, -1))))
     cases.append(("sort", [7] * 200))
-    expected = _libstdcxx(probe, cases)
+    expected = _run_probe(probe, cases)
     for (mode, keys), want in zip(cases, expected):
-        assert _ours(mode, keys) == want, (mode, keys)
+        # The same permutation, from the same comparisons made in the same order.
+        assert _sorted_with_log(mode, keys) == want, (mode, keys)
 
 
 def test_ties_are_not_arrival_order(probe: Path) -> None:
