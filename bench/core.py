@@ -192,18 +192,20 @@ def scheduler_summary(results: list[Any], stats: dict[str, int]) -> str:
 
 
 def timed(runs: list[Callable[[], Any]], repeats: int) -> list[float]:
-    """Median wall seconds of each run over `repeats` rounds. The runs alternate within a round, so
-    load from other processes falls on both alike; the cyclic GC is off while a run is timed (as
-    timeit does: its pauses depend on everything else alive in the process, not on the code measured)."""
+    """Median CPU seconds of each run over `repeats` rounds. CPU time, not wall time: both runs are
+    single-threaded, and on a shared machine wall time mostly measures the other processes. The runs
+    alternate within a round, so what load remains (caches, memory bandwidth) falls on both alike;
+    the cyclic GC is off while a run is timed (as timeit does: its pauses depend on everything else
+    alive in the process, not on the code measured)."""
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
         for fn, out in zip(runs, times):
             gc.collect()
             gc.disable()
             try:
-                start = time.perf_counter()
+                start = time.process_time()
                 fn()
-                out.append(time.perf_counter() - start)
+                out.append(time.process_time() - start)
             finally:
                 gc.enable()
     return [statistics.median(t) for t in times]
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     bs = args.block_size
     trace = serving_trace(random.Random(args.seed + 1), args.requests, bs)
     ops = cache_trace(random.Random(args.seed), args.requests, bs)
-    print(f"{args.requests} requests, block size {bs}, median of {args.repeats} runs")
+    print(f"{args.requests} requests, block size {bs}, median CPU time of {args.repeats} runs")
     print(f"{'workload':<10} {'ops':>8} {'C++ ops/s':>12} {'Python ops/s':>13} {'ratio':>7}")
 
     # Headline: Scheduler.step() on the serving trace. Results are compared as to_dict() after
