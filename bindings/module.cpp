@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <string>
@@ -169,12 +170,32 @@ py::dict SnapshotDict(const CacheSnapshot& s) {
   return d;
 }
 
+// Request ids 0..kInternedIds-1 as shared int objects, as CPython shares -5..256: a step's waiting list
+// can hold thousands of ids, read every step, and making a new int for each costs more than the step.
+// Bounded (at most kInternedIds objects), made on first use, kept for the life of the process.
+constexpr int64_t kInternedIds = int64_t{1} << 16;
+
+PyObject* IdObject(int64_t id) {
+  if (id < 0 || id >= kInternedIds) return PyLong_FromLongLong(id);
+  static std::vector<PyObject*> interned;
+  if (static_cast<size_t>(id) >= interned.size()) {
+    interned.resize(std::min<size_t>(static_cast<size_t>(kInternedIds), 2 * static_cast<size_t>(id) + 64), nullptr);
+  }
+  PyObject*& obj = interned[static_cast<size_t>(id)];
+  if (obj == nullptr) {
+    obj = PyLong_FromLongLong(id);
+    if (obj == nullptr) return nullptr;
+  }
+  Py_INCREF(obj);
+  return obj;
+}
+
 // A list of ints built straight from the vector: the step loop reads these every step, so skip
 // pybind11's generic caster.
 py::list IdList(const std::vector<int64_t>& ids) {
   py::list out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* v = PyLong_FromLongLong(ids[i]);
+    PyObject* v = IdObject(ids[i]);
     if (v == nullptr) throw py::error_already_set();
     PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
   }
