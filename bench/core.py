@@ -1,10 +1,12 @@
 """Speed of the C++ core against the Python reference, on the same long random traces.
 
-Two workloads, each run through both implementations in this one process:
+Three workloads, each run through both implementations in this one process:
   scheduler  (the headline) a chat-serving trace through Scheduler.step(): 3000 requests on 12 shared
              system prompts of 256-1536 tokens plus 16-512 private tokens, 3000 device blocks, batch
              128, split-fuse 2048, swap preemption. It prints what the trace exercised (prefix hits,
              evicted blocks, swaps) so a reader can see the pool is under pressure;
+  step-loop  the same trace driven as a user's test drives it: a Python loop that adds each step's
+             arrivals, calls step() and reads every field of every StepResult;
   cache      one Python call per PrefixCacheManager operation (lookups, allocations, token updates,
              finishes, evictions, swaps) on small requests: the C++ side mostly measures pybind11
              converting token and block-id lists, so expect a small ratio there.
@@ -143,6 +145,27 @@ def replay_scheduler(mod: Any, trace: list[tuple[int, list[int], int]], block_si
     return results
 
 
+STEP_FIELDS = ("step", "prefill", "decode", "swapped_out", "swapped_in", "recomputed", "finished", "timed_out",
+               "waiting", "running", "swapped", "prefix_hit_tokens", "usable_blocks", "swapin_merged",
+               "swapout_merged", "reusable_blocks", "rejected")
+
+
+def step_loop(mod: Any, trace: list[tuple[int, list[int], int]], block_size: int) -> list[Any]:
+    """A user's test loop: add the step's arrivals, step, read every field of the StepResult in
+    Python (each crossing paid, nothing batched). Returns a digest per step to compare engines."""
+    s = mod.Scheduler(mod.SchedulerConfig(block_size=block_size, **SERVING))
+    digest: list[Any] = []
+    i = 0
+    while i < len(trace) or s.has_work():
+        while i < len(trace) and trace[i][0] <= s.step_count:
+            s.add_request(i, trace[i][1], trace[i][2])
+            i += 1
+        r = s.step()
+        fields = [getattr(r, name) for name in STEP_FIELDS]
+        digest.append((len(fields[8]), len(fields[9]), fields[1][:1], fields[12]))
+    return digest
+
+
 def _count_evictions(cache: Any, stats: dict[str, int]) -> None:
     inner = cache.free_cached_blocks
 
@@ -169,18 +192,20 @@ def scheduler_summary(results: list[Any], stats: dict[str, int]) -> str:
 
 
 def timed(runs: list[Callable[[], Any]], repeats: int) -> list[float]:
-    """Median wall seconds of each run over `repeats` rounds. The runs alternate within a round, so
-    load from other processes falls on both alike; the cyclic GC is off while a run is timed (as
-    timeit does: its pauses depend on everything else alive in the process, not on the code measured)."""
+    """Median CPU seconds of each run over `repeats` rounds. CPU time, not wall time: both runs are
+    single-threaded, and on a shared machine wall time mostly measures the other processes. The runs
+    alternate within a round, so what load remains (caches, memory bandwidth) falls on both alike;
+    the cyclic GC is off while a run is timed (as timeit does: its pauses depend on everything else
+    alive in the process, not on the code measured)."""
     times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeats):
         for fn, out in zip(runs, times):
             gc.collect()
             gc.disable()
             try:
-                start = time.perf_counter()
+                start = time.process_time()
                 fn()
-                out.append(time.perf_counter() - start)
+                out.append(time.process_time() - start)
             finally:
                 gc.enable()
     return [statistics.median(t) for t in times]
@@ -196,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     bs = args.block_size
     trace = serving_trace(random.Random(args.seed + 1), args.requests, bs)
     ops = cache_trace(random.Random(args.seed), args.requests, bs)
-    print(f"{args.requests} requests, block size {bs}, median of {args.repeats} runs")
+    print(f"{args.requests} requests, block size {bs}, median CPU time of {args.repeats} runs")
     print(f"{'workload':<10} {'ops':>8} {'C++ ops/s':>12} {'Python ops/s':>13} {'ratio':>7}")
 
     # Headline: Scheduler.step() on the serving trace. Results are compared as to_dict() after
@@ -213,7 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     report("scheduler", steps, t_cpp, t_ref, "steps; identical results")
     print(summary)
 
-    # Second line: one Python call per cache operation, so the C++ side mostly measures the
+    # Second line: the same trace in a user's Python loop -- add arrivals, step, read every field.
+    a, b = step_loop(cpp, trace, bs), step_loop(ref, trace, bs)
+    if not same("step-loop", "step", a, b):
+        return 1
+    del a, b
+    t_cpp, t_ref = timed([lambda: step_loop(cpp, trace, bs), lambda: step_loop(ref, trace, bs)], args.repeats)
+    report("step-loop", steps, t_cpp, t_ref, "steps; add_request + step() + every StepResult field read in Python")
+
+    # Third line: one Python call per cache operation, so the C++ side mostly measures the
     # pybind11 conversion of token lists and block-id lists, not the cache work itself.
     a, b = replay_cache(cpp, ops, bs), replay_cache(ref, ops, bs)
     if not same("cache", "call", a, b):

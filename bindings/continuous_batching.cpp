@@ -148,14 +148,21 @@ void ContinuousBatchingStrategy::BalanceWaitingReqs() {
   if (buffer_.size() == 1) {
     pending_.push_back(std::move(buffer_.front()));
   } else if (!buffer_.empty()) {
-    // Upstream lists arrivals before leftovers and uses an unstable std::sort; ties keep that order here.
-    buffer_.insert(buffer_.end(), pending_.begin(), pending_.end());
+    // BalanceReqsAlgo::BalanceReqs: (tokens, request) pairs, arrivals before leftovers, sorted with
+    // std::sort and its comparator -- unstable, so ties come out in libstdc++'s introsort order. The
+    // pairs hold an index instead of the request: std::sort's steps depend only on the comparisons,
+    // so the permutation is the same, and the hundreds of moves per step copy 16 trivial bytes.
     auto remaining = [](const RequestPtr& q) {
-      return std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num);
+      return static_cast<size_t>(
+          std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num));
     };
-    std::stable_sort(buffer_.begin(), buffer_.end(),
-                     [&](const RequestPtr& a, const RequestPtr& b) { return remaining(a) > remaining(b); });
-    pending_.swap(buffer_);
+    buffer_.insert(buffer_.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+    pending_.clear();
+    balance_pairs_.clear();
+    for (size_t i = 0; i < buffer_.size(); ++i) balance_pairs_.emplace_back(remaining(buffer_[i]), i);
+    std::sort(balance_pairs_.begin(), balance_pairs_.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& p : balance_pairs_) pending_.push_back(std::move(buffer_[p.second]));
   }
   buffer_.clear();
 }

@@ -105,6 +105,7 @@ class ContinuousBatchingStrategy {
   int64_t step_count_ = 0;
   std::vector<RequestPtr> buffer_;   // BatchScheduler::waiting_reqs_: arrivals since the last step
   std::vector<RequestPtr> pending_;  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged
+  std::vector<std::pair<size_t, size_t>> balance_pairs_;  // BalanceWaitingReqs' scratch: (tokens, index)
   std::vector<RequestPtr> waiting_queue_;
   std::vector<RequestPtr> decoding_queue_;
   std::map<int64_t, RequestPtr> swapped_queue_;  // visited in req_id order, as upstream's std::map

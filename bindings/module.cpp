@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <string>
@@ -120,6 +121,7 @@ SchedulerConfig SchedulerConfigFrom(const py::object& obj) {
   c.launch_block_threshold = py::float_(obj.attr("launch_block_threshold")).cast<double>();
   c.swapin_block_threshold = py::float_(obj.attr("swapin_block_threshold")).cast<double>();
   c.fix_upstream_bugs = py::bool_(py::getattr(obj, "fix_upstream_bugs", py::bool_(false)));
+  c.swapout_block_threshold = py::float_(py::getattr(obj, "swapout_block_threshold", py::float_(1.0))).cast<double>();
   return c;
 }
 
@@ -168,6 +170,63 @@ py::dict SnapshotDict(const CacheSnapshot& s) {
   return d;
 }
 
+// Request ids 0..kInternedIds-1 as shared int objects, as CPython shares -5..256: a step's waiting list
+// can hold thousands of ids, read every step, and making a new int for each costs more than the step.
+// Bounded (at most kInternedIds objects), made on first use, kept for the life of the process.
+constexpr int64_t kInternedIds = int64_t{1} << 16;
+
+PyObject* IdObject(int64_t id) {
+  if (id < 0 || id >= kInternedIds) return PyLong_FromLongLong(id);
+  static std::vector<PyObject*> interned;
+  if (static_cast<size_t>(id) >= interned.size()) {
+    interned.resize(std::min<size_t>(static_cast<size_t>(kInternedIds), 2 * static_cast<size_t>(id) + 64), nullptr);
+  }
+  PyObject*& obj = interned[static_cast<size_t>(id)];
+  if (obj == nullptr) {
+    obj = PyLong_FromLongLong(id);
+    if (obj == nullptr) return nullptr;
+  }
+  Py_INCREF(obj);
+  return obj;
+}
+
+// A list of ints built straight from the vector: the step loop reads these every step, so skip
+// pybind11's generic caster.
+py::list IdList(const std::vector<int64_t>& ids) {
+  py::list out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    PyObject* v = IdObject(ids[i]);
+    if (v == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
+  }
+  return out;
+}
+
+// Tokens from Python: a list or tuple of exact ints is read item by item without pybind11's generic
+// sequence caster (prompts are thousands of tokens); anything else goes through that caster.
+std::vector<int> TokensFrom(const py::handle& seq, const char* what) {
+  PyObject* o = seq.ptr();
+  if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    PyObject** items = PySequence_Fast_ITEMS(o);
+    std::vector<int> out(static_cast<size_t>(n));
+    Py_ssize_t i = 0;
+    for (; i < n; ++i) {
+      if (!PyLong_CheckExact(items[i])) break;
+      int overflow = 0;
+      const long v = PyLong_AsLongAndOverflow(items[i], &overflow);
+      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) break;
+      out[static_cast<size_t>(i)] = static_cast<int>(v);
+    }
+    if (i == n) return out;
+  }
+  try {
+    return seq.cast<std::vector<int>>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(what) + " must be a sequence of ints (32-bit)");
+  }
+}
+
 py::list PairList(const std::vector<std::pair<int64_t, int64_t>>& pairs, bool as_tuples) {
   py::list out;
   for (const auto& [a, b] : pairs) {
@@ -193,21 +252,21 @@ py::dict StepResultDict(const StepResult& r) {
   py::dict d;
   d["step"] = r.step;
   d["prefill"] = PairList(r.prefill, false);
-  d["decode"] = py::cast(r.decode);
-  d["swapped_out"] = py::cast(r.swapped_out);
-  d["swapped_in"] = py::cast(r.swapped_in);
-  d["recomputed"] = py::cast(r.recomputed);
-  d["finished"] = py::cast(r.finished);
-  d["timed_out"] = py::cast(r.timed_out);
-  d["waiting"] = py::cast(r.waiting);
-  d["running"] = py::cast(r.running);
-  d["swapped"] = py::cast(r.swapped);
+  d["decode"] = IdList(r.decode);
+  d["swapped_out"] = IdList(r.swapped_out);
+  d["swapped_in"] = IdList(r.swapped_in);
+  d["recomputed"] = IdList(r.recomputed);
+  d["finished"] = IdList(r.finished);
+  d["timed_out"] = IdList(r.timed_out);
+  d["waiting"] = IdList(r.waiting);
+  d["running"] = IdList(r.running);
+  d["swapped"] = IdList(r.swapped);
   d["prefix_hit_tokens"] = PairDict(r.prefix_hit_tokens);
   d["usable_blocks"] = r.usable_blocks;
-  d["swapin_merged"] = py::cast(r.swapin_merged);
-  d["swapout_merged"] = py::cast(r.swapout_merged);
+  d["swapin_merged"] = IdList(r.swapin_merged);
+  d["swapout_merged"] = IdList(r.swapout_merged);
   d["reusable_blocks"] = r.reusable_blocks;
-  d["rejected"] = py::cast(r.rejected);
+  d["rejected"] = IdList(r.rejected);
   return d;
 }
 
@@ -253,20 +312,20 @@ void BindConfigs(py::module_& m) {
                        int64_t max_step_token_num, int64_t split_fuse_token_num, std::string preempt_mode,
                        bool enable_prefix_caching, std::optional<int64_t> waiting_timeout_steps,
                        std::optional<int64_t> max_waiting_queue_len, double launch_block_threshold,
-                       double swapin_block_threshold, bool fix_upstream_bugs) {
+                       double swapin_block_threshold, bool fix_upstream_bugs, double swapout_block_threshold) {
              return SchedulerConfig{block_size,           device_blocks,          host_blocks,
                                     max_batch_size,       max_step_token_num,     split_fuse_token_num,
                                     std::move(preempt_mode), enable_prefix_caching, waiting_timeout_steps,
                                     max_waiting_queue_len, launch_block_threshold, swapin_block_threshold,
-                                    fix_upstream_bugs};
+                                    fix_upstream_bugs,    swapout_block_threshold};
            }),
            py::arg("block_size") = 16, py::arg("device_blocks") = 100, py::arg("host_blocks") = 100,
            py::arg("max_batch_size") = 8, py::arg("max_step_token_num") = 4096, py::arg("split_fuse_token_num") = 0,
            py::arg("preempt_mode") = "swap", py::arg("enable_prefix_caching") = true,
-           py::arg("waiting_timeout_steps") = py::none(), py::arg("max_waiting_queue_len") = py::none(),
-           py::arg("launch_block_threshold") = 0.0, py::arg("swapin_block_threshold") = 0.0,
-           py::arg("fix_upstream_bugs") = false,
-           "Build a config; values are checked when a Scheduler is built from it.")
+           py::arg("waiting_timeout_steps") = 600000, py::arg("max_waiting_queue_len") = 256,
+           py::arg("launch_block_threshold") = 2.0, py::arg("swapin_block_threshold") = 2.0,
+           py::arg("fix_upstream_bugs") = false, py::arg("swapout_block_threshold") = 1.0,
+           "Build a config with KsanaLLM's defaults; values are checked when a Scheduler is built from it.")
       .def_readwrite("block_size", &SchedulerConfig::block_size, "Tokens per block.")
       .def_readwrite("device_blocks", &SchedulerConfig::device_blocks, "Device blocks in the pool.")
       .def_readwrite("host_blocks", &SchedulerConfig::host_blocks, "Host blocks available to swap-out.")
@@ -286,6 +345,8 @@ void BindConfigs(py::module_& m) {
                      "Blocks kept free per running request before swapping one in.")
       .def_readwrite("fix_upstream_bugs", &SchedulerConfig::fix_upstream_bugs,
                      "Correct KsanaLLM's known bookkeeping bugs instead of reproducing them.")
+      .def_readwrite("swapout_block_threshold", &SchedulerConfig::swapout_block_threshold,
+                     "KsanaLLM's swapout_block_threshold: configured, read by no scheduler code.")
       .def("cache_config", &SchedulerConfig::GetCacheConfig, "The cache manager's share of this configuration.")
       .def("__repr__", [](const SchedulerConfig& c) {
         return "SchedulerConfig(block_size=" + std::to_string(c.block_size) +
@@ -298,7 +359,8 @@ void BindConfigs(py::module_& m) {
                ", max_waiting_queue_len=" + OptRepr(c.max_waiting_queue_len) +
                ", launch_block_threshold=" + Repr(c.launch_block_threshold) +
                ", swapin_block_threshold=" + Repr(c.swapin_block_threshold) +
-               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) + ")";
+               ", fix_upstream_bugs=" + BoolRepr(c.fix_upstream_bugs) +
+               ", swapout_block_threshold=" + Repr(c.swapout_block_threshold) + ")";
       });
 }
 
@@ -378,23 +440,35 @@ void BindScheduler(py::module_& m) {
       .def_property_readonly(
           "prefill", [](const StepResult& r) { return PairList(r.prefill, true); },
           "(req_id, tokens computed this step) for each prefill.")
-      .def_readonly("decode", &StepResult::decode, "Requests that decoded one token.")
-      .def_readonly("swapped_out", &StepResult::swapped_out, "Swap-outs started this step.")
-      .def_readonly("swapped_in", &StepResult::swapped_in, "Swap-ins started this step.")
-      .def_readonly("recomputed", &StepResult::recomputed, "Requests sent back to the waiting queue.")
-      .def_readonly("finished", &StepResult::finished, "Requests that finished.")
-      .def_readonly("timed_out", &StepResult::timed_out, "Requests stopped by the waiting timeout.")
-      .def_readonly("waiting", &StepResult::waiting, "The waiting queue after the step.")
-      .def_readonly("running", &StepResult::running, "The decoding queue after the step.")
-      .def_readonly("swapped", &StepResult::swapped, "Swapped (or swapping) requests after the step.")
+      .def_property_readonly(
+          "decode", [](const StepResult& r) { return IdList(r.decode); }, "Requests that decoded one token.")
+      .def_property_readonly(
+          "swapped_out", [](const StepResult& r) { return IdList(r.swapped_out); }, "Swap-outs started this step.")
+      .def_property_readonly(
+          "swapped_in", [](const StepResult& r) { return IdList(r.swapped_in); }, "Swap-ins started this step.")
+      .def_property_readonly(
+          "recomputed", [](const StepResult& r) { return IdList(r.recomputed); }, "Requests sent back to the waiting queue.")
+      .def_property_readonly(
+          "finished", [](const StepResult& r) { return IdList(r.finished); }, "Requests that finished.")
+      .def_property_readonly(
+          "timed_out", [](const StepResult& r) { return IdList(r.timed_out); }, "Requests stopped by the waiting timeout.")
+      .def_property_readonly(
+          "waiting", [](const StepResult& r) { return IdList(r.waiting); }, "The waiting queue after the step.")
+      .def_property_readonly(
+          "running", [](const StepResult& r) { return IdList(r.running); }, "The decoding queue after the step.")
+      .def_property_readonly(
+          "swapped", [](const StepResult& r) { return IdList(r.swapped); }, "Swapped (or swapping) requests after the step.")
       .def_property_readonly(
           "prefix_hit_tokens", [](const StepResult& r) { return PairDict(r.prefix_hit_tokens); },
           "{req_id: tokens found in the prefix cache}.")
       .def_readonly("usable_blocks", &StepResult::usable_blocks, "Usable device blocks after the step.")
-      .def_readonly("swapin_merged", &StepResult::swapin_merged, "Swap-ins merged this step.")
-      .def_readonly("swapout_merged", &StepResult::swapout_merged, "Swap-outs merged this step.")
+      .def_property_readonly(
+          "swapin_merged", [](const StepResult& r) { return IdList(r.swapin_merged); }, "Swap-ins merged this step.")
+      .def_property_readonly(
+          "swapout_merged", [](const StepResult& r) { return IdList(r.swapout_merged); }, "Swap-outs merged this step.")
       .def_readonly("reusable_blocks", &StepResult::reusable_blocks, "Reusable device blocks after the step.")
-      .def_readonly("rejected", &StepResult::rejected, "Requests refused at merge: the waiting queue was full.")
+      .def_property_readonly(
+          "rejected", [](const StepResult& r) { return IdList(r.rejected); }, "Requests refused at merge: the waiting queue was full.")
       .def("to_dict", &StepResultDict, "A JSON-ready dict equal to the reference's to_dict().")
       .def(
           "__eq__",
@@ -414,10 +488,11 @@ void BindScheduler(py::module_& m) {
            py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
       .def(
           "add_request",
-          [](S& self, int64_t req_id, std::vector<int> prompt_tokens, int64_t max_new_tokens,
-             const std::optional<std::vector<int>>& output_tokens) {
-            self.AddRequest(req_id, std::move(prompt_tokens), max_new_tokens,
-                            output_tokens.value_or(std::vector<int>{}));
+          [](S& self, int64_t req_id, const py::handle& prompt_tokens, int64_t max_new_tokens,
+             const py::handle& output_tokens) {
+            self.AddRequest(req_id, TokensFrom(prompt_tokens, "add_request: prompt_tokens"), max_new_tokens,
+                            output_tokens.is_none() ? std::vector<int>{}
+                                                    : TokensFrom(output_tokens, "add_request: output_tokens"));
           },
           py::arg("req_id"), py::arg("prompt_tokens"), py::arg("max_new_tokens"), py::arg("output_tokens") = py::none(),
           "Queue a request for the next step (BatchScheduler::EnqueueWaitingBufferQueue). output_tokens, if "
@@ -476,7 +551,7 @@ py::dict VllmSnapshotDict(const ksana_llm::VllmSnapshot& s) {
     rd["num_cached_blocks"] = r.num_cached_blocks;
     rd["num_computed_tokens"] = r.num_computed_tokens;
     rd["num_tokens"] = r.num_tokens;
-    requests[py::int_(r.req_id)] = rd;
+    requests[std::visit([](const auto& id) { return py::object(py::cast(id)); }, r.req_id)] = rd;
   }
   py::dict d;
   d["block_size"] = s.block_size;
@@ -547,7 +622,7 @@ const std::vector<PyObject*>& VllmOpNames() {
 struct VllmParsedOp {
   VllmOp op;
   bool full = false;
-  int64_t req = 0;
+  ksana_llm::VllmRequestId req;
   int64_t num_new = 0;
   PyObject* tokens = nullptr;  // borrowed from the trace: a list or tuple, of which the first ntok items
   int64_t ntok = 0;
@@ -574,6 +649,24 @@ bool ExactInt64(PyObject* o, int64_t* out) {
     return false;
   }
   *out = static_cast<int64_t>(v);
+  return true;
+}
+
+// vLLM's request ids: a str (vLLM's own type) or an exact int in 64 bits.
+bool RequestId(PyObject* o, ksana_llm::VllmRequestId* out) {
+  if (PyUnicode_Check(o)) {
+    Py_ssize_t n = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(o, &n);
+    if (utf8 == nullptr) {  // lone surrogates: not encodable
+      PyErr_Clear();
+      return false;
+    }
+    *out = std::string(utf8, static_cast<size_t>(n));
+    return true;
+  }
+  int64_t v = 0;
+  if (!ExactInt64(o, &v)) return false;
+  *out = v;
   return true;
 }
 
@@ -633,8 +726,8 @@ class VllmReplay {
       }
       VllmParsedOp p;
       p.op = spec.op;
-      if (nargs >= 1 && !ExactInt64(PyTuple_GET_ITEM(o, 1), &p.req)) {
-        ReplayShapeError(idx, std::string(spec.name) + ": req_id must be an int (64-bit)");
+      if (nargs >= 1 && !RequestId(PyTuple_GET_ITEM(o, 1), &p.req)) {
+        ReplayShapeError(idx, std::string(spec.name) + ": req_id must be a str or an int (64-bit)");
       }
       if (spec.op == VllmOp::kGetComputedBlocks || spec.op == VllmOp::kAllocateSlots) {
         p.tokens = PyTuple_GET_ITEM(o, 2);
@@ -684,7 +777,7 @@ class VllmReplay {
   }
 
   // The op's token list as ints, in the request's shadow; false if an item is not an int in 32 bits.
-  bool Convert(int64_t req, PyObject* seq, size_t n, VllmTokenShadow*& out) {
+  bool Convert(const ksana_llm::VllmRequestId& req, PyObject* seq, size_t n, VllmTokenShadow*& out) {
     auto it = shadows_.find(req);
     if (it == shadows_.end()) {
       it = shadows_.emplace(req, TakeShadow()).first;
@@ -743,7 +836,7 @@ class VllmReplay {
     return sh;
   }
 
-  void DropShadow(int64_t req) {
+  void DropShadow(const ksana_llm::VllmRequestId& req) {
     auto it = shadows_.find(req);
     if (it == shadows_.end()) return;
     it->second.seq = nullptr;
@@ -777,7 +870,7 @@ class VllmReplay {
             VllmTokenShadow* sh = nullptr;
             if (!Convert(p.req, p.tokens, static_cast<size_t>(p.ntok), sh)) {
               DropShadow(p.req);
-              Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + std::to_string(p.req) +
+              Error(std::string(lookup ? "get_computed_blocks(" : "allocate_slots(") + ksana_llm::VllmRequestIdText(p.req) +
                     "): tokens must be 32-bit ints");
               break;
             }
@@ -828,7 +921,7 @@ class VllmReplay {
           case VllmOp::kRequestBlockIds: {
             const auto* blocks = mgr_.FindRequestBlocks(p.req);
             if (blocks == nullptr) {
-              Error("request_block_ids(" + std::to_string(p.req) + "): unknown request");
+              Error("request_block_ids(" + ksana_llm::VllmRequestIdText(p.req) + "): unknown request");
               break;
             }
             ids_.insert(ids_.end(), blocks->begin(), blocks->end());
@@ -914,7 +1007,7 @@ class VllmReplay {
   std::vector<int64_t> ids_;
   size_t ids_begin_ = 0;
   std::vector<std::string> errors_;
-  std::unordered_map<int64_t, VllmTokenShadow> shadows_;
+  std::unordered_map<ksana_llm::VllmRequestId, VllmTokenShadow> shadows_;
   std::vector<VllmTokenShadow> spare_;
   std::vector<PyObject*> id_objects_;
 };
@@ -934,7 +1027,7 @@ void BindVllmKVCacheManager(py::module_& m) {
            "takes no references.")
       .def(
           "allocate_slots",
-          [](V& self, int64_t req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
+          [](V& self, const ksana_llm::VllmRequestId& req_id, const std::vector<int>& tokens, int64_t num_new_tokens,
              const std::vector<int64_t>& hit_block_ids, bool full_sequence_must_fit) -> py::object {
             auto r = self.AllocateSlots(req_id, tokens, num_new_tokens, hit_block_ids, full_sequence_must_fit);
             if (!r) return py::none();

@@ -19,9 +19,17 @@ uint64_t Mix(uint64_t x) {
   return z ^ (z >> 31);
 }
 
-std::string Op(const char* name, int64_t req_id) { return std::string(name) + "(" + std::to_string(req_id) + ")"; }
+std::string Op(const char* name, const VllmRequestId& req_id) {
+  return std::string(name) + "(" + VllmRequestIdText(req_id) + ")";
+}
 
 }  // namespace
+
+// As the reference formats it in messages: f"{req_id}".
+std::string VllmRequestIdText(const VllmRequestId& req_id) {
+  if (const auto* i = std::get_if<int64_t>(&req_id)) return std::to_string(*i);
+  return std::get<std::string>(req_id);
+}
 
 uint64_t VllmBlockHash(uint64_t parent, const int* tokens, int64_t n) {
   uint64_t h = Mix(parent);
@@ -98,14 +106,14 @@ void VllmKVCacheManager::ExtendHashesTo(const int* tokens, int64_t full, std::ve
   }
 }
 
-std::pair<std::vector<int64_t>, int64_t> VllmKVCacheManager::GetComputedBlocks(int64_t req_id,
+std::pair<std::vector<int64_t>, int64_t> VllmKVCacheManager::GetComputedBlocks(const VllmRequestId& req_id,
                                                                                const std::vector<int>& tokens) const {
   std::vector<int64_t> hits;
   const int64_t hit_tokens = GetComputedBlocksInto(req_id, tokens.data(), static_cast<int64_t>(tokens.size()), hits);
   return {std::move(hits), hit_tokens};
 }
 
-int64_t VllmKVCacheManager::GetComputedBlocksInto(int64_t req_id, const int* tokens, int64_t n,
+int64_t VllmKVCacheManager::GetComputedBlocksInto(const VllmRequestId& req_id, const int* tokens, int64_t n,
                                                   std::vector<int64_t>& hits, const uint64_t* hashes) const {
   hits.clear();
   if (n <= 0) throw CoreError(Op("get_computed_blocks", req_id) + ": empty token list");
@@ -120,7 +128,7 @@ int64_t VllmKVCacheManager::GetComputedBlocksInto(int64_t req_id, const int* tok
   return static_cast<int64_t>(hits.size()) * block_size_;
 }
 
-std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t req_id, const std::vector<int>& tokens,
+std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(const VllmRequestId& req_id, const std::vector<int>& tokens,
                                                                       int64_t num_new_tokens,
                                                                       const std::vector<int64_t>& hit_block_ids,
                                                                       bool full_sequence_must_fit) {
@@ -133,13 +141,13 @@ std::optional<std::vector<int64_t>> VllmKVCacheManager::AllocateSlots(int64_t re
   return fresh;
 }
 
-bool VllmKVCacheManager::AllocateSlotsInto(int64_t req_id, const int* tokens, int64_t ntok, int64_t num_new_tokens,
+bool VllmKVCacheManager::AllocateSlotsInto(const VllmRequestId& req_id, const int* tokens, int64_t ntok, int64_t num_new_tokens,
                                            const int64_t* hit_block_ids, int64_t nhit, bool full_sequence_must_fit,
                                            std::vector<int64_t>& fresh, const uint64_t* known_hashes,
                                            int64_t known_equal_prefix) {
   fresh.clear();
   // The message prefix is built only when a call is refused.
-  auto what = [req_id] { return Op("allocate_slots", req_id); };
+  auto what = [&req_id] { return Op("allocate_slots", req_id); };
   const int64_t bs = block_size_;
   if (num_new_tokens < 0) throw CoreError(what() + ": negative num_new_tokens " + std::to_string(num_new_tokens));
   if (num_new_tokens == 0 && nhit == 0) {
@@ -235,7 +243,7 @@ bool VllmKVCacheManager::AllocateSlotsInto(int64_t req_id, const int* tokens, in
   return true;
 }
 
-void VllmKVCacheManager::Free(int64_t req_id) {
+void VllmKVCacheManager::Free(const VllmRequestId& req_id) {
   auto it = requests_.find(req_id);
   if (it == requests_.end()) throw CoreError(Op("free", req_id) + ": unknown request");
   const std::vector<int32_t> blocks = std::move(it->second.blocks);
@@ -280,18 +288,18 @@ void VllmKVCacheManager::CachedBlockIdsInto(std::vector<int64_t>& out) const {
   }
 }
 
-const std::vector<int32_t>* VllmKVCacheManager::FindRequestBlocks(int64_t req_id) const {
+const std::vector<int32_t>* VllmKVCacheManager::FindRequestBlocks(const VllmRequestId& req_id) const {
   auto it = requests_.find(req_id);
   return it == requests_.end() ? nullptr : &it->second.blocks;
 }
 
-std::vector<int64_t> VllmKVCacheManager::RequestBlockIds(int64_t req_id) const {
+std::vector<int64_t> VllmKVCacheManager::RequestBlockIds(const VllmRequestId& req_id) const {
   auto it = requests_.find(req_id);
   if (it == requests_.end()) throw CoreError(Op("request_block_ids", req_id) + ": unknown request");
   return {it->second.blocks.begin(), it->second.blocks.end()};
 }
 
-int64_t VllmKVCacheManager::NumComputedTokens(int64_t req_id) const {
+int64_t VllmKVCacheManager::NumComputedTokens(const VllmRequestId& req_id) const {
   auto it = requests_.find(req_id);
   if (it == requests_.end()) throw CoreError(Op("num_computed_tokens", req_id) + ": unknown request");
   return it->second.num_computed_tokens;
@@ -309,20 +317,20 @@ void VllmKVCacheManager::CheckInvariants() const {
     std::sort(sorted.begin(), sorted.end());
     if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() ||
         (!sorted.empty() && sorted.front() == 0)) {
-      fail("request-blocks", "request " + std::to_string(rid) + " holds a block twice or the null block");
+      fail("request-blocks", "request " + VllmRequestIdText(rid) + " holds a block twice or the null block");
     }
     if (static_cast<int64_t>(r.blocks.size()) != (r.num_computed_tokens + bs - 1) / bs ||
         r.num_computed_tokens > static_cast<int64_t>(r.tokens.size())) {
-      fail("request-blocks", "request " + std::to_string(rid) + ": block count does not match its tokens");
+      fail("request-blocks", "request " + VllmRequestIdText(rid) + ": block count does not match its tokens");
     }
     if (r.num_cached_blocks != r.num_computed_tokens / bs) {
-      fail("request-blocks", "request " + std::to_string(rid) + ": wrong cached block count");
+      fail("request-blocks", "request " + VllmRequestIdText(rid) + ": wrong cached block count");
     }
     for (size_t i = 0; i < r.blocks.size(); ++i) {
       const int32_t b = r.blocks[i];
       const bool want = static_cast<int64_t>(i) < r.num_cached_blocks;
       if (static_cast<bool>(has_hash_[b]) != want || (want && hash_[b] != r.hashes[i])) {
-        fail("request-blocks", "request " + std::to_string(rid) + ": block " + std::to_string(b) +
+        fail("request-blocks", "request " + VllmRequestIdText(rid) + ": block " + std::to_string(b) +
                                    " carries the wrong hash");
       }
       ++refs[b];

@@ -40,6 +40,7 @@ class SchedulerConfig:
     launch_block_threshold: float
     swapin_block_threshold: float
     fix_upstream_bugs: bool
+    swapout_block_threshold: float
     def __init__(
         self,
         block_size: int = 16,
@@ -50,11 +51,12 @@ class SchedulerConfig:
         split_fuse_token_num: int = 0,
         preempt_mode: str = "swap",
         enable_prefix_caching: bool = True,
-        waiting_timeout_steps: int | None = None,
-        max_waiting_queue_len: int | None = None,
-        launch_block_threshold: float = 0.0,
-        swapin_block_threshold: float = 0.0,
+        waiting_timeout_steps: int | None = 600000,
+        max_waiting_queue_len: int | None = 256,
+        launch_block_threshold: float = 2.0,
+        swapin_block_threshold: float = 2.0,
         fix_upstream_bugs: bool = False,
+        swapout_block_threshold: float = 1.0,
     ) -> None: ...
     def cache_config(self) -> CacheConfig: ...
 
@@ -158,31 +160,31 @@ class VllmKVCacheManager:
     """vLLM v1's (0.33.0) BlockPool + FreeKVCacheBlockQueue + KVCacheManager, one full-attention group."""
 
     def __init__(self, num_blocks: int, block_size: int) -> None: ...
-    def get_computed_blocks(self, req_id: int, tokens: Sequence[int]) -> tuple[list[int], int]: ...
+    def get_computed_blocks(self, req_id: str | int, tokens: Sequence[int]) -> tuple[list[int], int]: ...
     def allocate_slots(
         self,
-        req_id: int,
+        req_id: str | int,
         tokens: Sequence[int],
         num_new_tokens: int,
         hit_block_ids: Sequence[int] = ...,
         full_sequence_must_fit: bool = False,
     ) -> list[int] | None: ...
-    def free(self, req_id: int) -> None: ...
+    def free(self, req_id: str | int) -> None: ...
     def replay(self, trace: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Run calls given as tuples ``(name, *args)`` in order in one crossing; each call's result.
 
         Names: get_computed_blocks, allocate_slots, free, free_queue, cached_block_ids,
         num_free_blocks, num_computed_tokens, request_block_ids, has_request (positional arguments,
-        plain ints / bools / lists or tuples of ints; tokens may also be ``(base, n)`` meaning
+        req_id a str or int, plain ints / bools / lists or tuples of ints; tokens may also be ``(base, n)`` meaning
         ``base[:n]``, a request's growing token list shared by its calls). A CoreError refusal gives ``("error", message)``
         in its place and the replay goes on; a malformed trace raises CoreError before any call runs.
         """
     def free_queue(self) -> list[int]: ...
     def cached_block_ids(self) -> list[int]: ...
     def num_free_blocks(self) -> int: ...
-    def request_block_ids(self, req_id: int) -> list[int]: ...
-    def num_computed_tokens(self, req_id: int) -> int: ...
-    def has_request(self, req_id: int) -> bool: ...
+    def request_block_ids(self, req_id: str | int) -> list[int]: ...
+    def num_computed_tokens(self, req_id: str | int) -> int: ...
+    def has_request(self, req_id: str | int) -> bool: ...
     @property
     def block_size(self) -> int: ...
     @property

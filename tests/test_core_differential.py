@@ -152,3 +152,25 @@ def test_scheduler_differential(cfg: dict, trace: list) -> None:
     assert len(core) == len(ref)
     for i, (a, b) in enumerate(zip(core, ref)):
         assert a == b, f"entry {i}: core {a} != reference {b}"
+
+
+# Serving-like bursts: more than 16 requests balanced at once, few distinct lengths, so BalanceReqs'
+# std::sort meets ties and the reference's introsort must give libstdc++'s permutation.
+BURST = st.lists(st.tuples(st.integers(0, 3), st.sampled_from([3, 5, 8]), st.integers(1, 4)), min_size=17, max_size=70)
+BURST_CFG = st.fixed_dictionaries({
+    "block_size": st.just(4), "device_blocks": st.integers(8, 40), "host_blocks": st.integers(0, 40),
+    "max_batch_size": st.sampled_from([2, 8, 32]), "max_step_token_num": st.sampled_from([32, 4096]),
+    "split_fuse_token_num": st.sampled_from([0, 4]), "preempt_mode": st.sampled_from(["swap", "recompute"]),
+    "enable_prefix_caching": st.just(True), "fix_upstream_bugs": st.just(False),
+})
+
+
+@settings(max_examples=max(20, EXAMPLES // 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cfg=BURST_CFG, burst=BURST)
+def test_scheduler_differential_bursts(cfg: dict, burst: list) -> None:
+    """KsanaLLM's defaults otherwise (thresholds 2.0, queue 256, timeout 600000)."""
+    trace = [(at, [rid % 7 + 1] * length, new) for rid, (at, length, new) in enumerate(burst)]
+    core, ref = (_drive(load(name), cfg, trace) for name in ("core", "reference"))
+    for i, (a, b) in enumerate(zip(core, ref)):
+        assert a == b, f"entry {i}: core {a} != reference {b}"
+    assert len(core) == len(ref)

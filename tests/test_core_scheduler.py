@@ -9,7 +9,11 @@ from codewalk.core.errors import CoreError
 
 
 def scheduler(core, **kw):
-    cfg = dict(block_size=4, device_blocks=20, host_blocks=20, max_batch_size=8, max_step_token_num=256)
+    # The hand-worked scenarios below keep no blocks in reserve and have no limits: set explicitly,
+    # since SchedulerConfig's defaults are KsanaLLM's (thresholds 2.0, timeout 600000, queue 256).
+    cfg = dict(block_size=4, device_blocks=20, host_blocks=20, max_batch_size=8, max_step_token_num=256,
+               launch_block_threshold=0.0, swapin_block_threshold=0.0, waiting_timeout_steps=None,
+               max_waiting_queue_len=None)
     cfg.update(kw)
     return core.Scheduler(core.SchedulerConfig(**cfg))
 

@@ -444,7 +444,9 @@ MALFORMED: list[Any] = [
     [("free_queue",), ("no_such_call", 1)],
     [("free_queue",), ("free",)],
     [("free", 1, 2)],
-    [("free", "1")],
+    [("free", 1.5)],
+    [("free", b"1")],
+    [("free", "\ud800")],  # a str that is not valid text (a lone surrogate)
     [("free", True)],
     [("free", 2**63)],
     [("free_queue",), ["free", 1]],
@@ -485,6 +487,27 @@ def test_replay_malformed_messages_agree():
                 load(name).VllmKVCacheManager(8, 4).replay(trace)
             msgs.append(str(e.value))
         assert msgs[0] == msgs[1], trace
+
+
+def test_string_request_ids_as_vllm_passes_them(core):
+    """vLLM's Request.request_id is a str; ints work too, and 1 and "1" are different requests."""
+    p = core.VllmKVCacheManager(10, 4)
+    toks = list(range(9))
+    assert prefill(p, "cmpl-a-0", toks) == ([], 0, [1, 2, 3])
+    assert prefill(p, "1", toks) == ([1, 2], 8, [4])
+    assert prefill(p, 1, list(range(50, 55))) == ([], 0, [5, 6])
+    assert p.has_request("1") and p.has_request(1) and not p.has_request("cmpl-b-0")
+    assert p.request_block_ids("1") == [1, 2, 4] and p.request_block_ids(1) == [5, 6]
+    assert p.num_computed_tokens("cmpl-a-0") == 9
+    assert set(p.snapshot()["requests"]) == {"cmpl-a-0", "1", 1}
+    p.free("1")
+    assert p.has_request(1) and not p.has_request("1")
+    with pytest.raises(CoreError, match=r"^free\(cmpl-b-0\): unknown request"):
+        p.free("cmpl-b-0")
+    out = p.replay([("get_computed_blocks", "x", toks), ("allocate_slots", "x", toks, 1, [1, 2]),
+                    ("request_block_ids", "x"), ("has_request", "x"), ("free", "x"), ("free", "x")])
+    assert out == [([1, 2], 8), [4], [1, 2, 4], True, None, ("error", "free(x): unknown request")]
+    p.check_invariants()
 
 
 def test_replay_empty_and_token_views(core):

@@ -28,7 +28,8 @@ def real(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _trace(e, cfg, reqs, steps=60):
-    s = e.Scheduler(SchedulerConfig(**cfg))
+    # These scenarios were worked out with no blocks in reserve (the defaults are KsanaLLM's 2.0).
+    s = e.Scheduler(SchedulerConfig(**{"launch_block_threshold": 0.0, "swapin_block_threshold": 0.0, **cfg}))
     pending = sorted(reqs, key=lambda r: r[1])
     out = []
     while (pending or s.has_work()) and s.step_count < steps:

@@ -30,7 +30,7 @@ import pickle
 import sys
 import types
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -251,28 +251,30 @@ class RealVllm:
 
 
 class Ours:
-    """codewalk.core's VllmKVCacheManager (C++ or the reference) behind the same driver."""
+    """codewalk.core's VllmKVCacheManager (C++ or the reference) behind the same driver; `key` turns the
+    driver's request number into the id passed to the manager (an int, or a str as vLLM's own)."""
 
-    def __init__(self, cls: Any, num_blocks: int, block_size: int) -> None:
+    def __init__(self, cls: Any, num_blocks: int, block_size: int, key: Callable[[int], Any] = int) -> None:
         self.p = cls(num_blocks, block_size)
+        self.key = key
         self.toks: dict[int, list[int]] = {}
 
     def admit(self, req_id: int, prompt: list[int], chunk: int, full: bool) -> tuple[list[int], int, list[int] | None]:
-        hit, n_hit = self.p.get_computed_blocks(req_id, prompt)
-        new = self.p.allocate_slots(req_id, prompt, min(chunk, len(prompt) - n_hit), hit, full)
+        hit, n_hit = self.p.get_computed_blocks(self.key(req_id), prompt)
+        new = self.p.allocate_slots(self.key(req_id), prompt, min(chunk, len(prompt) - n_hit), hit, full)
         if new is not None:
             self.toks[req_id] = list(prompt)
         return hit, n_hit, new
 
     def advance(self, req_id: int, chunk: int, token: int) -> list[int] | None:
         toks = self.toks[req_id]
-        done = self.p.num_computed_tokens(req_id)
+        done = self.p.num_computed_tokens(self.key(req_id))
         if done == len(toks):
             toks.append(token)
-        return self.p.allocate_slots(req_id, toks, min(chunk, len(toks) - done), [])
+        return self.p.allocate_slots(self.key(req_id), toks, min(chunk, len(toks) - done), [])
 
     def free(self, req_id: int) -> None:
-        self.p.free(req_id)
+        self.p.free(self.key(req_id))
         del self.toks[req_id]
 
     def tokens(self, req_id: int) -> list[int]:
@@ -280,14 +282,19 @@ class Ours:
 
     def state(self) -> dict[str, Any]:
         snap = self.p.snapshot()
+        assert sorted(snap["requests"], key=str) == sorted((self.key(r) for r in self.toks), key=str)
         return {
             "free_queue": self.p.free_queue(),
             "num_free": self.p.num_free_blocks(),
             "cached": self.p.cached_block_ids(),
             "groups": sorted(snap["cached"].values()),
-            "tables": {rid: self.p.request_block_ids(rid) for rid in self.toks},
-            "computed": {rid: self.p.num_computed_tokens(rid) for rid in self.toks},
+            "tables": {rid: self.p.request_block_ids(self.key(rid)) for rid in self.toks},
+            "computed": {rid: self.p.num_computed_tokens(self.key(rid)) for rid in self.toks},
         }
+
+
+# Request ids as our manager gets them: ints, or strs shaped like vLLM's ("cmpl-<uuid>-0" style).
+ID_KINDS: dict[str, Callable[[int], Any]] = {"int": int, "str": lambda rid: f"cmpl-{rid:08x}-0"}
 
 
 PROMPT = st.lists(st.sampled_from([1, 2, 3, 4]), min_size=1, max_size=5).flatmap(
@@ -304,8 +311,9 @@ TRACE = st.tuples(st.sampled_from([1, 2, 3, 4]), st.integers(1, 24), st.lists(OP
 STATS = {"traces": 0, "ops": 0, "hits": 0, "refused": 0, "evictions": 0}
 
 
-def replay(v: types.SimpleNamespace, cls: Any, block_size: int, num_blocks: int, ops: list) -> None:
-    real, ours = RealVllm(v, num_blocks, block_size), Ours(cls, num_blocks, block_size)
+def replay(v: types.SimpleNamespace, cls: Any, block_size: int, num_blocks: int, ops: list,
+           key: Callable[[int], Any] = int) -> None:
+    real, ours = RealVllm(v, num_blocks, block_size), Ours(cls, num_blocks, block_size, key)
     assert ours.state() == real.state()
     STATS["traces"] += 1
     for i, op in enumerate(ops):
@@ -337,8 +345,9 @@ def replay(v: types.SimpleNamespace, cls: Any, block_size: int, num_blocks: int,
     ours.p.check_invariants()
 
 
+@pytest.mark.parametrize("ids", sorted(ID_KINDS))
 @pytest.mark.parametrize("impl", ["core", "reference"])
-def test_parity_with_real_vllm(vllm: types.SimpleNamespace, impl: str) -> None:
+def test_parity_with_real_vllm(vllm: types.SimpleNamespace, impl: str, ids: str) -> None:
     from core_impls import load
 
     cls = load(impl).VllmKVCacheManager
@@ -346,12 +355,12 @@ def test_parity_with_real_vllm(vllm: types.SimpleNamespace, impl: str) -> None:
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(trace=TRACE)
     def check(trace: tuple) -> None:
-        replay(vllm, cls, *trace)
+        replay(vllm, cls, *trace, key=ID_KINDS[ids])
 
     for k in STATS:
         STATS[k] = 0
     check()
-    print(f"\nvLLM parity ({impl}): {STATS}")
+    print(f"\nvLLM parity ({impl}, {ids} ids): {STATS}")
     assert STATS["traces"] >= min(EXAMPLES, 200)
 
 

@@ -151,7 +151,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _verify_schedulers(args: argparse.Namespace, real, core, console) -> int:
     from rich.progress import Progress
 
-    from codewalk.upstream.sched_verify import verify_schedulers
+    from codewalk.upstream.sched_verify import serving_line, verify_schedulers
 
     with Progress(console=console, transient=True) as prog:
         task = prog.add_task("workloads", total=args.workloads)
@@ -164,6 +164,8 @@ def _verify_schedulers(args: argparse.Namespace, real, core, console) -> int:
                   f"({s['step_identical'] / s['workloads']:.1%})")
     for mech, n in sorted(s["by_mechanism"].items()):
         console.print(f"  {mech}: {n} workloads")
+    if "serving" in s:
+        console.print(serving_line(s["serving"]), markup=False)
     for d in rep.divergences:
         console.rule(f"{d.kind} divergence: {d.mechanism} ({len(d.seeds)} workloads)")
         console.print(d.explanation)

@@ -20,21 +20,26 @@ class CacheConfig:
 
 @dataclass(slots=True)
 class SchedulerConfig:
-    """Mirrors the parts of KsanaLLM's `BatchSchedulerConfig` that `ContinuousBatchingStrategy` reads."""
+    """Mirrors the parts of KsanaLLM's `BatchSchedulerConfig` that `ContinuousBatchingStrategy` reads.
 
-    block_size: int = 16
-    device_blocks: int = 100
+    Defaults are KsanaLLM's own (`BatchSchedulerConfig`'s member initialisers, c451219c); the
+    source line of each is in docs/core.md. Timeouts count steps: one step stands for 1 ms.
+    """
+
+    block_size: int = 16  # CacheManagerConfig::block_token_num
+    device_blocks: int = 100  # KsanaLLM sizes the pool from GPU memory: no default to copy
     host_blocks: int = 100
     max_batch_size: int = 8
     max_step_token_num: int = 4096
     split_fuse_token_num: int = 0
     preempt_mode: str = "swap"  # or "recompute"
-    enable_prefix_caching: bool = True
-    waiting_timeout_steps: int | None = None
-    max_waiting_queue_len: int | None = None
-    launch_block_threshold: float = 0.0
-    swapin_block_threshold: float = 0.0
+    enable_prefix_caching: bool = True  # KsanaLLM: false, which selects a cache manager the core does not model
+    waiting_timeout_steps: int | None = 600000  # waiting_timeout_in_ms; None: no limit
+    max_waiting_queue_len: int | None = 256  # None: no limit
+    launch_block_threshold: float = 2.0
+    swapin_block_threshold: float = 2.0
     fix_upstream_bugs: bool = False
+    swapout_block_threshold: float = 1.0  # parsed by KsanaLLM, read by no scheduler code
 
     def cache_config(self) -> CacheConfig:
         """The cache manager's share of this configuration."""

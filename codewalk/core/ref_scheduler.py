@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from codewalk.core.config import StepResult
 from codewalk.core.errors import CoreError
+from codewalk.core.ref_introsort import std_sort
 from codewalk.core.ref_prefix_cache import PrefixCacheManager
 
 _TOKEN_MOD = 65521
@@ -21,6 +22,11 @@ _TOKEN_MOD = 65521
 def fake_token(req_id: int, position: int) -> int:
     """The fake model's token for a request at a sequence position (both engines use the same rule)."""
     return ((req_id % _TOKEN_MOD) * 31 + (position % _TOKEN_MOD) * 7) % 32000 + 1
+
+
+def _longest_first(a: tuple[int, Any], b: tuple[int, Any]) -> bool:
+    """BalanceReqsAlgo::BalanceReqs' comparator on (tokens, request) pairs."""
+    return a[0] > b[0]
 
 
 @dataclass(eq=False, slots=True)
@@ -143,9 +149,11 @@ class Scheduler:
         if len(self.buffer) == 1:
             self.pending += self.buffer
         elif self.buffer:
-            # Upstream lists arrivals before leftovers and uses an unstable std::sort; ties keep that order here.
-            self.pending = sorted(self.buffer + self.pending,
-                                  key=lambda q: -max(1, len(q.tokens) - q.kv_cached_token_num))
+            # Arrivals first, then leftovers, sorted by BalanceReqs' std::sort: ties come out in
+            # introsort's order, which std_sort reproduces comparison for comparison.
+            pairs = [(max(1, len(q.tokens) - q.kv_cached_token_num), q) for q in self.buffer + self.pending]
+            std_sort(pairs, _longest_first)
+            self.pending = [q for _, q in pairs]
         self.buffer.clear()
 
     def _merge_waiting_reqs(self, r: StepResult) -> None:

@@ -33,9 +33,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 from codewalk.core.errors import CoreError
+
+# vLLM's Request.request_id is a str; ints are taken too (1 and "1" are different requests).
+RequestId = Union[str, int]
 
 _M64 = (1 << 64) - 1
 # The parent of a request's first block (vLLM: NONE_HASH).
@@ -98,6 +101,17 @@ def _is_i64(x: Any) -> bool:
     return type(x) is int and -_I64 <= x < _I64
 
 
+def _is_text(x: Any) -> bool:
+    """A str request id that is valid text (the C++ core stores it as UTF-8)."""
+    if type(x) is not str:
+        return False
+    try:
+        x.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _is_view(tokens: Any) -> bool:
     """replay's (base, n) form of a token list: base[:n], base a list or tuple."""
     return type(tokens) is tuple and len(tokens) == 2 and type(tokens[0]) in (list, tuple)
@@ -123,8 +137,8 @@ def _check_trace(trace: Any) -> list[tuple[str, tuple]]:
         if not lo <= len(args) <= hi:
             span = f"{lo} to {hi}" if hi != lo else f"{lo}"
             raise bad(f"{name} takes {span} arguments, got {len(args)}")
-        if args and not _is_i64(args[0]):
-            raise bad(f"{name}: req_id must be an int (64-bit)")
+        if args and not (_is_text(args[0]) or _is_i64(args[0])):
+            raise bad(f"{name}: req_id must be a str or an int (64-bit)")
         if name in ("get_computed_blocks", "allocate_slots"):
             if type(args[1]) not in (list, tuple):
                 raise bad(f"{name}: tokens must be a list or tuple")
@@ -157,7 +171,7 @@ class VllmKVCacheManager:
         # FreeKVCacheBlockQueue, head first; block 0 is popped at once as the null block.
         self.queue: OrderedDict[int, None] = OrderedDict((i, None) for i in range(1, num_blocks))
         self.cached: dict[int, list[int]] = {}  # BlockHashToBlockMap: hash -> block ids, oldest first
-        self.requests: dict[int, _Request] = {}
+        self.requests: dict[RequestId, _Request] = {}
 
     # --- BlockPool -------------------------------------------------------------------------
     def _evict(self, b: int) -> None:
@@ -199,7 +213,7 @@ class VllmKVCacheManager:
             self.queue[b] = None
 
     # --- KVCacheManager ----------------------------------------------------------------------
-    def get_computed_blocks(self, req_id: int, tokens: Sequence[int]) -> tuple[list[int], int]:
+    def get_computed_blocks(self, req_id: RequestId, tokens: Sequence[int]) -> tuple[list[int], int]:
         """The longest cached prefix of full blocks, at most len(tokens) - 1 tokens. Takes no references."""
         toks = _check_int32(tokens, f"get_computed_blocks({req_id})")
         if not toks:
@@ -215,7 +229,7 @@ class VllmKVCacheManager:
             hits.append(ids[0])
         return hits, len(hits) * bs
 
-    def allocate_slots(self, req_id: int, tokens: Sequence[int], num_new_tokens: int,
+    def allocate_slots(self, req_id: RequestId, tokens: Sequence[int], num_new_tokens: int,
                        hit_block_ids: Sequence[int] = (), full_sequence_must_fit: bool = False) -> list[int] | None:
         """Slots for `num_new_tokens` more tokens (after the hit); the new block ids, or None if short.
 
@@ -279,7 +293,7 @@ class VllmKVCacheManager:
         req.tokens, req.hashes = toks, hashes
         return new
 
-    def free(self, req_id: int) -> None:
+    def free(self, req_id: RequestId) -> None:
         """Release the request's blocks, last block first (tail blocks are evicted first)."""
         req = self.requests.pop(req_id, None)
         if req is None:
@@ -325,19 +339,19 @@ class VllmKVCacheManager:
     def num_free_blocks(self) -> int:
         return len(self.queue)
 
-    def request_block_ids(self, req_id: int) -> list[int]:
+    def request_block_ids(self, req_id: RequestId) -> list[int]:
         req = self.requests.get(req_id)
         if req is None:
             raise CoreError(f"request_block_ids({req_id}): unknown request")
         return list(req.blocks)
 
-    def num_computed_tokens(self, req_id: int) -> int:
+    def num_computed_tokens(self, req_id: RequestId) -> int:
         req = self.requests.get(req_id)
         if req is None:
             raise CoreError(f"num_computed_tokens({req_id}): unknown request")
         return req.num_computed_tokens
 
-    def has_request(self, req_id: int) -> bool:
+    def has_request(self, req_id: RequestId) -> bool:
         return req_id in self.requests
 
     def snapshot(self) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from codewalk.drill.model import Question, Text, multiple_choice
 TOPIC = "scheduler"
 SYM = "ksana_llm::ContinuousBatchingStrategy::"
 MAX_STEPS = 120
+# Set explicitly, not KsanaLLM's default 2.0: on pools of 7-16 blocks, 2 blocks kept free per running
+# request would leave little to ask about. The setup text says so.
+BLOCK_THRESHOLDS = {"launch_block_threshold": 0.0, "swapin_block_threshold": 0.0}
 
 
 def make_trace(rng: random.Random, tight: bool = False) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def run(engine: Any, s: dict[str, Any]) -> list[dict[str, Any]]:
     """Step the scenario to the end; one demo frame (step dict in `result`, snapshot, queues) per step."""
     keys = ("block_size", "device_blocks", "host_blocks", "max_batch_size", "max_step_token_num",
             "split_fuse_token_num", "preempt_mode")
-    sched = engine.Scheduler(engine.SchedulerConfig(**{k: s[k] for k in keys}))
+    sched = engine.Scheduler(engine.SchedulerConfig(**{k: s[k] for k in keys}, **BLOCK_THRESHOLDS))
     pending = sorted(s["requests"], key=lambda r: (r["arrival"], r["id"]))
     frames: list[dict[str, Any]] = []
     while (pending or sched.has_work()) and len(frames) < MAX_STEPS:
@@ -126,9 +129,11 @@ def _setup(s: dict[str, Any]) -> Text:
     sf = s["split_fuse_token_num"]
     return Text(f"Scheduler: block size {s['block_size']}, {s['device_blocks']} device blocks, batch ≤ "
                 f"{s['max_batch_size']}, ≤ {s['max_step_token_num']} tokens per step, split-fuse "
-                f"{sf or 'off'}, preempt_mode={s['preempt_mode']}. Requests (steps count from 0): {rows}.{share}",
+                f"{sf or 'off'}, preempt_mode={s['preempt_mode']}, launch/swap-in block thresholds 0 (KsanaLLM's "
+                f"default is 2.0). Requests (steps count from 0): {rows}.{share}",
                 f"调度器：块大小 {s['block_size']}，{s['device_blocks']} 个设备块，batch ≤ {s['max_batch_size']}，"
-                f"每步 ≤ {s['max_step_token_num']} 个 token，split-fuse {sf or '关闭'}，preempt_mode={s['preempt_mode']}。"
+                f"每步 ≤ {s['max_step_token_num']} 个 token，split-fuse {sf or '关闭'}，preempt_mode={s['preempt_mode']}，"
+                f"launch/swap-in 块阈值为 0（KsanaLLM 默认 2.0）。"
                 f"请求（步数从 0 开始）：{rows_zh}。{share_zh}")
 
 

@@ -16,6 +16,8 @@ from codewalk.drill.model import Question, Text
 
 TOPIC = "vllm-vs-ksanallm"
 BLOCK, DEVICE_BLOCKS, HOST_BLOCKS, MAX_BATCH, STEP_TOKENS, MAX_STEPS = 4, 10, 12, 4, 16, 60  # = views/compare.py
+# = views/compare.py: 0, not KsanaLLM's default 2.0, so neither engine keeps blocks in reserve.
+BLOCK_THRESHOLDS = {"launch_block_threshold": 0.0, "swapin_block_threshold": 0.0}
 KINDS = ("hit-tokens", "preemptions", "steps-to-finish", "first-divergence")
 K_SYMBOLS = {"hit-tokens": ["ksana_llm::PrefixCacheManager::GetRequestPrefixBlockNumber",
                             "ksana_llm::VllmKVCacheManager::GetComputedBlocks"],
@@ -51,7 +53,7 @@ def _engines(engine: Any) -> tuple[Any, Any]:
 
     k = engine.Scheduler(engine.SchedulerConfig(block_size=BLOCK, device_blocks=DEVICE_BLOCKS, host_blocks=HOST_BLOCKS,
                                                 max_batch_size=MAX_BATCH, max_step_token_num=STEP_TOKENS,
-                                                split_fuse_token_num=0, preempt_mode="swap"))
+                                                split_fuse_token_num=0, preempt_mode="swap", **BLOCK_THRESHOLDS))
     v = VllmScheduler(VllmSchedulerConfig(block_size=BLOCK, num_blocks=DEVICE_BLOCKS + 1, max_num_seqs=MAX_BATCH,
                                           max_num_batched_tokens=STEP_TOKENS), manager_cls=engine.VllmKVCacheManager)
     return k, v

@@ -8,7 +8,12 @@ get the same arrivals at the same steps and are stepped until idle. Compared:
   how often it was swapped out and recomputed, and the prefix tokens its lookups reused;
 * step by step (stricter): every field of every `StepResult`.
 
-Each divergence is shrunk to a minimal workload (fewer requests, shorter prompts and outputs,
+Small workloads (2-9 requests) cover the corner cases; serving-scale ones (`serving_workload`:
+1,000 chat-like requests, hundreds waiting at once, every preemption mode with split-fuse off and
+on, KsanaLLM's default thresholds) cover what only appears with many requests, such as the tie
+order of BalanceReqs' std::sort. They are reported on their own line (`serving_line`).
+
+Each small workload's divergence is shrunk to a minimal workload (fewer requests, shorter prompts and outputs,
 simpler config) that still diverges the same way, then matched against the known mechanisms
 (`EXPLAINED`) that make the real scheduler and the core differ.
 """
@@ -64,7 +69,52 @@ def random_workload(rng: random.Random) -> Workload:
     return Workload(cfg, reqs)
 
 
-def run(engine: Any, w: Workload) -> dict[str, Any]:
+# Serving scale: every combination of preemption mode and split-fuse, in turn.
+SERVING_MODES = [("swap", 0), ("recompute", 0), ("swap", 256), ("recompute", 256)]
+SERVING_MAX_STEPS = 40000
+
+
+def serving_workload(rng: random.Random, mode: tuple[str, int], n: int = 1000) -> Workload:
+    """A chat-like workload at serving scale: `n` requests arriving faster than they are served,
+    so hundreds wait at once; a few shared system prompts; KsanaLLM's default thresholds.
+
+    Many requests have the same number of tokens still to prefill, so BalanceReqs' std::sort
+    meets ties among more than 16 requests — the case small workloads never reach.
+    """
+    bs = 16
+    systems = [[rng.randint(1, 500) for _ in range(rng.choice([32, 48, 64, 100]))] for _ in range(4)]
+    reqs = []
+    arrival = 0
+    for i in range(n):
+        if rng.random() < 0.35:  # bursts: several requests arrive in the same step
+            arrival += rng.randint(1, 3)
+        system = rng.choice(systems) if rng.random() < 0.8 else []
+        user = [rng.randint(1, 500) for _ in range(rng.choice([4, 8, 8, 16, 16, 24, 40, 64]))]
+        reqs.append({"id": i + 1, "arrival": arrival, "prompt": system + user,
+                     "max_new_tokens": rng.choice([1, 4, 8, 16, 16, 32, 64, 128])})
+    preempt, split = mode
+    cfg: dict[str, Any] = {
+        "block_size": bs,
+        "device_blocks": rng.randint(60, 140),
+        "host_blocks": rng.choice([64, 400]),
+        "max_batch_size": rng.choice([8, 16, 32]),
+        "max_step_token_num": rng.choice([1024, 4096]),
+        "split_fuse_token_num": split,
+        "preempt_mode": preempt,
+        "waiting_timeout_steps": rng.choice([None, 3000]),
+        "max_waiting_queue_len": 256,
+        "launch_block_threshold": 2.0,
+        "swapin_block_threshold": 2.0,
+    }
+    return Workload(cfg, reqs)
+
+
+def max_waiting(steps: list[dict[str, Any]]) -> int:
+    """The most requests waiting at once in a step trace."""
+    return max((len(d["waiting"]) for d in steps), default=0)
+
+
+def run(engine: Any, w: Workload, max_steps: int = MAX_STEPS) -> dict[str, Any]:
     """Step one engine through a workload: its step trace, per-request outcomes, or the error."""
     s = engine.Scheduler(SchedulerConfig(**w.config))
     pending = sorted(w.requests, key=lambda r: (r["arrival"], r["id"]))
@@ -72,7 +122,7 @@ def run(engine: Any, w: Workload) -> dict[str, Any]:
     refused: list[int] = []
     error = None
     try:
-        while (pending or s.has_work()) and len(steps) < MAX_STEPS:
+        while (pending or s.has_work()) and len(steps) < max_steps:
             while pending and pending[0]["arrival"] <= s.step_count:
                 r = pending.pop(0)
                 try:
@@ -136,8 +186,9 @@ class Divergence:
         return d
 
 
-def _compare(real: Any, core: Any, w: Workload) -> tuple[bool, bool, dict[str, Any], dict[str, Any]]:
-    a, b = run(real, w), run(core, w)
+def _compare(real: Any, core: Any, w: Workload,
+             max_steps: int = MAX_STEPS) -> tuple[bool, bool, dict[str, Any], dict[str, Any]]:
+    a, b = run(real, w, max_steps), run(core, w, max_steps)
     same_req = a["outcomes"] == b["outcomes"] and (a["error"] is None) == (b["error"] is None)
     same_step = same_req and a["steps"] == b["steps"] and a["error"] == b["error"]
     return same_req, same_step, a, b
@@ -237,6 +288,18 @@ def _swapped_timeout(a: dict[str, Any], b: dict[str, Any], w: Workload) -> bool:
     return False
 
 
+def _balance_tie_order(a: dict[str, Any], b: dict[str, Any], w: Workload) -> bool:
+    """Same work, other requests: a step prefills different requests with the same token counts,
+    or holds the same waiting requests in another order."""
+    f = _first(a, b)
+    if not f:
+        return False
+    x, y = f[1], f[2]
+    same_counts = x["prefill"] != y["prefill"] and sorted(n for _, n in x["prefill"]) == sorted(n for _, n in y["prefill"])
+    reordered = x["waiting"] != y["waiting"] and sorted(x["waiting"]) == sorted(y["waiting"])
+    return same_counts or reordered
+
+
 def _error_only(a: dict[str, Any], b: dict[str, Any], w: Workload) -> bool:
     return (a["error"] is None) != (b["error"] is None)
 
@@ -257,6 +320,11 @@ EXPLAINED: list[tuple[str, str, Callable[..., bool], bool]] = [
      "token less than the decode step that follows asks for (GetPlanningSequenceLen() = forwarding + 1); the "
      "core uses len(tokens). At a block boundary the two disagree on whether the swap-in fits.",
      _swapin_one_token, False),
+    ("balance-tie-order",
+     "BalanceReqsAlgo::BalanceReqs orders the step's arrivals and unmerged requests with std::sort by tokens "
+     "to prefill, longest first; std::sort is not stable, so with more than 16 requests ties come out in "
+     "introsort's order. A core that keeps arrival order for ties (stable_sort) launches another request with "
+     "the same token count, and the traces part from there.", _balance_tie_order, False),
     ("crash", "One side raised (see the error).", _error_only, False),
 ]
 
@@ -272,27 +340,119 @@ def explain(a: dict[str, Any], b: dict[str, Any], w: Workload) -> tuple[str, str
 
 
 @dataclass
+class ServingResult:
+    """One serving-scale workload: its mode, its size, and where (if anywhere) the two engines part."""
+
+    preempt_mode: str
+    split_fuse_token_num: int
+    requests: int
+    steps: int
+    max_waiting: int
+    per_request_agree: bool
+    step_identical: bool
+    step: int | None = None
+    fields: list[str] = field(default_factory=list)
+    mechanism: str | None = None
+    explanation: str | None = None
+    real: Any = None
+    core: Any = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class SchedReport:
     workloads: int = 0
     per_request_agree: int = 0
     step_identical: int = 0
     divergences: list[Divergence] = field(default_factory=list)
     by_mechanism: dict[str, int] = field(default_factory=dict)
+    serving: list[ServingResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"workloads": self.workloads, "per_request_agree": self.per_request_agree,
-                "step_identical": self.step_identical,
-                "per_request_divergent": self.workloads - self.per_request_agree,
-                "by_mechanism": dict(self.by_mechanism),
-                "unexplained_per_request": sum(1 for d in self.divergences
-                                               if d.kind == "per-request" and d.mechanism == "unexplained")}
+        unexplained = sum(1 for d in self.divergences if d.kind == "per-request" and d.mechanism == "unexplained")
+        unexplained += sum(1 for r in self.serving if not r.per_request_agree and r.mechanism == "unexplained")
+        out = {"workloads": self.workloads, "per_request_agree": self.per_request_agree,
+               "step_identical": self.step_identical,
+               "per_request_divergent": self.workloads - self.per_request_agree,
+               "by_mechanism": dict(self.by_mechanism),
+               "unexplained_per_request": unexplained}
+        if self.serving:
+            out["serving"] = {
+                "workloads": len(self.serving),
+                "requests": min(r.requests for r in self.serving),
+                "max_waiting": max(r.max_waiting for r in self.serving),
+                "modes": sorted({f"{r.preempt_mode}/split-fuse {'on' if r.split_fuse_token_num else 'off'}"
+                                 for r in self.serving}),
+                "per_request_agree": sum(r.per_request_agree for r in self.serving),
+                "step_identical": sum(r.step_identical for r in self.serving),
+                "by_mechanism": _count(r.mechanism for r in self.serving if r.mechanism),
+            }
+        return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary(), "divergences": [d.to_dict() for d in self.divergences]}
+        return {"summary": self.summary(), "divergences": [d.to_dict() for d in self.divergences],
+                "serving": [r.to_dict() for r in self.serving]}
+
+
+def _count(items: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k in items:
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+def serving_line(s: dict[str, Any]) -> str:
+    """The one-line report of the serving-scale workloads (`summary()["serving"]`)."""
+    n = s["workloads"]
+    line = (f"serving scale: {n} workloads of >= {s['requests']} requests, up to {s['max_waiting']} waiting at once "
+            f"({', '.join(s['modes'])}): identical step by step on {s['step_identical']}/{n}, per-request outcomes "
+            f"agree on {s['per_request_agree']}/{n}")
+    if s["by_mechanism"]:
+        line += "; first divergences: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["by_mechanism"].items()))
+    return line
+
+
+def verify_serving(real: Any, core: Any, count: int, seed: int = 0, requests: int = 1000,
+                   progress: Callable[[int], None] | None = None) -> list[ServingResult]:
+    """`count` serving-scale workloads, cycling through SERVING_MODES; compared whole, not shrunk
+    (a reproducer of a thousand requests is shrunk by hand, if ever)."""
+    rng = random.Random(f"serving-{seed}")
+    out = []
+    for i in range(count):
+        w = serving_workload(rng, SERVING_MODES[i % len(SERVING_MODES)], requests)
+        same_req, same_step, a, b = _compare(real, core, w, SERVING_MAX_STEPS)
+        res = ServingResult(w.config["preempt_mode"], w.config["split_fuse_token_num"], len(w.requests),
+                            max(len(a["steps"]), len(b["steps"])), max_waiting(a["steps"]), same_req, same_step,
+                            config=dict(w.config))
+        if not same_step:
+            diff = first_step_difference(a["steps"], b["steps"])
+            if diff is not None:
+                res.step, res.fields = diff
+                at = diff[0]
+                res.real = {k: a["steps"][at][k] for k in diff[1]} if at < len(a["steps"]) else a["error"]
+                res.core = {k: b["steps"][at][k] for k in diff[1]} if at < len(b["steps"]) else b["error"]
+            else:
+                res.fields, res.real, res.core = ["error"], a["error"], b["error"]
+            res.mechanism, res.explanation, _ = explain(a, b, w)
+        out.append(res)
+        if progress:
+            progress(i + 1)
+    return out
+
+
+def serving_count(workloads: int) -> int:
+    """How many serving-scale workloads go with `workloads` small ones: every mode at least once."""
+    return max(len(SERVING_MODES), workloads // 50) if workloads > 0 else 0
 
 
 def verify_schedulers(real: Any, core: Any, workloads: int = 200, seed: int = 0, shrink_budget: int = 200,
-                      max_shrunk: int = 12, progress: Callable[[int], None] | None = None) -> SchedReport:
+                      max_shrunk: int = 12, progress: Callable[[int], None] | None = None,
+                      serving: int | None = None) -> SchedReport:
+    """`workloads` small random workloads (shrunk on divergence) plus `serving` serving-scale ones
+    (default: `serving_count(workloads)`), real scheduler against the core."""
     rep = SchedReport()
     rng = random.Random(seed)
     shrunk_kinds: dict[tuple[str, str], Divergence] = {}
@@ -329,4 +489,5 @@ def verify_schedulers(real: Any, core: Any, workloads: int = 200, seed: int = 0,
                 rep.divergences.append(d)
         if progress:
             progress(i + 1)
+    rep.serving = verify_serving(real, core, serving_count(workloads) if serving is None else serving, seed)
     return rep

@@ -24,6 +24,10 @@ DEVICE_BLOCKS = 10  # usable blocks in both engines
 HOST_BLOCKS = 12
 MAX_BATCH = 4
 STEP_TOKENS = 16
+# Set explicitly, not KsanaLLM's 2.0: vLLM keeps no blocks in reserve, so with 0 on both sides every
+# difference comes from the policies themselves (KsanaLLM's default would hold 2 of these 10 blocks
+# back per running request).
+BLOCK_THRESHOLDS = {"launch_block_threshold": 0.0, "swapin_block_threshold": 0.0}
 SYSTEM = [11, 12, 13, 14, 15, 16, 17, 18]  # a shared 2-block system prompt
 # (arrival step, req_id, prompt, max_new_tokens)
 TRACE: list[tuple[int, int, list[int], int]] = [
@@ -42,7 +46,7 @@ def _engines() -> tuple[Any, Any]:
 
     k = core.Scheduler(core.SchedulerConfig(block_size=BLOCK, device_blocks=DEVICE_BLOCKS, host_blocks=HOST_BLOCKS,
                                             max_batch_size=MAX_BATCH, max_step_token_num=STEP_TOKENS,
-                                            split_fuse_token_num=0, preempt_mode="swap"))
+                                            split_fuse_token_num=0, preempt_mode="swap", **BLOCK_THRESHOLDS))
     v = VllmScheduler(VllmSchedulerConfig(block_size=BLOCK, num_blocks=DEVICE_BLOCKS + 1, max_num_seqs=MAX_BATCH,
                                           max_num_batched_tokens=STEP_TOKENS))
     return k, v
@@ -188,7 +192,8 @@ def compare(trace: list[tuple[int, int, list[int], int]] | None = None) -> dict[
     return {
         "config": {"block_size": BLOCK, "usable_blocks": DEVICE_BLOCKS, "host_blocks": HOST_BLOCKS,
                    "max_batch_size": MAX_BATCH, "max_step_tokens": STEP_TOKENS,
-                   "ksanallm": "Scheduler(preempt_mode='swap', split_fuse_token_num=0)",
+                   "ksanallm": "Scheduler(preempt_mode='swap', split_fuse_token_num=0, launch_block_threshold=0.0, "
+                               "swapin_block_threshold=0.0)",
                    "vllm": "VllmScheduler(chunked prefill, reserve_full_isl, recompute preemption)"},
         "trace": [{"arrival": at, "req_id": rid, "prompt": p, "max_new_tokens": m} for at, rid, p, m in trace],
         "steps": [{"step": i, "ksanallm": ks[i] if i < len(ks) else None, "vllm": vs[i] if i < len(vs) else None}
@@ -227,7 +232,8 @@ def run_compare(as_json: bool = False, console: Console | None = None) -> int:
     console.print(trace)
     c = doc["config"]
     console.print(f"block_size {c['block_size']}, {c['usable_blocks']} usable device blocks each, "
-                  f"batch ≤ {c['max_batch_size']}, ≤ {c['max_step_tokens']} tokens per step")
+                  f"batch ≤ {c['max_batch_size']}, ≤ {c['max_step_tokens']} tokens per step; KsanaLLM's "
+                  f"launch/swap-in block thresholds set to 0 (its default is 2.0) so both keep no blocks in reserve")
     div_step = doc["divergence"]["step"] if doc["divergence"] else None
     steps = Table("step", "KsanaLLM (ContinuousBatchingStrategy)", "vLLM v1 (Scheduler.schedule)", show_lines=True)
     for s in doc["steps"]:

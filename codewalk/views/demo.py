@@ -78,12 +78,19 @@ def prefix_cache_frames(engine: Any) -> list[Frame]:
     return frames
 
 
+# The schedule demo's pool. The block thresholds are set to 0, not KsanaLLM's default 2.0, which on
+# 9 blocks would keep 2 free per running request and launch too little to show a swap (run_demo says so).
+SCHEDULE_CONFIG: dict[str, Any] = dict(block_size=BLOCK, device_blocks=9, host_blocks=12, max_batch_size=4,
+                                       max_step_token_num=64, split_fuse_token_num=6, preempt_mode="swap",
+                                       launch_block_threshold=0.0, swapin_block_threshold=0.0)
+SCHEDULE_NOTE = ("launch_block_threshold and swapin_block_threshold are 0 here (KsanaLLM's default: 2.0), "
+                 "so this 9-block pool fills up and a swap shows")
+
+
 def schedule_frames(engine: Any, trace: list[dict[str, Any]] | None = None) -> list[Frame]:
     """Four requests, two sharing a prefix, on a pool small enough to force a swap; or a `trace`
     (requests with `arrival` step, `prompt`, `max_new_tokens`, optional `id`) on the same pool."""
-    s = engine.Scheduler(engine.SchedulerConfig(block_size=BLOCK, device_blocks=9, host_blocks=12,
-                                                max_batch_size=4, max_step_token_num=64,
-                                                split_fuse_token_num=6, preempt_mode="swap"))
+    s = engine.Scheduler(engine.SchedulerConfig(**SCHEDULE_CONFIG))
     shared = [11, 12, 13, 14, 15, 16, 17, 18]
     if trace is None:
         trace = [{"id": 1, "arrival": 0, "prompt": shared + [1], "max_new_tokens": 4},
@@ -183,6 +190,8 @@ def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Cons
     if as_json:
         print(json.dumps({"demo": name, "frames": [f.to_dict() for f in frames]}, default=str))
         return 0
+    if name != "prefix-cache":
+        console.print(f"config: {SCHEDULE_NOTE}", markup=False)
     for f in frames:
         console.print(_frame_panel(f))
     return 0
