@@ -77,8 +77,10 @@ def _invariant(m: Any) -> str:
 # ----------------------------------------------------------------------------- traces
 
 Op = tuple  # ("prefill", req, prompt) | ("lookup", req, prompt) | ("decode", req, token) | ("finish", req)
-#             | ("swapout", req) | ("merge_swapouts",) | ("swapin", req) | ("merge_swapins",)
-#             | ("drop_swapped", req) | ("evict", n)
+#             | ("reserve", req, k) | ("swapout", req) | ("merge_swapouts",) | ("swapin", req)
+#             | ("merge_swapins",) | ("drop_swapped", req) | ("evict", n)
+# "reserve": blocks for k more tokens than the request has, as KsanaLLM's scheduler allocates for
+# MTP draft tokens that may then be rejected (so a request can hold several unfilled blocks).
 
 
 @dataclass
@@ -109,7 +111,8 @@ def random_trace(rng: random.Random, core: Any) -> Trace:
         for rid in by.get("waiting", []):
             choices += [(3, ("prefill", rid, _prompt(rng))), (1, ("finish", rid))]
         for rid in by.get("running", []):
-            choices += [(6, ("decode", rid, rng.choice([1, 2, 8]))), (2, ("finish", rid))]
+            choices += [(6, ("decode", rid, rng.choice([1, 2, 8]))), (2, ("finish", rid)),
+                        (1, ("reserve", rid, rng.randint(2, 9)))]
             if not run.swapins:
                 choices.append((3, ("swapout", rid)))
         if run.swapouts:
@@ -159,6 +162,12 @@ class Runner:
             need = call("get_request_step_block_number", lambda m: m.get_request_step_block_number(req, len(toks)))
             if need[0] == "ok" and call("allocate_request_blocks", lambda m: m.allocate_request_blocks(req, need[1]))[0] == "ok":
                 call("update_request_tokens", lambda m: m.update_request_tokens(req, list(toks)))
+        elif kind == "reserve":
+            _, req, k = op
+            n = len(self.tokens.setdefault(req, [5])) + k
+            need = call("get_request_step_block_number", lambda m: m.get_request_step_block_number(req, n))
+            if need[0] == "ok":
+                call("allocate_request_blocks", lambda m: m.allocate_request_blocks(req, need[1]))
         elif kind == "finish":
             if call("destroy_finished_request", lambda m: m.destroy_finished_request(op[1]))[0] == "ok":
                 self.tokens.pop(op[1], None)
