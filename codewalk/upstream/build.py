@@ -435,6 +435,12 @@ def load_module(path: Path, name: str = MODULE) -> ModuleType:
         return _LOADED[path]
     if name == MODULE and path.name.startswith("ksanallm_scheduler"):
         name = "ksanallm_scheduler"
+    # CPython hands back the first extension module of a name for any later path: a second
+    # commit's build would silently be the first one.
+    other = next((p for p, m in _LOADED.items() if m.__name__ == name), None)
+    if other is not None:
+        raise BuildError(f"cannot load {path}: this process already loaded {other} under the same module name; "
+                         f"use one KsanaLLM build per process")
     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
     spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
     if spec is None:
@@ -466,11 +472,12 @@ def engine(repo: str | Path | None = None, source: str | None = None, build_if_m
     from codewalk.upstream import sched_build
     from codewalk.upstream.scheduler import Scheduler as _Scheduler
 
+    root = resolve_repo(repo, source)
+    sched_error = ""
     if build_if_missing:
-        built = build(repo, source, progress=progress, sanitize=sanitize)
-        path, commit, sched_path = built.path, built.commit, built.scheduler
+        built = build(root, progress=progress, sanitize=sanitize)
+        path, commit, sched_path, sched_error = built.path, built.commit, built.scheduler, built.scheduler_error
     else:
-        root = resolve_repo(repo, source)
         commit = commit_of(root)
         out_dir = home() / commit / ("asan" if sanitize else "")
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
@@ -479,16 +486,20 @@ def engine(repo: str | Path | None = None, source: str | None = None, build_if_m
         if not path.is_file() or not sched_path.is_file():
             raise BuildError(f"the real engine for {root} is not built: run `codewalk upstream build`")
     mod = load_module(path)
-    smod = load_module(sched_path, sched_build.SCHED_MODULE)
-    _SCHEDULER_PATH.append(sched_path)
+    smod = None
+    if sched_path is not None:
+        smod = load_module(sched_path, sched_build.SCHED_MODULE)
+        _SCHEDULER_PATH.append(sched_path)
 
     class Scheduler(_Scheduler):
         __doc__ = _Scheduler.__doc__
 
         def __init__(self, config: Any) -> None:
+            if smod is None:
+                raise BuildError(f"the real scheduler is not built for KsanaLLM {commit[:8]}: {sched_error}")
             super().__init__(config, smod)
 
     return SimpleNamespace(CacheConfig=CacheConfig, PrefixCacheManager=mod.PrefixCacheManager, CoreError=CoreError,
                            SchedulerConfig=SchedulerConfig, Scheduler=Scheduler, StepResult=StepResult,
-                           fake_token=smod.fake_token, commit=commit, module=mod, module_scheduler=smod,
-                           name="real")
+                           fake_token=smod.fake_token if smod else None, commit=commit, module=mod,
+                           module_scheduler=smod, name="real", root=root, scheduler_error=sched_error)
