@@ -251,6 +251,7 @@ def unsupported_message(root: Path, err: Unsupported, engines: tuple[str, ...], 
     engine = "scheduler" if "scheduler" in engines else "cache manager"
     near = nearest_supported(root, engines, files)
     oldest = OLDEST_TESTED["scheduler" if "scheduler" in engines else "cache"]
-    hint = f"nearest supported commit: {near}" if near else f"supported from KsanaLLM {oldest} on (docs/core.md)"
+    hint = (f"nearest supported commit: {near} (the first later one with the files and API codewalk reads; "
+            f"tested from {oldest} on)" if near else f"supported from KsanaLLM {oldest} on (docs/core.md)")
     text = f"KsanaLLM {commit[:8]} is outside codewalk's supported range for the {engine}: {err.missing}; {hint}"
     return " ".join(text.split())
