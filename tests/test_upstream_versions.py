@@ -200,3 +200,15 @@ def test_attribute_versions_splits_version_differences_from_unexplained(tmp_path
     assert s["version_differences"] == 1 and s["unexplained"] == 1 and s["explained"] == 0
     assert versions["direction"] == "older" and "PrefixCacheManager::Release" in versions["changed_functions"]
     json.dumps(rep.to_dict())  # the report stays serialisable
+
+
+def test_one_build_per_process(tmp_path, monkeypatch):
+    """A second commit's module of the same name is refused; the same commit's is the loaded one."""
+    from types import ModuleType
+
+    first = tmp_path / "a" / ("1" * 40) / "ksanallm_upstream.so"
+    mod = ModuleType("ksanallm_upstream")
+    monkeypatch.setattr(upstream_build, "_LOADED", {first: mod})
+    assert upstream_build.load_module(tmp_path / "b" / ("1" * 40) / "ksanallm_upstream.so") is mod
+    with pytest.raises(BuildError, match="one KsanaLLM build per process"):
+        upstream_build.load_module(tmp_path / "b" / ("2" * 40) / "ksanallm_upstream.so")

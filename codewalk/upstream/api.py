@@ -107,7 +107,8 @@ FEATURES: tuple[Feature, ...] = (
             ("cache", "scheduler"), (
         Variant("async swap with block-id out-parameters",
                 ("Status SwapoutRequestAsync(int64_t @, size_t& @, size_t& @, std::vector<int>& @)",
-                 "Status SwapinRequestAsync(int64_t @, size_t& @, std::vector<std::vector<int>>& @, std::vector<int>& @)",
+                 "Status SwapinRequestAsync(int64_t @, size_t& @, std::vector<std::vector<int>>& @, "
+                 "std::vector<int>& @)",
                  "Status MergeSwapinRequest(int64_t @, std::vector<std::vector<int>>& @)",
                  "Status WaitSwapinRequests(std::vector<int64_t>& @, size_t& @, bool @",
                  "void DestroySwappedRequest(int64_t @)")),

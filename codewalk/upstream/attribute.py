@@ -170,7 +170,8 @@ def attribute(v: Versions, responsible: list[str], cache: dict[str, list[dict[st
     return out
 
 
-def changed_functions(v: Versions, paths: tuple[str, ...] = (CACHE_CPP, STRATEGY_CPP)) -> dict[str, list[dict[str, Any]]]:
+def changed_functions(v: Versions,
+                      paths: tuple[str, ...] = (CACHE_CPP, STRATEGY_CPP)) -> dict[str, list[dict[str, Any]]]:
     """Every function defined in `paths` whose text differs between the checkout and the pin, with the
     commits of the range that changed it (newest first)."""
     if not v.rev:

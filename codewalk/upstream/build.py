@@ -435,10 +435,13 @@ def load_module(path: Path, name: str = MODULE) -> ModuleType:
         return _LOADED[path]
     if name == MODULE and path.name.startswith("ksanallm_scheduler"):
         name = "ksanallm_scheduler"
-    # CPython hands back the first extension module of a name for any later path: a second
-    # commit's build would silently be the first one.
+    # CPython hands back the first extension module of a name for any later path: another build
+    # of the same commit is that module; another commit's build would silently be the first one.
     other = next((p for p, m in _LOADED.items() if m.__name__ == name), None)
     if other is not None:
+        if _build_id(other) == _build_id(path):
+            _LOADED[path] = _LOADED[other]
+            return _LOADED[other]
         raise BuildError(f"cannot load {path}: this process already loaded {other} under the same module name; "
                          f"use one KsanaLLM build per process")
     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
@@ -454,6 +457,12 @@ def load_module(path: Path, name: str = MODULE) -> ModuleType:
         raise BuildError(f"cannot load {path}: {e}{hint}") from None
     _LOADED[path] = mod
     return mod
+
+
+def _build_id(path: Path) -> tuple[str, bool]:
+    """(commit, sanitized) of a module laid out as <home>/<commit>/[asan/]<module>."""
+    asan = path.parent.name == "asan"
+    return (path.parent.parent.name if asan else path.parent.name), asan
 
 
 def scheduler_module(repo: str | Path | None = None, source: str | None = None) -> ModuleType:
