@@ -212,3 +212,18 @@ def test_one_build_per_process(tmp_path, monkeypatch):
     assert upstream_build.load_module(tmp_path / "b" / ("1" * 40) / "ksanallm_upstream.so") is mod
     with pytest.raises(BuildError, match="one KsanaLLM build per process"):
         upstream_build.load_module(tmp_path / "b" / ("2" * 40) / "ksanallm_upstream.so")
+
+
+def test_config_enum_gone_is_fine_struct_gone_is_named(tmp_path):
+    """7392c00d dropped GemmReductionPrecision: enums are copied when present, structs always."""
+    from codewalk.upstream import sched_build
+    from test_upstream_scheduler import _fake_checkout
+
+    root = _fake_checkout(tmp_path)
+    cfg = root / sched_build.CONFIG_HEADER
+    cfg.write_text(cfg.read_text().replace("enum class GemmReductionPrecision { FP32 = 0, FP16 = 1 };\n", ""))
+    text = sched_build.generated(root)["codewalk_extracted/scheduler_configs.inc"]
+    assert "GemmReductionPrecision" not in text and "enum PreemptMode" in text
+    cfg.write_text(cfg.read_text().replace("struct RuntimeConfig", "struct OtherConfig"))
+    with pytest.raises(BuildError, match="struct RuntimeConfig is no longer defined"):
+        sched_build.generated(root)
