@@ -121,6 +121,8 @@ API_HEADERS = {
     "src/ksana_llm/runtime/request_state.h": "enum class RequestState {\n  kWaiting,\n  kRunning,\n  kSwapped,\n"
                                             "  kFinished,\n  kTransfer,\n};\n",
     "src/ksana_llm/cache_manager/prefix_cache_manager.h": """class PrefixCacheManager {
+  size_t GetUsableBlockNumber() override;
+  size_t GetUsedBlockNumber() override;
   Status GetRequestPrefixBlockNumber(int64_t req_id, const std::vector<int>& input_token_ids, size_t check_token_num,
                                      size_t& shared_block_num, size_t& unique_block_num,
                                      size_t& shared_token_num) override;

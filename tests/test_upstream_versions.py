@@ -50,6 +50,14 @@ def test_older_forms_select_other_glue():
     assert "size_t check_token_num" not in header
 
 
+def test_used_block_number_before_it_existed():
+    """Before 51183c82 the binding computes GetUsedBlockNumber as that commit defines it."""
+    pcm = API_HEADERS[PCM_H].replace("  size_t GetUsedBlockNumber() override;\n", "")
+    header = api.api_header(api.detect_texts(cache_read(**{PCM_H: pcm}), ("cache",)))
+    assert "#define CODEWALK_HAS_USED_BLOCK_NUMBER 0" in header
+    assert "#define CODEWALK_HAS_USED_BLOCK_NUMBER 1" in api.api_header(api.detect_texts(cache_read(), ("cache",)))
+
+
 def test_comments_and_line_breaks_do_not_matter():
     text = "enum class RequestState { // states\n kWaiting /* 0 */,\n kRunning, kSwapped,kFinished };"
     chosen = api.detect_texts(cache_read(**{STATE_H: text}), ("cache",))

@@ -91,7 +91,10 @@ def test_window_commit_verifies_with_versions(checkouts, in_home, commit):
     assert cache["summary"]["traces"] == 40
     assert cache["summary"]["unexplained"] == 0, [d for d in cache["divergences"] if not d["explained"]]
     versions = cache["versions"]
-    assert versions["direction"] == "older" and versions["changed_functions"]
+    assert versions["direction"] == "older" and isinstance(versions["changed_functions"], dict)
+    if commit in ("39256dce", "9165eae0"):  # the block-cleanup fix came later: the example
+        changes = versions["changed_functions"]["PrefixCacheManager::DestroyFinishedRequest"]
+        assert any(c["commit"].startswith("7cfb0587") for c in changes)
     for d in cache["divergences"]:
         if d["category"] == "version-difference":
             assert d["commits"] and all(c["commit"] for cs in d["commits"].values() for c in cs)

@@ -103,6 +103,11 @@ FEATURES: tuple[Feature, ...] = (
         Variant("block table out-parameter",
                 ("Status AllocateRequestBlocks(int64_t @, size_t @, std::vector<std::vector<int>>& @)",)),
     )),
+    Feature("GetUsedBlockNumber", "PrefixCacheManager::GetUsedBlockNumber", PCM_H, ("cache",), (
+        Variant("GetUsedBlockNumber()", ("size_t GetUsedBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "1"}),
+        Variant("none yet (the binding computes it as 51183c82 defines it: device allocator's used - usable)",
+                ("size_t GetUsableBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "0"}),
+    )),
     Feature("swap calls", "PrefixCacheManager::SwapoutRequestAsync / SwapinRequestAsync / MergeSwapinRequest", PCM_H,
             ("cache", "scheduler"), (
         Variant("async swap with block-id out-parameters",

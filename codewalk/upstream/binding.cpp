@@ -515,6 +515,14 @@ class Engine : public PrefixCacheManager {
     return ids(req_id)[0];
   }
   size_t leaked() { return leaked_; }
+  size_t used_blocks() {
+#if CODEWALK_HAS_USED_BLOCK_NUMBER
+    return GetUsedBlockNumber();
+#else
+    // Before KsanaLLM had GetUsedBlockNumber: its later definition, over the same allocator.
+    return group_->GetDeviceBlockAllocator(0)->GetUsedBlockNumber() - GetUsableBlockNumber();
+#endif
+  }
   // Every device block id found in the structures, with repeats (tree, free queue, requests' own
   // device blocks, pending swap-in copy targets); mirrors ref_invariants' conservation walk.
   std::vector<int> accounted_device(std::vector<int>* host_out = nullptr) {
@@ -734,7 +742,7 @@ PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
       .def("get_usable_block_number", [](PyManager& s) { return s.e().GetUsableBlockNumber(); })
       .def("get_future_free_block_number", [](PyManager& s) { return s.e().GetFutureFreeBlockNumber(); })
       .def("get_host_free_block_number", [](PyManager& s) { return s.e().GetHostFreeBlockNumber(); })
-      .def("get_used_block_number", [](PyManager& s) { return s.e().GetUsedBlockNumber(); })
+      .def("get_used_block_number", [](PyManager& s) { return s.e().used_blocks(); })
       .def("get_reusable_block_number", [](PyManager& s) { return s.e().reusable().size(); })
       .def("get_request_usable_block_number", [](PyManager& s, int64_t r) { return s.e().request_usable(r); },
            py::arg("req_id"))

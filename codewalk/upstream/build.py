@@ -304,7 +304,7 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
         engines = ("cache", "scheduler")
         try:
             check_layout(root, sched_build.inputs(), ("scheduler",), commit)
-            sched_api = detect_api(root, engines, commit)
+            sched_api = detect_api(root, ("scheduler",), commit)
             generated = sched_build.generated(root)
         except BuildError as e:  # the cache manager is still usable: say why in one line
             sched_error = str(e)
