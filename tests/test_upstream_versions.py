@@ -235,3 +235,20 @@ def test_config_enum_gone_is_fine_struct_gone_is_named(tmp_path):
     cfg.write_text(cfg.read_text().replace("struct RuntimeConfig", "struct OtherConfig"))
     with pytest.raises(BuildError, match="struct RuntimeConfig is no longer defined"):
         sched_build.generated(root)
+
+
+def test_scheduler_divergence_is_attributed_by_its_fields(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from codewalk.upstream import verify as vf
+
+    root = _repo(tmp_path)
+    body = "namespace ksana_llm {\nvoid ContinuousBatchingStrategy::ProcessSwappedQueue() {\n  SwapIn(%s);\n}\n}\n"
+    old = _commit(root, {at.STRATEGY_CPP: body % "1"}, "first")
+    pin = _commit(root, {at.STRATEGY_CPP: body % "2"}, "[fix] swap-in threshold")
+    monkeypatch.setattr(at, "pinned_revision", lambda: pin)
+    sd = SimpleNamespace(mechanism="unexplained", fields=["swapped_in"], explained=False, explanation="")
+    other = SimpleNamespace(mechanism="unexplained", fields=["finished"], explained=False, explanation="")
+    vf.attribute_versions(SimpleNamespace(root=root, commit=old), vf.Report(), SimpleNamespace(divergences=[sd, other]))
+    assert sd.mechanism == "version-difference" and "swap-in threshold" in sd.explanation and sd.explained
+    assert other.mechanism == "unexplained"
