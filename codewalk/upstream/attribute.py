@@ -172,41 +172,44 @@ def attribute(v: Versions, responsible: list[str], cache: dict[str, list[dict[st
 
 def changed_functions(v: Versions,
                       paths: tuple[str, ...] = (CACHE_CPP, STRATEGY_CPP)) -> dict[str, list[dict[str, Any]]]:
-    """Every function defined in `paths` whose text differs between the checkout and the pin, with the
-    commits of the range that changed it (newest first)."""
+    """Every function defined in `paths` whose text changed in the range between the checkout and
+    the pin, with the commits that changed it (newest first). The same symbol-level comparison as
+    `codewalk history`, but each version of a file is parsed once for all its functions."""
     if not v.rev:
         return {}
     out: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
-        names = set()
-        for rev in (v.commit, v.pin):
-            rc, _ = _git(v.root, "cat-file", "-e", f"{rev}:{path}")
-            if rc == 0:
-                names |= _defined(v.root, rev, path)
-        for qname in sorted(names):
-            old, new = (_text_at(v, r, path, qname) for r in (v.commit, v.pin))
-            if not _same(old, new):
-                changes = function_changes(v, qname)
-                if changes:
-                    out[qname] = changes
-    return out
+        rc, log = _git(v.root, "log", "--format=%H%x09%ad%x09%an%x09%s", "--date=short", v.rev, "--", path)
+        if rc != 0 or not log:
+            continue
+        for line in log.splitlines():
+            sha, date, author, subject = (line.split("\t", 3) + ["", "", ""])[:4]
+            old, new = _functions(v.root, f"{sha}^", path), _functions(v.root, sha, path)
+            for qname in sorted(set(old) | set(new)):
+                if old.get(qname) != new.get(qname):
+                    what = "added" if qname not in old else "removed" if qname not in new else "changed"
+                    out.setdefault(qname, []).append({"commit": sha[:10], "date": date, "author": author,
+                                                      "subject": subject, "what": what})
+    return dict(sorted(out.items()))
 
 
-def _defined(root: Path, rev: str, path: str) -> set[str]:
-    """Qualified names (without the namespace) of the functions defined in path at rev."""
+_PARSED: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+def _functions(root: Path, rev: str, path: str) -> dict[str, str]:
+    """Qualified name (without the namespace) -> normalised text of each method defined in path at rev."""
+    from codewalk import fingerprint as fp
     from codewalk.index import cpp
     from codewalk.index.records import FileResult
 
-    data = subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True).stdout
-    result = FileResult(path, "cpp", len(data), 0, "")
-    cpp.extract(result, data)
-    return {s.qname[len(NS):] for s in result.symbols
-            if s.is_def and s.qname.startswith(NS) and s.qname.count("::") == 2 and s.kind in ("method", "function")}
-
-
-def _same(a: str | None, b: str | None) -> bool:
-    from codewalk import fingerprint as fp
-
-    if a is None or b is None:
-        return a is b
-    return fp.normalize(a.encode(), "cpp") == fp.normalize(b.encode(), "cpp")
+    key = (str(root), rev, path)
+    if key not in _PARSED:
+        res = subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True)
+        data = res.stdout if res.returncode == 0 else b""
+        result = FileResult(path, "cpp", len(data), 0, "")
+        cpp.extract(result, data)
+        _PARSED[key] = {s.qname[len(NS):]: fp.normalize(data[s.start_byte:s.end_byte], "cpp")
+                        for s in result.symbols
+                        if s.is_def and s.qname.startswith(NS) and s.qname.count("::") == 2
+                        and s.kind in ("method", "function", "constructor", "destructor")}
+    return _PARSED[key]
