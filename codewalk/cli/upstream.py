@@ -95,7 +95,8 @@ def _verify(args: argparse.Namespace) -> int:
     if args.traces < 1:
         return _fail("--traces must be >= 1")
     try:
-        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True).log)
+        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True).log,
+                      scheduler=args.workloads > 0)
     except BuildError as e:
         return _fail(str(e))
     if args.against == "reference":

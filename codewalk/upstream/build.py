@@ -473,9 +473,10 @@ def scheduler_module(repo: str | Path | None = None, source: str | None = None) 
 
 
 def engine(repo: str | Path | None = None, source: str | None = None, build_if_missing: bool = True,
-           progress: Any = None, sanitize: bool = False) -> SimpleNamespace:
+           progress: Any = None, sanitize: bool = False, scheduler: bool = True) -> SimpleNamespace:
     """The real engine as an `engine` namespace like `codewalk.core`: CacheConfig, PrefixCacheManager,
-    SchedulerConfig, Scheduler, StepResult, fake_token, CoreError."""
+    SchedulerConfig, Scheduler, StepResult, fake_token, CoreError; plus root, commit and
+    scheduler_error (why `Scheduler` is unavailable: outside its supported range, or not asked for)."""
     from codewalk.core.config import CacheConfig, SchedulerConfig, StepResult
     from codewalk.core.errors import CoreError
     from codewalk.upstream import sched_build
@@ -484,16 +485,20 @@ def engine(repo: str | Path | None = None, source: str | None = None, build_if_m
     root = resolve_repo(repo, source)
     sched_error = ""
     if build_if_missing:
-        built = build(root, progress=progress, sanitize=sanitize)
+        built = build(root, progress=progress, sanitize=sanitize, scheduler=scheduler)
         path, commit, sched_path, sched_error = built.path, built.commit, built.scheduler, built.scheduler_error
+        if not scheduler:
+            sched_error = "not built (the cache manager alone was asked for)"
     else:
         commit = commit_of(root)
         out_dir = home() / commit / ("asan" if sanitize else "")
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
         path = out_dir / (MODULE + suffix)
         sched_path = out_dir / (sched_build.SCHED_MODULE + suffix)
-        if not path.is_file() or not sched_path.is_file():
+        if not path.is_file() or (scheduler and not sched_path.is_file()):
             raise BuildError(f"the real engine for {root} is not built: run `codewalk upstream build`")
+        if not scheduler:
+            sched_path, sched_error = None, "not built (the cache manager alone was asked for)"
     mod = load_module(path)
     smod = None
     if sched_path is not None:
