@@ -232,8 +232,9 @@ def nearest_supported(root: Path, engines: tuple[str, ...], files: tuple[str, ..
     whose headers match the table for these engines, from the checkout's own history; None without
     git history or when no commit qualifies."""
     read_files = list(headers(engines))
-    log = _git(root, "log", "--all", "--reverse", "--ancestry-path", "^HEAD", "--format=%H%x09%h %ad %s",
-               "--date=short", "--", *dict.fromkeys([*read_files, *files]))
+    # Oldest first by commit date: the nearest in time among the checkout's descendants, on any branch.
+    log = _git(root, "log", "--all", "--date-order", "--reverse", "--ancestry-path", "^HEAD",
+               "--format=%H%x09%h %ad %s", "--date=short", "--", *dict.fromkeys([*read_files, *files]))
     if not log:
         return None
     for line in log.splitlines()[:limit]:
