@@ -116,6 +116,30 @@ STRUCTS = {
         "#pragma once\n// cfg\nstruct CacheManagerConfig {\n  size_t block_token_num = 16;\n  bool x = false;\n};\n",
     "src/ksana_llm/utils/request.h": "#pragma once\nstruct FlexibleCachedCopyTask {\n  int a = 0;\n};\n",
 }
+# The declarations codewalk/upstream/api.py reads, in their c451219c form.
+API_HEADERS = {
+    "src/ksana_llm/runtime/request_state.h": "enum class RequestState {\n  kWaiting,\n  kRunning,\n  kSwapped,\n"
+                                            "  kFinished,\n  kTransfer,\n};\n",
+    "src/ksana_llm/cache_manager/prefix_cache_manager.h": """class PrefixCacheManager {
+  size_t GetUsableBlockNumber() override;
+  size_t GetUsedBlockNumber() override;
+  Status GetRequestPrefixBlockNumber(int64_t req_id, const std::vector<int>& input_token_ids, size_t check_token_num,
+                                     size_t& shared_block_num, size_t& unique_block_num,
+                                     size_t& shared_token_num) override;
+  Status AllocateRequestBlocks(int64_t req_id, size_t block_num, std::vector<std::vector<int>>& req_block_ids) override;
+  Status UpdateRequestTokens(int64_t req_id, const std::vector<int>& kvcached_token_ids,
+                             size_t shareable_kvcache_token_num, std::vector<std::vector<int>>& req_block_ids,
+                             bool& block_merged) override;
+  Status SwapoutRequestAsync(int64_t req_id, size_t& swapped_block_num, size_t& free_block_num,
+                             std::vector<int>& swapped_memory_block_ids) override;
+  Status SwapinRequestAsync(int64_t req_id, size_t& block_num, std::vector<std::vector<int>>& req_block_ids,
+                            std::vector<int>& swapped_memory_block_ids) override;
+  Status WaitSwapinRequests(std::vector<int64_t>& req_ids, size_t& left_req_num, bool blocking = true) override;
+  Status MergeSwapinRequest(int64_t req_id, std::vector<std::vector<int>>& req_block_ids) override;
+  void DestroySwappedRequest(int64_t req_id) override;
+};
+""",
+}
 
 
 def fake_checkout(root: Path) -> Path:
@@ -123,7 +147,7 @@ def fake_checkout(root: Path) -> Path:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("// fake\n")
-    for rel, text in STRUCTS.items():
+    for rel, text in {**STRUCTS, **API_HEADERS}.items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
@@ -158,8 +182,9 @@ def test_missing_file_names_where_it_moved(tmp_path):
     with pytest.raises(BuildError) as err:
         upstream_build.build(repo=repo)
     text = str(err.value)
-    assert "missing src/ksana_llm/cache_manager/prefix_cache_manager.cpp" in text
+    assert "src/ksana_llm/cache_manager/prefix_cache_manager.cpp is missing" in text
     assert "src/ksana_llm/cache/prefix_cache_manager.cpp" in text
+    assert "\n" not in text  # one line
 
 
 def test_moved_struct_is_named(tmp_path):
@@ -215,7 +240,7 @@ def test_build_key_covers_every_laid_out_file():
     from codewalk.upstream import sched_build
 
     pkg = resources.files("codewalk.upstream")
-    cache, sched = upstream_build.cache_layers({}), sched_build.layers({})
+    cache, sched = upstream_build.cache_layers({}, "// api"), sched_build.layers({})
     laid_out = [text for layers in (cache, sched) for layer in layers for text in layer.values()]
     shipped = [f for d in (pkg / "standins", pkg / "standins" / "scheduler") for f in d.iterdir()
                if f.is_file() and f.name.endswith(".h")]

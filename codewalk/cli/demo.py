@@ -147,4 +147,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"codewalk demo: --engine real: {e}\n(build it with `codewalk upstream build --repo PATH`)",
                   file=sys.stderr)
             return 1
+        try:  # a checkout outside the scheduler's supported range has only the cache manager
+            return run_demo(args.name, as_json=args.json, engine=engine, trace=trace)
+        except BuildError as e:
+            print(f"codewalk demo: --engine real: {e}", file=sys.stderr)
+            return 1
     return run_demo(args.name, as_json=args.json, engine=engine, trace=trace)

@@ -74,11 +74,14 @@ def _build(args: argparse.Namespace) -> int:
         return _fail(str(e))
     if args.json:
         print(json.dumps({"module": str(built.path), "scheduler": str(built.scheduler), "commit": built.commit,
-                          "seconds": round(built.seconds, 2), "reused": built.reused, "sanitize": built.sanitize}))
+                          "seconds": round(built.seconds, 2), "reused": built.reused, "sanitize": built.sanitize,
+                          "scheduler_error": built.scheduler_error, "api": built.api}))
     else:
         what = "reused" if built.reused else f"built in {built.seconds:.1f}s"
-        print(f"KsanaLLM {built.commit[:12]}: {what}: {built.path}\n  scheduler: {built.scheduler}")
-    return 0
+        sched = built.scheduler or f"not built: {built.scheduler_error}"
+        print(f"KsanaLLM {built.commit[:12]}: {what}: {built.path}\n  scheduler: {sched}")
+    # Both engines were asked for: a scheduler outside the supported range is a failed build.
+    return 1 if built.scheduler is None and built.scheduler_error else 0
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -86,12 +89,15 @@ def _verify(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from codewalk.upstream.build import BuildError, engine
-    from codewalk.upstream.verify import verify
+    from codewalk.upstream.sched_verify import verify_schedulers
+    from codewalk.upstream.verify import attribute_versions, verify
 
     if args.traces < 1:
         return _fail("--traces must be >= 1")
     try:
-        real = engine(args.repo, args.source, progress=None if args.json else Console(stderr=True, log_path=False).log)
+        real = engine(args.repo, args.source,
+                      progress=None if args.json else Console(stderr=True, log_path=False).log,
+                      scheduler=args.workloads > 0)
     except BuildError as e:
         return _fail(str(e))
     if args.against == "reference":
@@ -99,30 +105,45 @@ def _verify(args: argparse.Namespace) -> int:
     else:
         import codewalk.core as core
     from codewalk.upstream.sched_verify import verify_schedulers
-
-    if args.json:
-        rep = verify(real, core, traces=args.traces, seed=args.seed)
-        out = rep.to_dict()
-        bad = rep.summary()["unexplained"]
-        if args.workloads > 0:
-            srep = verify_schedulers(real, core, workloads=args.workloads, seed=args.seed)
-            out = {"cache": out, "scheduler": srep.to_dict()}
-            bad += srep.summary()["unexplained_per_request"]
-        print(json.dumps(out, default=str))
-        return 1 if bad else 0
     from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
+    sched_error = getattr(real, "scheduler_error", "")
     console = _term_console()
-    with Progress(console=console, transient=True) as prog:
+    with Progress(console=Console(stderr=True), transient=True, disable=args.json) as prog:
         task = prog.add_task("traces", total=args.traces)
         rep = verify(real, core, traces=args.traces, seed=args.seed, progress=lambda n: prog.update(task, completed=n))
+        srep = None
+        if args.workloads > 0 and not sched_error:
+            wtask = prog.add_task("workloads", total=args.workloads)
+            srep = verify_schedulers(real, core, workloads=args.workloads, seed=args.seed,
+                                     progress=lambda n: prog.update(wtask, completed=n))
+    attribute_versions(real, rep, srep)
+    bad = rep.summary()["unexplained"] + (srep.summary()["unexplained_per_request"] if srep else 0)
+    if args.json:
+        out = rep.to_dict()
+        if args.workloads > 0:
+            out = {"cache": out, "scheduler": srep.to_dict() if srep else {"not_built": sched_error}}
+        print(json.dumps(out, default=str))
+        return 1 if bad else 0
+    _print_cache(console, real, args, rep)
+    _print_versions(console, rep.versions)
+    if args.workloads > 0:
+        if srep is None:
+            console.rule("[bold]scheduler: not verified[/bold]")
+            console.print(sched_error, markup=False)
+        else:
+            _print_schedulers(console, srep)
+    return 1 if bad else 0
+
+
+def _print_cache(console, real, args: argparse.Namespace, rep) -> None:
     s = rep.summary()
     console.print(f"[bold]KsanaLLM {real.commit[:12]} vs codewalk {args.against}[/bold]: {s['traces']} traces, "
                   f"{s['ops']} operations; {s['agreeing_traces']} traces agree on every call ({s['agreement']:.1%})")
     console.print(f"divergences: {s['divergences']} — explained {s['explained']} (binding guards {s['binding_guards']}, "
                   f"upstream-bug effects {s['upstream_bug_effects']}, documented deviations "
                   f"{s['documented_deviations']}, core discrepancies {s['core_discrepancies']}), "
-                  f"[bold]unexplained {s['unexplained']}[/bold]")
+                  f"version differences {s['version_differences']}, [bold]unexplained {s['unexplained']}[/bold]")
     seen: set[tuple[str, str, str]] = set()
     for d in rep.divergences:
         key = (d.category, d.call, d.what)
@@ -131,32 +152,41 @@ def _verify(args: argparse.Namespace) -> int:
         seen.add(key)
         console.rule(f"{d.category}: {d.call} → {d.what}")
         console.print(f"responsible: {d.responsible}")
-        console.print(f"real: {str(d.real)[:200]}\ncore: {str(d.core)[:200]}")
+        console.print(f"real: {str(d.real)[:200]}\ncore: {str(d.core)[:200]}", markup=False)
         console.print(f"invariants after it: real {d.real_invariant}, core {d.core_invariant}")
-        console.print(d.explanation)
-        console.print(f"shortest reproducer ({len(d.calls)} calls), config {getattr(d, 'config', {})}:")
+        console.print(d.explanation, markup=False)
+        console.print(f"shortest reproducer ({len(d.calls)} calls), config {getattr(d, 'config', {})}:", markup=False)
         for c in d.calls:
             console.print(f"  {c}", markup=False)
     for bug, info in sorted(rep.bugs.items(), key=lambda kv: kv[1]["doc"]):
         console.rule(f"upstream bug {info['doc']} {bug} ({info['id']}): seen in {info['traces']} traces")
-        console.print(f"in {info['function']}; shortest reproducer, config {info.get('config')}:")
+        console.print(f"in {info['function']}; shortest reproducer, config {info.get('config')}:", markup=False)
         for c in info.get("reproducer", []):
             console.print(f"  {c}", markup=False)
-    bad = s["unexplained"]
-    if args.workloads > 0:
-        bad += _verify_schedulers(args, real, core, console)
-    return 1 if bad else 0
 
 
-def _verify_schedulers(args: argparse.Namespace, real, core, console) -> int:
-    from rich.progress import Progress
+def _print_versions(console, versions: dict) -> None:
+    """What changed between the checkout and the commit the core models (off the pin only)."""
+    if not versions:
+        return
+    console.rule(f"[bold]KsanaLLM {versions['checkout'][:8]} vs {versions['pin'][:8]}, the commit the core models"
+                 f"[/bold]")
+    if versions.get("error"):
+        console.print(f"commits cannot be named: {versions['error']}", markup=False)
+        return
+    where = {"older": "older than", "newer": "newer than", "diverged": "on another branch than"}[versions["direction"]]
+    changed = versions.get("changed_functions", {})
+    console.print(f"the checkout is {where} the pin; {len(changed)} functions of the prefix cache and the "
+                  f"scheduler changed in between (`codewalk history` over {versions['range']}):", markup=False)
+    for qname, changes in changed.items():
+        commits = ", ".join(f"{c['commit'][:8]} {c['date']} ({c['subject'][:50]})" for c in changes[:3])
+        more = f" +{len(changes) - 3} more" if len(changes) > 3 else ""
+        console.print(f"  {qname}: {commits}{more}", markup=False)
 
-    from codewalk.upstream.sched_verify import serving_line, verify_schedulers
 
-    with Progress(console=console, transient=True) as prog:
-        task = prog.add_task("workloads", total=args.workloads)
-        rep = verify_schedulers(real, core, workloads=args.workloads, seed=args.seed,
-                                progress=lambda n: prog.update(task, completed=n))
+def _print_schedulers(console, rep) -> None:
+    from codewalk.upstream.sched_verify import serving_line
+
     s = rep.summary()
     console.rule("[bold]scheduler: KsanaLLM's ContinuousBatchingStrategy vs codewalk's Scheduler[/bold]")
     console.print(f"{s['workloads']} random workloads: per-request outcomes agree on {s['per_request_agree']} "
@@ -168,10 +198,9 @@ def _verify_schedulers(args: argparse.Namespace, real, core, console) -> int:
         console.print(serving_line(s["serving"]), markup=False)
     for d in rep.divergences:
         console.rule(f"{d.kind} divergence: {d.mechanism} ({len(d.seeds)} workloads)")
-        console.print(d.explanation)
+        console.print(d.explanation, markup=False)
         console.print(f"first differing step {d.step}: {', '.join(d.fields)}")
         console.print(f"real: {d.real}", markup=False)
         console.print(f"core: {d.core}", markup=False)
         console.print("shortest workload found:", markup=False)
         console.print(json.dumps(d.workload.to_dict()), markup=False)
-    return s["unexplained_per_request"]

@@ -119,10 +119,10 @@ class Engine : public PrefixCacheManager {
   }
   static const char* state_name(RequestState s) {
     switch (s) {
-      case RequestState::kWaiting: return "waiting";
-      case RequestState::kRunning: return "running";
-      case RequestState::kSwapped: return "swapped";
-      case RequestState::kFinished: return "finished";
+      case CODEWALK_RS_WAITING: return "waiting";
+      case CODEWALK_RS_RUNNING: return "running";
+      case CODEWALK_RS_SWAPPED: return "swapped";
+      case CODEWALK_RS_FINISHED: return "finished";
       default: return "transfer";
     }
   }
@@ -137,7 +137,7 @@ class Engine : public PrefixCacheManager {
     return p;
   }
   // A request that only looked up: it takes no references, so its matches may be evicted.
-  bool lookup_only(PrefixCachedRequest* r) { return r->req_state == RequestState::kWaiting && ids(r->req_id)[0].empty(); }
+  bool lookup_only(PrefixCachedRequest* r) { return r->req_state == CODEWALK_RS_WAITING && ids(r->req_id)[0].empty(); }
   const View* stale(int64_t req_id, size_t i) {
     auto it = stale_.find(req_id);
     if (it == stale_.end()) return nullptr;
@@ -234,9 +234,15 @@ class Engine : public PrefixCacheManager {
                         " outside 0..", n));
     }
     PrefixCachedRequest* r = find(req_id);
-    if (r != nullptr && (r->req_state != RequestState::kWaiting || !ids(req_id)[0].empty())) {
+    if (r != nullptr && (r->req_state != CODEWALK_RS_WAITING || !ids(req_id)[0].empty())) {
       throw CoreErr(Cat("get_request_prefix_block_number: req ", req_id, " is ", phase_words(r), ", not waiting"));
     }
+#if !CODEWALK_LOOKUP_HAS_CHECK
+    if (check != n) {
+      throw CoreErr(Cat("get_request_prefix_block_number: req ", req_id, ": this KsanaLLM's GetRequestPrefixBlockNumber "
+                        "has no check_token_num (it checks all ", n, " tokens)"));
+    }
+#endif
     std::vector<int> padded(tokens);
     if (r != nullptr) {
       // Never let the real validity check dereference a deleted block: it would find it changed,
@@ -249,14 +255,24 @@ class Engine : public PrefixCacheManager {
         stale_.erase(it);
       }
       // The real check memcmp()s whole blocks; past the prompt's end it would read beyond the
-      // vector. Pad with values that differ from the block's, so the comparison fails as ours does.
+      // vector. Make the comparison fail there, as ours does.
+#if CODEWALK_LOOKUP_HAS_CHECK
+      // Pad with values that differ from the block's (check_token_num keeps the padding unread).
       for (size_t p = tokens.size(); p < r->cached_blocks.size() * bs_; ++p) {
         int t = r->cached_blocks[p / bs_]->token_ids[p % bs_];
         padded.push_back(static_cast<int>(static_cast<unsigned>(t) + 1u));
       }
+#else
+      // Without check_token_num the vector's size is the prompt's: cut the blocks it does not cover.
+      if (r->cached_blocks.size() > tokens.size() / bs_) r->cached_blocks.resize(tokens.size() / bs_);
+#endif
     }
     size_t shared = 0, unique = 0, shared_tokens = 0;
+#if CODEWALK_LOOKUP_HAS_CHECK
     Status s = GetRequestPrefixBlockNumber(req_id, padded, static_cast<size_t>(check), shared, unique, shared_tokens);
+#else
+    Status s = GetRequestPrefixBlockNumber(req_id, padded, shared, unique, shared_tokens);
+#endif
     if (!s.OK()) throw CoreErr(Cat("get_request_prefix_block_number: req ", req_id, ": ", s.GetMessage()));
     ids(req_id);
     matched_[req_id] = std::vector<int>(tokens.begin(), tokens.begin() + std::min(tokens.size(), shared * bs_));
@@ -265,7 +281,7 @@ class Engine : public PrefixCacheManager {
 
   std::vector<int> allocate(int64_t req_id, int64_t block_num) {
     PrefixCachedRequest* r = need(req_id, "allocate_request_blocks");
-    if (!(r->req_state == RequestState::kWaiting || r->req_state == RequestState::kRunning) || swapping_out(req_id) ||
+    if (!(r->req_state == CODEWALK_RS_WAITING || r->req_state == CODEWALK_RS_RUNNING) || swapping_out(req_id) ||
         swapping_in(req_id)) {
       throw CoreErr(Cat("allocate_request_blocks: req ", req_id, " is ", phase_words(r)));
     }
@@ -289,7 +305,7 @@ class Engine : public PrefixCacheManager {
     PrefixCachedRequest* r = need(req_id, "update_request_tokens");
     const int64_t n = static_cast<int64_t>(tokens.size());
     const int64_t shareable = shareable_opt ? *shareable_opt : n;
-    if (r->req_state != RequestState::kRunning || swapping_out(req_id) || swapping_in(req_id)) {
+    if (r->req_state != CODEWALK_RS_RUNNING || swapping_out(req_id) || swapping_in(req_id)) {
       throw CoreErr(Cat("update_request_tokens: req ", req_id, " is ", phase_words(r), ", not running"));
     }
     if (shareable < 0 || shareable > n) {
@@ -297,7 +313,14 @@ class Engine : public PrefixCacheManager {
     }
     bool merged = false;
     auto& req_ids = ids(req_id);
+#if CODEWALK_UPDATE_REPORTS_MERGE
     Status s = UpdateRequestTokens(req_id, tokens, static_cast<size_t>(shareable), req_ids, merged);
+#else
+    // Before block_merged existed, a merge shows as a block id replaced in the request's table.
+    const std::vector<int> before = req_ids[0];
+    Status s = UpdateRequestTokens(req_id, tokens, static_cast<size_t>(shareable), req_ids);
+    for (size_t i = 0; i < before.size() && i < req_ids[0].size(); ++i) merged = merged || before[i] != req_ids[0][i];
+#endif
     if (!s.OK()) throw CoreErr(Cat("update_request_tokens: req ", req_id, ": ", s.GetMessage()));
     return py::make_tuple(req_ids[0], merged);
   }
@@ -317,7 +340,7 @@ class Engine : public PrefixCacheManager {
 
   void destroy_finished(int64_t req_id) {
     PrefixCachedRequest* r = need(req_id, "destroy_finished_request");
-    if (r->req_state == RequestState::kSwapped || swapping_out(req_id) || swapping_in(req_id)) {
+    if (r->req_state == CODEWALK_RS_SWAPPED || swapping_out(req_id) || swapping_in(req_id)) {
       throw CoreErr(Cat("destroy_finished_request: req ", req_id, " is ", phase_words(r),
                         "; use destroy_swapped_request"));
     }
@@ -327,7 +350,7 @@ class Engine : public PrefixCacheManager {
 
   py::tuple swapout(int64_t req_id) {
     PrefixCachedRequest* r = need(req_id, "swapout_request_async");
-    if (r->req_state != RequestState::kRunning || swapping_out(req_id) || swapping_in(req_id)) {
+    if (r->req_state != CODEWALK_RS_RUNNING || swapping_out(req_id) || swapping_in(req_id)) {
       throw CoreErr(Cat("swapout_request_async: req ", req_id, " is ", phase_words(r), ", not running"));
     }
     if (any_swapin()) throw CoreErr(Cat("swapout_request_async: req ", req_id, ": a swap-in is still in progress"));
@@ -354,7 +377,7 @@ class Engine : public PrefixCacheManager {
 
   int64_t swapin(int64_t req_id) {
     PrefixCachedRequest* r = need(req_id, "swapin_request_async");
-    if (r->req_state != RequestState::kSwapped || swapping_out(req_id) || swapping_in(req_id)) {
+    if (r->req_state != CODEWALK_RS_SWAPPED || swapping_out(req_id) || swapping_in(req_id)) {
       throw CoreErr(Cat("swapin_request_async: req ", req_id, " is ", phase_words(r), ", not swapped"));
     }
     if (any_swapout()) throw CoreErr(Cat("swapin_request_async: req ", req_id, ": a swap-out is still in progress"));
@@ -432,7 +455,7 @@ class Engine : public PrefixCacheManager {
 
   void destroy_swapped(int64_t req_id) {
     PrefixCachedRequest* r = need(req_id, "destroy_swapped_request");
-    if (r->req_state != RequestState::kSwapped || swapping_out(req_id) || swapping_in(req_id)) {
+    if (r->req_state != CODEWALK_RS_SWAPPED || swapping_out(req_id) || swapping_in(req_id)) {
       throw CoreErr(Cat("destroy_swapped_request: req ", req_id, " is ", phase_words(r), ", not swapped"));
     }
     // Its own host blocks are deleted: refuse if another request still holds one (bug aftermath).
@@ -492,6 +515,14 @@ class Engine : public PrefixCacheManager {
     return ids(req_id)[0];
   }
   size_t leaked() { return leaked_; }
+  size_t used_blocks() {
+#if CODEWALK_HAS_USED_BLOCK_NUMBER
+    return GetUsedBlockNumber();
+#else
+    // Before KsanaLLM had GetUsedBlockNumber: its later definition, over the same allocator.
+    return group_->GetDeviceBlockAllocator(0)->GetUsedBlockNumber() - GetUsableBlockNumber();
+#endif
+  }
   // Every device block id found in the structures, with repeats (tree, free queue, requests' own
   // device blocks, pending swap-in copy targets); mirrors ref_invariants' conservation walk.
   std::vector<int> accounted_device(std::vector<int>* host_out = nullptr) {
@@ -621,13 +652,13 @@ class Engine : public PrefixCacheManager {
     for (auto& [rid, req] : sorted_requests()) {
       const bool swapping = swapping_out(rid) || swapping_in(rid);
       for (size_t i = 0; i < req->cached_blocks.size(); ++i) {
-        if (req->req_state == RequestState::kWaiting && ids(rid)[0].empty()) continue;
+        if (req->req_state == CODEWALK_RS_WAITING && ids(rid)[0].empty()) continue;
         PrefixCachedBlock* cb = req->cached_blocks[i];
         if (stale(rid, i)) fail("held-block-not-free", Cat("req ", rid, " block ", i, " was deleted"));
         if (free_set.count(cb)) {
           fail("held-block-not-free", Cat("req ", rid, " block ", i, " (", cb->memory_block_ids[0], ") is in the free queue"));
         }
-        auto& refs = req->req_state == RequestState::kRunning ? cb->active_requests : cb->inactive_requests;
+        auto& refs = req->req_state == CODEWALK_RS_RUNNING ? cb->active_requests : cb->inactive_requests;
         auto it = refs.find(static_cast<int>(rid));
         if (cb->is_shareable && (it == refs.end() || it->second.first != static_cast<int>(i))) {
           fail("request-refs", Cat("req ", rid, " block ", i, " does not record the request's reference"));
@@ -637,7 +668,7 @@ class Engine : public PrefixCacheManager {
         }
       }
       const auto& bids = ids(rid)[0];
-      if (!bids.empty() && !swapping && req->req_state == RequestState::kRunning) {
+      if (!bids.empty() && !swapping && req->req_state == CODEWALK_RS_RUNNING) {
         std::vector<int> held;
         for (size_t i = 0; i < req->cached_blocks.size(); ++i) held.push_back(view(rid, i, req->cached_blocks[i]).block_id);
         if (held != bids) fail("block-table", Cat("req ", rid, " block table differs from its blocks"));
@@ -711,7 +742,7 @@ PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
       .def("get_usable_block_number", [](PyManager& s) { return s.e().GetUsableBlockNumber(); })
       .def("get_future_free_block_number", [](PyManager& s) { return s.e().GetFutureFreeBlockNumber(); })
       .def("get_host_free_block_number", [](PyManager& s) { return s.e().GetHostFreeBlockNumber(); })
-      .def("get_used_block_number", [](PyManager& s) { return s.e().GetUsedBlockNumber(); })
+      .def("get_used_block_number", [](PyManager& s) { return s.e().used_blocks(); })
       .def("get_reusable_block_number", [](PyManager& s) { return s.e().reusable().size(); })
       .def("get_request_usable_block_number", [](PyManager& s, int64_t r) { return s.e().request_usable(r); },
            py::arg("req_id"))

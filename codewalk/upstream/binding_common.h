@@ -26,6 +26,9 @@
 
 #include "ksana_llm/cache_manager/prefix_cache_manager.h"
 #include "ksana_llm/cache_manager/prefix_cache_manager_test_helper.h"
+// The API variants of this checkout (RequestState values, signatures): generated from its headers
+// by codewalk/upstream/api.py.
+#include "codewalk_generated/api.h"
 
 namespace py = pybind11;
 

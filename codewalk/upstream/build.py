@@ -30,6 +30,8 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from codewalk.upstream import api
+
 MODULE = "ksanallm_upstream"
 PKG = "codewalk.upstream"
 
@@ -80,6 +82,8 @@ class Built:
     reused: bool
     scheduler: Path | None = None  # the ContinuousBatchingStrategy module (None when not built)
     sanitize: bool = False
+    scheduler_error: str = ""  # why the scheduler was not built (one line), when it was asked for
+    api: dict[str, str] | None = None  # feature -> the API variant found in the checkout's headers
 
 
 # ----------------------------------------------------------------------------- where things are
@@ -135,15 +139,31 @@ def _moved(root: Path, rel: str) -> str:
     return f" (moved? found {', '.join(hits[:3])})" if hits else ""
 
 
-def check_layout(root: Path) -> None:
-    """Every file the build reads must be where c451219c has it; name what is missing or moved."""
+def cache_inputs() -> tuple[str, ...]:
+    """Every checkout file the cache manager build reads."""
+    return (*SOURCES, *HEADERS, *(h for _, h, _ in EXTRACTED))
+
+
+def check_layout(root: Path, files: tuple[str, ...] | None = None, engines: tuple[str, ...] = ("cache",),
+                 commit: str = "") -> None:
+    """Every file the build reads must be in the checkout; one line names the first one missing (and
+    where its name now appears), how many others are, and the nearest commit that has them all."""
     if not (root / "src" / "ksana_llm").is_dir():
         raise BuildError(f"{root} does not look like a KsanaLLM checkout: src/ksana_llm/ is missing")
-    missing = [rel + _moved(root, rel) for rel in (*SOURCES, *HEADERS, *(h for _, h, _ in EXTRACTED))
-               if not (root / rel).is_file()]
+    files = cache_inputs() if files is None else files
+    missing = [rel for rel in files if not (root / rel).is_file()]
     if missing:
-        raise BuildError("the checkout's layout differs from what codewalk builds (KsanaLLM c451219c):\n  missing "
-                         + "\n  missing ".join(missing))
+        more = f" (and {len(missing) - 1} more files)" if len(missing) > 1 else ""
+        err = api.Unsupported(api.FEATURES[0], f"{missing[0]} is missing{_moved(root, missing[0])}{more}")
+        raise BuildError(api.unsupported_message(root, err, engines, commit or commit_of(root), files))
+
+
+def detect_api(root: Path, engines: tuple[str, ...], commit: str) -> dict[str, api.Variant]:
+    """The checkout's API variants for these engines; a one-line BuildError when one is unknown."""
+    try:
+        return api.detect(root, engines)
+    except api.Unsupported as e:
+        raise BuildError(api.unsupported_message(root, e, engines, commit)) from None
 
 
 def _strip_comments(text: str) -> str:
@@ -205,11 +225,14 @@ def binding_common() -> dict[str, str]:
     return {rel: _package_file(name)}
 
 
-def cache_layers(extracted: dict[str, str]) -> list[dict[str, str]]:
+API_HEADER = "codewalk_generated/api.h"
+
+
+def cache_layers(extracted: dict[str, str], api_h: str) -> list[dict[str, str]]:
     """The cache build's include directories, in search order (one): its stand-ins, the structs
-    copied out of the checkout, and the bindings' shared header."""
+    copied out of the checkout, the API variants' macros (`api_h`) and the bindings' shared header."""
     return [{**standin_files(), **{f"codewalk_extracted/{name}": text for name, text in extracted.items()},
-             **binding_common()}]
+             API_HEADER: api_h, **binding_common()}]
 
 
 # ----------------------------------------------------------------------------- toolchain
@@ -258,34 +281,44 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
 
     say = progress or (lambda _m: None)
     root = resolve_repo(repo, source)
-    check_layout(root)
+    commit = commit_of(root)
+    # Everything the checkout must offer is checked before anything is written.
+    check_layout(root, commit=commit)
+    cache_api = detect_api(root, ("cache",), commit)
     extracted = extracted_sources(root)
     compiler = find_compiler()
     includes = [pybind11_include(), python_include()]
-    commit = commit_of(root)
     flags = list(CXXFLAGS) + (list(ASAN_FLAGS) if sanitize else [])
     out_dir = home() / commit / ("asan" if sanitize else "")
     total = 0.0
+    say(f"KsanaLLM {commit[:8]}: " + "; ".join(f"{k}: {v.name}" for k, v in cache_api.items()))
     # --- the prefix cache manager
     cache_path, secs, reused = _build_target(
-        "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes, cache_layers(extracted),
-        [root / s for s in SOURCES], _package_file("binding.cpp"), "binding.cpp", [root / r for r in HEADERS],
-        force, say, sanitize)
+        "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes,
+        cache_layers(extracted, api.api_header(cache_api)), [root / s for s in SOURCES], _package_file("binding.cpp"),
+        "binding.cpp", [root / r for r in (*HEADERS, *api.headers(("cache",)))], force, say, sanitize)
     total += secs
-    sched_path = None
+    found = {k: v.name for k, v in cache_api.items()}
+    sched_path, sched_error = None, ""
     if scheduler:
-        missing = [rel + _moved(root, rel) for rel in sched_build.inputs() if not (root / rel).is_file()]
-        if missing:
-            raise BuildError("the checkout's layout differs from what codewalk's scheduler build reads "
-                             "(KsanaLLM c451219c):\n  missing " + "\n  missing ".join(missing))
-        sched_path, secs2, reused2 = _build_target(
-            "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags, includes,
-            sched_build.layers(sched_build.generated(root)), [root / s for s in sched_build.SOURCES],
-            sched_build.binding_text(), "sched_binding.cpp", [root / r for r in sched_build.inputs()], force, say,
-            sanitize)
-        total += secs2
-        reused = reused and reused2
-    return Built(cache_path, commit, total, reused, sched_path, sanitize)
+        engines = ("cache", "scheduler")
+        try:
+            check_layout(root, sched_build.inputs(), ("scheduler",), commit)
+            sched_api = detect_api(root, ("scheduler",), commit)
+            generated = sched_build.generated(root)
+        except BuildError as e:  # the cache manager is still usable: say why in one line
+            sched_error = str(e)
+            say(f"ContinuousBatchingStrategy not built: {sched_error}")
+        else:
+            found.update({k: v.name for k, v in sched_api.items()})
+            sched_path, secs2, reused2 = _build_target(
+                "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags,
+                includes, sched_build.layers({**generated, API_HEADER: api.api_header(sched_api)}),
+                [root / s for s in sched_build.SOURCES], sched_build.binding_text(), "sched_binding.cpp",
+                [root / r for r in (*sched_build.inputs(), *api.headers(engines))], force, say, sanitize)
+            total += secs2
+            reused = reused and reused2
+    return Built(cache_path, commit, total, reused, sched_path, sanitize, sched_error, found)
 
 
 ASAN_FLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
@@ -348,25 +381,42 @@ def _build_target(what: str, module: str, root: Path, commit: str, out_dir: Path
 
     say(f"{what}: compiling {len(units)} files with {Path(compiler).name} (KsanaLLM {commit[:8]}"
         f"{', AddressSanitizer' if sanitize else ''})")
-    with ThreadPoolExecutor(max_workers=max(1, min(len(units), os.cpu_count() or 1))) as pool:
-        for src, res in pool.map(compile_one, units):
-            if res.returncode != 0:
-                raise BuildError(f"compiling {src} failed:\n{_tail(res.stderr)}")
-            say(f"compiled {src.name}")
     tmp = target_path.with_suffix(".tmp")
-    link = [compiler, "-shared", "-pthread", *(["-fsanitize=address"] if sanitize else []),
-            *(str(o) for _, o in units), "-o", str(tmp)]
-    if sys.platform == "darwin":
-        link[2:2] = ["-undefined", "dynamic_lookup"]
-    res = subprocess.run(link, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise BuildError(f"linking {what} failed:\n{_tail(res.stderr)}")
-    os.replace(tmp, target_path)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(units), os.cpu_count() or 1))) as pool:
+            for src, res in pool.map(compile_one, units):
+                if res.returncode != 0:
+                    raise BuildError(f"compiling {src} failed:\n{_tail(res.stderr)}")
+                say(f"compiled {src.name}")
+        link = [compiler, "-shared", "-pthread", *(["-fsanitize=address"] if sanitize else []),
+                *(str(o) for _, o in units), "-o", str(tmp)]
+        if sys.platform == "darwin":
+            link[2:2] = ["-undefined", "dynamic_lookup"]
+        res = subprocess.run(link, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise BuildError(f"linking {what} failed:\n{_tail(res.stderr)}")
+        os.replace(tmp, target_path)
+    except BaseException:  # a failed or interrupted build leaves nothing half-built behind
+        discard_failed(work, tmp, target_path, stamp)
+        raise
     seconds = time.monotonic() - start
     stamp.write_text(json.dumps({"key": key, "commit": commit, "repo": str(root), "seconds": round(seconds, 2),
                                  "module": target_path.name, "sanitize": sanitize}, indent=1))
     say(f"linked {target_path} ({seconds:.1f}s)")
     return target_path, seconds, False
+
+
+def discard_failed(work: Path, tmp: Path, target: Path, stamp: Path) -> None:
+    """Remove a failed build's objects, partial module and stale stamp; then its folders if empty."""
+    shutil.rmtree(work, ignore_errors=True)
+    for path in (tmp, target, stamp):
+        path.unlink(missing_ok=True)
+    for folder in (work.parent, work.parent.parent):
+        if folder.parent == home() or folder.parent.parent == home():
+            try:
+                folder.rmdir()  # only when empty: another engine's build stays
+            except OSError:
+                pass
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -385,6 +435,15 @@ def load_module(path: Path, name: str = MODULE) -> ModuleType:
         return _LOADED[path]
     if name == MODULE and path.name.startswith("ksanallm_scheduler"):
         name = "ksanallm_scheduler"
+    # CPython hands back the first extension module of a name for any later path: another build
+    # of the same commit is that module; another commit's build would silently be the first one.
+    other = next((p for p, m in _LOADED.items() if m.__name__ == name), None)
+    if other is not None:
+        if _build_id(other) == _build_id(path):
+            _LOADED[path] = _LOADED[other]
+            return _LOADED[other]
+        raise BuildError(f"cannot load {path}: this process already loaded {other} under the same module name; "
+                         f"use one KsanaLLM build per process")
     loader = importlib.machinery.ExtensionFileLoader(name, str(path))
     spec = importlib.util.spec_from_file_location(name, str(path), loader=loader)
     if spec is None:
@@ -400,6 +459,12 @@ def load_module(path: Path, name: str = MODULE) -> ModuleType:
     return mod
 
 
+def _build_id(path: Path) -> tuple[str, bool]:
+    """(commit, sanitized) of a module laid out as <home>/<commit>/[asan/]<module>."""
+    asan = path.parent.name == "asan"
+    return (path.parent.parent.name if asan else path.parent.name), asan
+
+
 def scheduler_module(repo: str | Path | None = None, source: str | None = None) -> ModuleType:
     """The real scheduler module: the one engine() loaded, else the built one for the checkout."""
     if _SCHEDULER_PATH:
@@ -408,37 +473,47 @@ def scheduler_module(repo: str | Path | None = None, source: str | None = None) 
 
 
 def engine(repo: str | Path | None = None, source: str | None = None, build_if_missing: bool = True,
-           progress: Any = None, sanitize: bool = False) -> SimpleNamespace:
+           progress: Any = None, sanitize: bool = False, scheduler: bool = True) -> SimpleNamespace:
     """The real engine as an `engine` namespace like `codewalk.core`: CacheConfig, PrefixCacheManager,
-    SchedulerConfig, Scheduler, StepResult, fake_token, CoreError."""
+    SchedulerConfig, Scheduler, StepResult, fake_token, CoreError; plus root, commit and
+    scheduler_error (why `Scheduler` is unavailable: outside its supported range, or not asked for)."""
     from codewalk.core.config import CacheConfig, SchedulerConfig, StepResult
     from codewalk.core.errors import CoreError
     from codewalk.upstream import sched_build
     from codewalk.upstream.scheduler import Scheduler as _Scheduler
 
+    root = resolve_repo(repo, source)
+    sched_error = ""
     if build_if_missing:
-        built = build(repo, source, progress=progress, sanitize=sanitize)
-        path, commit, sched_path = built.path, built.commit, built.scheduler
+        built = build(root, progress=progress, sanitize=sanitize, scheduler=scheduler)
+        path, commit, sched_path, sched_error = built.path, built.commit, built.scheduler, built.scheduler_error
+        if not scheduler:
+            sched_error = "not built (the cache manager alone was asked for)"
     else:
-        root = resolve_repo(repo, source)
         commit = commit_of(root)
         out_dir = home() / commit / ("asan" if sanitize else "")
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
         path = out_dir / (MODULE + suffix)
         sched_path = out_dir / (sched_build.SCHED_MODULE + suffix)
-        if not path.is_file() or not sched_path.is_file():
+        if not path.is_file() or (scheduler and not sched_path.is_file()):
             raise BuildError(f"the real engine for {root} is not built: run `codewalk upstream build`")
+        if not scheduler:
+            sched_path, sched_error = None, "not built (the cache manager alone was asked for)"
     mod = load_module(path)
-    smod = load_module(sched_path, sched_build.SCHED_MODULE)
-    _SCHEDULER_PATH.append(sched_path)
+    smod = None
+    if sched_path is not None:
+        smod = load_module(sched_path, sched_build.SCHED_MODULE)
+        _SCHEDULER_PATH.append(sched_path)
 
     class Scheduler(_Scheduler):
         __doc__ = _Scheduler.__doc__
 
         def __init__(self, config: Any) -> None:
+            if smod is None:
+                raise BuildError(f"the real scheduler is not built for KsanaLLM {commit[:8]}: {sched_error}")
             super().__init__(config, smod)
 
     return SimpleNamespace(CacheConfig=CacheConfig, PrefixCacheManager=mod.PrefixCacheManager, CoreError=CoreError,
                            SchedulerConfig=SchedulerConfig, Scheduler=Scheduler, StepResult=StepResult,
-                           fake_token=smod.fake_token, commit=commit, module=mod, module_scheduler=smod,
-                           name="real")
+                           fake_token=smod.fake_token if smod else None, commit=commit, module=mod,
+                           module_scheduler=smod, name="real", root=root, scheduler_error=sched_error)

@@ -47,11 +47,9 @@ class GatedCache : public PrefixCacheManager {
   std::vector<int64_t> swapped_out, swapped_in;
   std::map<int64_t, size_t> prefix_hits;
 
-  Status GetRequestPrefixBlockNumber(int64_t req_id, const std::vector<int>& tokens, size_t check_token_num,
-                                     size_t& shared_block_num, size_t& unique_block_num,
-                                     size_t& shared_token_num) override {
-    Status s = PrefixCacheManager::GetRequestPrefixBlockNumber(req_id, tokens, check_token_num, shared_block_num,
-                                                               unique_block_num, shared_token_num);
+  // The parameter list is the checkout's (codewalk_generated/api.h).
+  Status GetRequestPrefixBlockNumber(CODEWALK_LOOKUP_PARAMS) override {
+    Status s = PrefixCacheManager::GetRequestPrefixBlockNumber(CODEWALK_LOOKUP_ARGS);
     if (s.OK() && shared_token_num > 0) prefix_hits[req_id] = shared_token_num;
     return s;
   }

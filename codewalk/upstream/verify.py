@@ -77,8 +77,10 @@ def _invariant(m: Any) -> str:
 # ----------------------------------------------------------------------------- traces
 
 Op = tuple  # ("prefill", req, prompt) | ("lookup", req, prompt) | ("decode", req, token) | ("finish", req)
-#             | ("swapout", req) | ("merge_swapouts",) | ("swapin", req) | ("merge_swapins",)
-#             | ("drop_swapped", req) | ("evict", n)
+#             | ("reserve", req, k) | ("swapout", req) | ("merge_swapouts",) | ("swapin", req)
+#             | ("merge_swapins",) | ("drop_swapped", req) | ("evict", n)
+# "reserve": blocks for k more tokens than the request has, as KsanaLLM's scheduler allocates for
+# MTP draft tokens that may then be rejected (so a request can hold several unfilled blocks).
 
 
 @dataclass
@@ -109,7 +111,8 @@ def random_trace(rng: random.Random, core: Any) -> Trace:
         for rid in by.get("waiting", []):
             choices += [(3, ("prefill", rid, _prompt(rng))), (1, ("finish", rid))]
         for rid in by.get("running", []):
-            choices += [(6, ("decode", rid, rng.choice([1, 2, 8]))), (2, ("finish", rid))]
+            choices += [(6, ("decode", rid, rng.choice([1, 2, 8]))), (2, ("finish", rid)),
+                        (1, ("reserve", rid, rng.randint(2, 9)))]
             if not run.swapins:
                 choices.append((3, ("swapout", rid)))
         if run.swapouts:
@@ -159,6 +162,12 @@ class Runner:
             need = call("get_request_step_block_number", lambda m: m.get_request_step_block_number(req, len(toks)))
             if need[0] == "ok" and call("allocate_request_blocks", lambda m: m.allocate_request_blocks(req, need[1]))[0] == "ok":
                 call("update_request_tokens", lambda m: m.update_request_tokens(req, list(toks)))
+        elif kind == "reserve":
+            _, req, k = op
+            n = len(self.tokens.setdefault(req, [5])) + k
+            need = call("get_request_step_block_number", lambda m: m.get_request_step_block_number(req, n))
+            if need[0] == "ok":
+                call("allocate_request_blocks", lambda m: m.allocate_request_blocks(req, need[1]))
         elif kind == "finish":
             if call("destroy_finished_request", lambda m: m.destroy_finished_request(op[1]))[0] == "ok":
                 self.tokens.pop(op[1], None)
@@ -201,7 +210,9 @@ class Divergence:
     explanation: str = ""
     explained: bool = False
     category: str = "unexplained"  # binding-guard | upstream-bug | documented-deviation | core-discrepancy
+    #                                | version-difference (another KsanaLLM commit than the core models)
     responsible: str = ""
+    commits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # function -> commits that changed it
 
     def signature(self) -> tuple[str, str]:
         return (self.call, self.what)
@@ -371,9 +382,10 @@ class Report:
     calls_agreeing_traces: int = 0
     divergences: list[Divergence] = field(default_factory=list)
     bugs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)  # set by attribute_versions() off the pin
 
     def summary(self) -> dict[str, Any]:
-        explained = sum(1 for d in self.divergences if d.explained)
+        explained = sum(1 for d in self.divergences if d.explained and d.category != "version-difference")
         return {"traces": self.traces, "ops": self.ops, "agreeing_traces": self.calls_agreeing_traces,
                 "agreement": round(self.calls_agreeing_traces / self.traces, 4) if self.traces else 1.0,
                 "divergences": len(self.divergences), "explained": explained,
@@ -381,7 +393,8 @@ class Report:
                 "binding_guards": sum(1 for d in self.divergences if d.category == "binding-guard"),
                 "upstream_bug_effects": sum(1 for d in self.divergences if d.category == "upstream-bug"),
                 "documented_deviations": sum(1 for d in self.divergences if d.category == "documented-deviation"),
-                "unexplained": len(self.divergences) - explained}
+                "version_differences": sum(1 for d in self.divergences if d.category == "version-difference"),
+                "unexplained": sum(1 for d in self.divergences if not d.explained)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"summary": self.summary(),
@@ -389,8 +402,9 @@ class Report:
                                  "core": d.core, "real_invariant": d.real_invariant,
                                  "core_invariant": d.core_invariant, "responsible": d.responsible,
                                  "explained": d.explained, "category": d.category, "explanation": d.explanation, "reproducer": d.calls,
-                                 "config": getattr(d, "config", None)} for d in self.divergences],
-                "upstream_bugs": self.bugs}
+                                 "config": getattr(d, "config", None), "commits": d.commits}
+                                for d in self.divergences],
+                "upstream_bugs": self.bugs, **({"versions": self.versions} if self.versions else {})}
 
 
 def verify(real: Any, core: Any, traces: int = 500, seed: int = 0, progress: Callable[[int], None] | None = None,
@@ -430,3 +444,39 @@ def verify(real: Any, core: Any, traces: int = 500, seed: int = 0, progress: Cal
         calls = next((s.calls for s in sightings if s.bug == bug), [])
         rep.bugs[bug].update({"config": small.config, "reproducer": calls})
     return rep
+
+
+# ----------------------------------------------------------------------------- other versions
+
+def attribute_versions(real: Any, rep: Report, sched_rep: Any = None) -> dict[str, Any]:
+    """Off the pinned commit: turn each unexplained divergence whose responsible functions changed
+    between the checkout and the pin into a `version-difference` naming those commits (cache
+    divergences and, when given, the scheduler's), and list every function that changed. Sets and
+    returns `rep.versions` (empty at the pin, or when the engine does not know its checkout)."""
+    from codewalk.upstream import attribute as at
+
+    root, commit = getattr(real, "root", None), getattr(real, "commit", "")
+    if root is None or not commit or commit == "nogit":
+        return {}
+    v = at.versions(root, commit)
+    if v.direction == "same":
+        return {}
+    cache: dict[str, list[dict[str, Any]]] = {}
+    for d in rep.divergences:
+        if d.explained:
+            continue
+        found = at.attribute(v, [d.responsible], cache)
+        if found.functions:
+            d.category, d.explained, d.commits = "version-difference", True, found.functions
+            d.explanation = f"KsanaLLM {commit[:8]} is not the commit the core models ({v.pin[:8]}): {found.summary()}"
+    for sd in getattr(sched_rep, "divergences", []) if sched_rep is not None else []:
+        if sd.mechanism != "unexplained":
+            continue
+        names = [n for f in sd.fields for n in at.SCHED_FIELDS.get(f, ())]
+        found = at.attribute(v, list(dict.fromkeys(names)), cache)
+        if found.functions:
+            sd.mechanism, sd.explained = "version-difference", True
+            sd.explanation = f"KsanaLLM {commit[:8]} is not the commit the core models ({v.pin[:8]}): {found.summary()}"
+    rep.versions = {"checkout": commit, "pin": v.pin, "direction": v.direction, "range": v.rev, "error": v.error,
+                    "changed_functions": at.changed_functions(v) if v.rev else {}}
+    return rep.versions
