@@ -35,7 +35,8 @@ def config(engine: Any, device_blocks: int) -> Any:
                                   max_step_token_num=64, split_fuse_token_num=SPLIT, preempt_mode="swap",
                                   enable_prefix_caching=True, waiting_timeout_steps=None,
                                   max_waiting_queue_len=None, launch_block_threshold=0.0,
-                                  swapin_block_threshold=0.0, fix_upstream_bugs=False)
+                                  swapin_block_threshold=0.0, swapout_block_threshold=1.0,
+                                  fix_upstream_bugs=False)
 
 
 def step_blocks(tokens: int, block_size: int = BLOCK) -> int:
