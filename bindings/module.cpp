@@ -521,7 +521,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() =
       "codewalk's C++17 core: KsanaLLM's PrefixCacheManager and ContinuousBatchingStrategy (c451219c), "
       "bound with pybind11. Refused calls raise codewalk.core.errors.CoreError.";
-  py::register_exception_translator(&TranslateCoreError);
+  py::register_local_exception_translator(&TranslateCoreError);  // ours only: never rewrites another module's errors
   BindConfigs(m);
   BindPrefixCacheManager(m);
   BindScheduler(m);

@@ -86,9 +86,11 @@ std::string Cat(const A&... a) {
 // The module's attributes and error translation: CoreErr becomes CoreError; any other
 // std::runtime_error (KLLM_THROW / KLLM_CHECK, and in the scheduler build KLLM_LOG_FATAL, from the
 // real code) becomes CoreError("KsanaLLM raised: ...").
+// The translator is module-local: a global one would also rewrite the messages of the bound
+// core (codewalk._core) once an upstream engine is loaded in the same process.
 inline void SetUpModule(py::module_& m) {
   static py::object core_error = py::module_::import("codewalk.core.errors").attr("CoreError");
-  py::register_exception_translator([](std::exception_ptr p) {
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const CoreErr& e) {
