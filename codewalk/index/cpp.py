@@ -14,7 +14,6 @@ from codewalk.index.records import FileResult, Symbol
 _CLASS_TYPES = ("class_specifier", "struct_specifier", "union_specifier")
 _WRAPPERS = ("pointer_declarator", "reference_declarator", "attributed_declarator",
              "parenthesized_declarator")
-_SMART_POINTERS = {"shared_ptr", "unique_ptr", "weak_ptr", "optional", "atomic"}
 
 
 def _inner(node: ts.Node) -> ts.Node | None:
@@ -842,18 +841,6 @@ _F_SCOPE = _LANG.field_id_for_name("scope")
 _F_PARAMETERS = _LANG.field_id_for_name("parameters")
 _PARAM_KINDS = (_LANG.id_for_node_kind("parameter_declaration", True),
                 _LANG.id_for_node_kind("optional_parameter_declaration", True))
-
-
-def smart_pointee(type_text: str) -> str:
-    """`X` for `std::shared_ptr<X>`, `const X*`, `X&`; template args of other types dropped."""
-    s = type_text.replace("const ", "").replace("volatile ", "").strip().rstrip("*& ")
-    lt = s.find("<")
-    if lt > 0:
-        head = s[:lt].split("::")[-1].strip()
-        if head in _SMART_POINTERS and s.endswith(">"):
-            return smart_pointee(s[lt + 1: -1].split(",")[0])
-        s = s[:lt]
-    return s.strip()
 
 
 def extract(result: FileResult, source: bytes) -> FileResult:

@@ -27,20 +27,6 @@ def strip_templates(text: str) -> str:
     return "".join(out).replace(" ", "").replace("typename", "").strip(":")
 
 
-def pointee(type_text: str) -> str:
-    """The class a value of this type gives access to: `std::shared_ptr<X>`, `const X*`, `X&` -> X."""
-    from_ptr = type_text
-    for word in ("const ", "volatile ", "mutable ", "static ", "struct ", "class "):
-        from_ptr = from_ptr.replace(word, "")
-    from_ptr = from_ptr.strip().rstrip("*& ")
-    lt = from_ptr.find("<")
-    if lt > 0 and from_ptr.endswith(">"):
-        head = from_ptr[:lt].split("::")[-1]
-        if head in ("shared_ptr", "unique_ptr", "weak_ptr", "optional", "atomic"):
-            return pointee(from_ptr[lt + 1:-1].split(",")[0])
-    return strip_templates(from_ptr)
-
-
 _SEQUENCES = ("vector", "list", "deque", "set", "unordered_set", "multiset", "forward_list",
               "array", "span", "queue", "priority_queue", "stack")
 
@@ -92,7 +78,6 @@ second value value_or has_value merge splice remove remove_if unique sort revers
 key_comp value_comp bucket_count load_factor rehash what flush write read open close good
 eof fail bad seekg tellg""".split())
 _MAPS = ("map", "unordered_map", "multimap", "unordered_multimap", "flat_map")
-_ITERATORS = ("iterator", "const_iterator", "reverse_iterator", "const_reverse_iterator")
 
 
 _DERIVED = ("expr:", "each:", "elem:", "iter:", "of:", "iterof:")
@@ -398,8 +383,7 @@ class CppRules:
             return Val(val.text, val.scope, iterator=True) if info[0] == "i" else self.element(val)
         return Val(info, scope)
 
-    def evaluate(self, tokens: list[str], root_info: str, cls: str | None, scope: str,
-                 caller: Row | None = None) -> Val | None:
+    def evaluate(self, tokens: list[str], root_info: str, cls: str | None, scope: str) -> Val | None:
         """Static type of a receiver expression encoded by the extractor (see index/cpp._expr)."""
         if not tokens:
             return None
@@ -510,7 +494,7 @@ class CppRules:
             tokens = (call["receiver"] or "").split("\t")
             if len(tokens) < 2:
                 return Found()
-            val = self.evaluate(tokens[:-1], call["qualifier"] or "", cls, scope, caller)
+            val = self.evaluate(tokens[:-1], call["qualifier"] or "", cls, scope)
             if tokens[-1] == "->":
                 val = self.deref(val)
             owner = self.klass(val)

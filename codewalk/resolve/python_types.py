@@ -386,12 +386,8 @@ class Evaluator:
     def _generic(self, node: ast.Subscript, ctx: Ctx) -> Val | None:
         head = self.eval(node.value, ctx)
         args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
-        if head is None:
-            return None
-        if head.kind == "cls":
-            return Val("inst", head.name)
-        if head.kind != "ext":
-            return None
+        if head is None or head.kind != "ext":
+            return instance(head)  # `Foo[int]` of a project class is a Foo; anything else unknown
         last = last_name(head.name)
         if last in _WRAP:
             return self.annotation(args[0], ctx)
