@@ -195,3 +195,13 @@ def test_real_frames_beside_the_core(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert len(doc["engines"][1]["frames"]) == 3 and doc["engines"][1]["name"].startswith("real: KsanaLLM")
     page = (tmp_path / "play" / "schedule.html").read_text(encoding="utf-8")
     assert page.count('data-part="waiting"') == 2 and page.count('id="waiting"') == 1
+
+
+def test_module_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"prompt": [1], "max_new_tokens": "x"}]', encoding="utf-8")
+    assert player.main([str(tmp_path / "out"), "--trace", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--trace {bad}: request 1 (id 1): max_new_tokens" in err
+    assert player.main([str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "play" / "schedule.html").is_file()

@@ -265,3 +265,28 @@ def _column(engine: dict[str, Any], primary: bool, kind: str) -> str:
 <div class="panel"><h3>Functions responsible</h3>{part("functions", "ol")}</div>
 <div class="panel"><h3>Prefix-cache block tree</h3>{part("tree", "div")}</div>
 </section>"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m codewalk.site.player DIR [--trace FILE] [--real]`: the players alone, unlinked."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m codewalk.site.player", description=main.__doc__)
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--trace", metavar="FILE")
+    p.add_argument("--real", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        trace = load_trace(args.trace) if args.trace else None
+        files = write_players(args.out_dir, trace=trace, real=args.real, link_for=lambda _n: None,
+                              trace_name=args.trace and Path(args.trace).name)
+    except (OSError, ValueError) as e:
+        print(f"codewalk site player: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(str(f) for f in files))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
