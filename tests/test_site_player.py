@@ -139,6 +139,8 @@ def test_trace_file(tmp_path: Path) -> None:
                                              for f in schedule_frames(core, trace)]
     seen = {r for f in frames for q in f["queues"].values() for r in q}
     assert seen == {"7", "9"}
+    # 9 arrives after 7 is computed: its first block is a prefix hit, and it prefills the one token left
+    assert frames[1]["hits"] == ["req 9: 4 tokens"] and "prefill: 9 (1 token)" in frames[1]["activity"]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -138,7 +138,7 @@ def schedule_step(frame: dict[str, Any], total: int, links: LinkFor) -> dict[str
             "queues": {k: [str(r) for r in queues.get(k, ())] for k in QUEUES},
             "blocks": {"used": max(total - free - reusable, 0), "free": free, "reusable": reusable,
                        "total": total, "future_free": snap.get("future_free", 0)},
-            "hits": [f"req {r}: {n} tokens" for r, n in sorted((result.get("prefix_hit_tokens") or {}).items(),
+            "hits": [f"req {r}: {_tokens(n)}" for r, n in sorted((result.get("prefix_hit_tokens") or {}).items(),
                                                                  key=lambda kv: str(kv[0]))],
             "swapouts": [str(r) for r in result.get("swapped_out", ())],
             "recomputes": [str(r) for r in result.get("recomputed", ())],
@@ -167,9 +167,13 @@ def _functions(text: str, links: LinkFor) -> list[dict[str, Any]]:
 def _ids(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         # prefill items are (request, tokens) pairs
-        return ", ".join(f"{v[0]} ({v[1]} tokens)" if isinstance(v, (list, tuple)) and len(v) == 2 else str(v)
+        return ", ".join(f"{v[0]} ({_tokens(v[1])})" if isinstance(v, (list, tuple)) and len(v) == 2 else str(v)
                          for v in value)
     return str(value)
+
+
+def _tokens(n: Any) -> str:
+    return f"{n} token" if n == 1 else f"{n} tokens"
 
 
 def block_tree(snap: dict[str, Any]) -> list[dict[str, Any]]:
