@@ -40,12 +40,13 @@ def real_schedule(trace: list[dict[str, Any]] | None) -> tuple[list[dict[str, An
 
     Never builds: a site build must not start a compile; `codewalk upstream build` does that.
     """
-    from codewalk.core.errors import CoreError
-    from codewalk.upstream.build import BuildError, engine
+    from codewalk.upstream.build import engine
 
     try:
         real = engine(build_if_missing=False)
         frames = [f.to_dict() for f in schedule_frames(real, trace)]
-    except (BuildError, CoreError, OSError, ImportError) as e:
+    # BuildError (not built, no checkout) and CoreError (a refused call) are RuntimeErrors; the real
+    # column is optional, so any failure of the real engine becomes the page's note, never the build's.
+    except (RuntimeError, OSError, ImportError, ValueError) as e:
         return None, " ".join(str(e).split())
     return frames, f"KsanaLLM {real.commit[:8]} ({real.root})"
