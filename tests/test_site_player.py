@@ -190,11 +190,17 @@ def test_real_not_built_for_a_checkout(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_real_frames_beside_the_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = player_data.core_schedule(None)[:3]  # stands for a real engine whose trace is shorter
+    real[1]["queues"]["waiting"] = [99]
+    ids = {n["block_id"]: n["block_id"] + 100 for n in real[2]["snapshot"]["nodes"]}  # same tree, other ids
+    for n in real[2]["snapshot"]["nodes"]:
+        n.update(block_id=ids[n["block_id"]], parent=ids.get(n["parent"]), children=[ids[c] for c in n["children"]])
     monkeypatch.setattr(player_data, "real_schedule", lambda _t: (real, "KsanaLLM c451219c (/src)"))
     player.write_players(tmp_path, trace=None, real=True, link_for=no_links)
     doc = embedded(tmp_path / "play" / "schedule.html")
     assert [e["key"] for e in doc["engines"]] == ["core", "real"] and doc["note"] == ""
     assert len(doc["engines"][1]["frames"]) == 3 and doc["engines"][1]["name"].startswith("real: KsanaLLM")
+    assert [f["differs"] for f in doc["engines"][1]["frames"]] == [[], ["queues"], ["block ids"]]
+    assert "differs" not in doc["engines"][0]["frames"][0]
     page = (tmp_path / "play" / "schedule.html").read_text(encoding="utf-8")
     assert page.count('data-part="waiting"') == 2 and page.count('id="waiting"') == 1
 
@@ -207,3 +213,25 @@ def test_module_entry_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert err.count("\n") == 1 and f"--trace {bad}: request 1 (id 1): max_new_tokens" in err
     assert player.main([str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "play" / "schedule.html").is_file()
+
+
+@pytest.mark.real
+def test_real_scheduler_beside_the_core(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With KsanaLLM's scheduler built (CODEWALK_KSANALLM; CODEWALK_UPSTREAM_TEST_HOME reuses a build),
+    the page carries its trace beside the core's, step for step as `demo schedule --engine real` replays it."""
+    from upstream_env import KSANA, in_upstream_home
+
+    from codewalk.upstream.build import build, engine
+
+    def make() -> tuple[list[Any], dict[str, Any]]:
+        build(KSANA)
+        player.write_players(tmp_path, trace=None, real=True, link_for=no_links)
+        return schedule_frames(engine(KSANA, build_if_missing=False)), embedded(tmp_path / "play" / "schedule.html")
+
+    want, doc = in_upstream_home(tmp_path_factory, make)
+    assert [e["key"] for e in doc["engines"]] == ["core", "real"] and doc["note"] == ""
+    real = doc["engines"][1]["frames"]
+    assert [f["queues"] for f in real] == [{k: [str(r) for r in f.queues[k]] for k in f.queues} for f in want]
+    assert real[0]["tree"] and real[0]["blocks"]["total"] == 9
+    # The core mirrors it on the built-in trace, up to which free block ids a swap-in is handed
+    assert all(f["differs"] in ([], ["block ids"]) for f in real)

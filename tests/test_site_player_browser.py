@@ -114,13 +114,20 @@ def test_hostile_text_is_shown_as_text(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_real_engine_beside_the_core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = player_data.core_schedule(None)[:2]
+    real[1]["queues"]["running"] = [42]
     monkeypatch.setattr(player_data, "real_schedule", lambda _t: (real, "KsanaLLM c451219c"))
     player.write_players(tmp_path, trace=None, real=True, link_for=link_for)
     with open_page((tmp_path / "play" / "schedule.html").as_uri()) as (page, errors, requests):
         real_waiting = page.locator('[data-engine="real"] [data-part="waiting"] li')
         assert real_waiting.all_text_contents() == (expected(0)["waiting"] or ["-"])
         ended = page.locator('[data-engine="real"] [data-part="ended"]')
-        assert ended.is_hidden()
+        differs = page.locator('[data-engine="real"] [data-part="differs"]')
+        assert ended.is_hidden() and differs.text_content() == "Same as the core at this step."
+        assert page.locator('[data-engine="core"] [data-part="differs"]').is_hidden()
+        page.keyboard.press("ArrowRight")
+        assert differs.text_content() == "Differs from the core here: queues"
+        assert page.locator('[data-engine="real"] [data-part="running"] li').all_text_contents() == ["42"]
+        page.keyboard.press("ArrowLeft")
         for _ in range(3):
             page.keyboard.press("ArrowRight")
         assert queues(page) == expected(3)  # the core goes on

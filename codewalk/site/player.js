@@ -60,6 +60,14 @@
       bar.appendChild(s);
     });
     part.appendChild(bar);
+    var legend = el("p", "legend");
+    ["used", "reusable", "free"].forEach(function (name) {
+      var key = el("span", "key");
+      key.appendChild(el("span", "swatch " + name));
+      key.appendChild(document.createTextNode(name));
+      legend.appendChild(key);
+    });
+    part.appendChild(legend);
   }
 
   function treeNode(n) {
@@ -100,6 +108,13 @@
     ended.hidden = i < engine.frames.length;
     ended.textContent = ended.hidden ? "" :
       "This engine's trace ended at " + engine.frames[engine.frames.length - 1].label + "; its last state:";
+    var differs = section.querySelector('[data-part="differs"]');
+    differs.hidden = !frame.differs;
+    if (frame.differs) {
+      differs.className = "differs" + (frame.differs.length ? " yes" : "");
+      differs.textContent = frame.differs.length ?
+        "Differs from the core here: " + frame.differs.join(", ") : "Same as the core at this step.";
+    }
     if (frame.queues) {
       fill(section, "waiting", frame.queues.waiting, "-");
       fill(section, "running", frame.queues.running, "-");

@@ -110,13 +110,38 @@ def schedule_document(trace: list[dict] | None, real: bool, links: LinkFor,
             note = (f"KsanaLLM's real scheduler is not shown: {label}. Build it with `codewalk upstream build` "
                     f"(see `codewalk demo schedule --engine real`), then build the site again.")
         else:
-            engines.append({"name": f"real: {label}", "key": "real",
-                            "frames": [schedule_step(f, total, links) for f in frames]})
+            real_frames = [schedule_step(f, total, links) for f in frames]
+            mark_differences(engines[0]["frames"], real_frames)
+            engines.append({"name": f"real: {label}", "key": "real", "frames": real_frames})
     source = f"trace from {trace_name}" if trace_name else ("the given trace" if trace else "the built-in trace")
     return {"kind": "schedule", "title": "Scheduler player", "engines": engines, "note": note,
             "intro": f"ContinuousBatchingStrategy::Schedule step by step on {source}; "
                      f"pool of {total} device blocks. {player_data.SCHEDULE_NOTE}.",
             "other": {"href": "prefix-cache.html", "text": "Prefix-cache player (the block tree, call by call)"}}
+
+
+COMPARED = ("queues", "blocks", "hits", "swapouts", "recomputes", "activity")
+
+
+def mark_differences(core: list[dict[str, Any]], other: list[dict[str, Any]]) -> None:
+    """Give each of `other`'s steps `differs`: the parts that are not as the core's same step shows them.
+
+    The tree's shape and its block ids are told apart: the core may hand out other free block ids
+    than KsanaLLM for the same tree (docs/core.md, children order)."""
+    for i, frame in enumerate(other):
+        mine = core[i] if i < len(core) else None
+        if mine is None:
+            frame["differs"] = [*COMPARED, "block tree"]
+            continue
+        frame["differs"] = [k for k in COMPARED if mine[k] != frame[k]]
+        if _shape(mine["tree"]) != _shape(frame["tree"]):
+            frame["differs"].append("block tree")
+        elif mine["tree"] != frame["tree"]:
+            frame["differs"].append("block ids")
+
+
+def _shape(nodes: list[dict[str, Any]]) -> list[Any]:
+    return [({k: v for k, v in n.items() if k not in ("id", "children")}, _shape(n["children"])) for n in nodes]
 
 
 def prefix_cache_document(links: LinkFor) -> dict[str, Any]:
@@ -265,6 +290,7 @@ def _column(engine: dict[str, Any], primary: bool, kind: str) -> str:
     return f"""<section class="engine" data-engine="{html.escape(engine["key"])}">
 <h2>{html.escape(engine["name"])}</h2>
 <p class="ended" data-part="ended" hidden></p>
+<p class="differs" data-part="differs" hidden></p>
 {step}
 <div class="panel"><h3>Functions responsible</h3>{part("functions", "ol")}</div>
 <div class="panel"><h3>Prefix-cache block tree</h3>{part("tree", "div")}</div>
