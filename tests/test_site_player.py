@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,18 @@ def test_writes_both_pages_and_assets(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", page)  # nothing leaves the machine
     js = (play / "player.js").read_text(encoding="utf-8")
     assert "innerHTML" not in js and "fetch(" not in js  # text only; no request
+
+
+def test_rebuild_leaves_unchanged_files_alone(tmp_path: Path) -> None:
+    first = player.write_players(tmp_path, trace=None, real=False, link_for=no_links)
+    stamps = {p: p.stat().st_mtime_ns for p in first}
+    for p in first:
+        os.utime(p, ns=(1, 1))
+    again = player.write_players(tmp_path, trace=None, real=False, link_for=lambda n: f"{n}.html")
+    assert again == first and set(stamps) == set(again)
+    changed = {p.name for p in again if p.stat().st_mtime_ns != 1}
+    assert changed == {"schedule.html", "prefix-cache.html"}  # the links changed; the assets did not
+    assert sorted(p.name for p in (tmp_path / "play").iterdir()) == sorted(p.name for p in first)  # no temp left
 
 
 def test_schedule_frames_match_the_core(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -33,17 +34,17 @@ def load_trace(path: str | Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"--trace {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
-        return check_trace(json.loads(text), str(path))
+        return check_trace(json.loads(text), f"--trace {path}")
     except json.JSONDecodeError as e:
         raise ValueError(f"--trace {path}: not JSON: {e}") from None
 
 
 def check_trace(trace: Any, where: str = "trace") -> list[dict[str, Any]]:
-    """`trace` as `codewalk demo schedule --trace` takes it; ValueError names the first bad request."""
+    """`trace` as `codewalk demo schedule --trace` takes it; ValueError names `where` and the first bad request."""
     try:
         return player_data.validate_trace(trace)
     except ValueError as e:
-        raise ValueError(f"--trace {where}: {e}") from None
+        raise ValueError(f"{where}: {e}") from None
 
 
 def write_players(out_dir: Path, *, trace: list[dict] | None, real: bool,
@@ -52,9 +53,10 @@ def write_players(out_dir: Path, *, trace: list[dict] | None, real: bool,
 
     `trace`: None = the built-in trace, else requests as `demo schedule --trace` takes them (checked:
     ValueError). `real`: also show KsanaLLM's real scheduler beside the core when it is built (the page
-    says so when it is not). `link_for(name)`: a URL relative to `out_dir` for a function, or None."""
+    says so when it is not). `link_for(name)`: a URL relative to `out_dir` for a function, or None.
+    A file whose content is unchanged is left as it is (a site rebuild rewrites only what changed)."""
     if trace is not None:
-        trace = check_trace(trace, trace_name or "trace")
+        trace = check_trace(trace, f"--trace {trace_name}" if trace_name else "trace")
     play = Path(out_dir) / "play"
     play.mkdir(parents=True, exist_ok=True)
     links = _Links(link_for)
@@ -68,7 +70,15 @@ def write_players(out_dir: Path, *, trace: list[dict] | None, real: bool,
 
 
 def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return path
+    except OSError:  # not there yet
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # never half a page, even if killed
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
     return path
 
 
