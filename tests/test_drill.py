@@ -12,8 +12,9 @@ from rich.console import Console
 
 import codewalk.core as core
 import codewalk.core.reference as reference
-from codewalk import drill, paging
-from codewalk.annotations import Note, Notes
+from codewalk import drill
+from codewalk.lessons import paging
+from codewalk.notes.schema import Note, Notes
 from codewalk.cli import main
 from codewalk.drill import facts, stats
 from codewalk.drill import paged_attention as pa
@@ -62,7 +63,7 @@ def test_every_kind_agrees_with_reference(topic: str) -> None:
 
 
 def test_compare_replay_matches_the_compare_demo() -> None:
-    from codewalk.views.compare import compare
+    from codewalk.lessons.compare import compare
 
     for seed in range(15):
         q = drill.generate(vk.TOPIC, seed)

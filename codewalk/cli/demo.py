@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 CORE_DEMOS = ["prefix-cache", "schedule"]
 COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax", "compare", "split-fuse"]
@@ -65,14 +67,12 @@ def _is_int(value: object) -> bool:
 
 
 def json_text(value: object) -> str:
-    import json
-
     return json.dumps(value)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
-    from codewalk import paging
+    from codewalk.lessons import paging
 
     p = sub.add_parser("demo", help="replay a built-in trace through the C++ core, or run a computed demo",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,26 +104,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.name == "compare":  # one trace through KsanaLLM's and vLLM's policies (views/compare.py)
-        from codewalk.views.compare import run_compare
-
         return run_compare(as_json=args.json)
     if args.name == "split-fuse":  # one chunked prefill across steps (views/split_fuse.py)
-        from codewalk.views.split_fuse import run_split_fuse
-
         return run_split_fuse(as_json=args.json)
     if args.name == "paged-vs-contiguous":
-        from codewalk.views.paging import run_paging
-
         if args.max_len < 2:
             print("codewalk demo: --max-len must be >= 2", file=sys.stderr)
             return 2
         return run_paging(args.requests, args.seed, args.block_size, args.max_len, args.budget, as_json=args.json)
     if args.name == "online-softmax":
-        from codewalk.views.paging import run_flash
-
         return run_flash(args.seq, args.dim, args.block, args.seed, as_json=args.json)
-    from codewalk.views.demo import run_demo
-
     engine = None
     trace = None
     if getattr(args, "trace", None):
@@ -153,3 +143,64 @@ def _run(args: argparse.Namespace) -> int:
             print(f"codewalk demo: --engine real: {e}", file=sys.stderr)
             return 1
     return run_demo(args.name, as_json=args.json, engine=engine, trace=trace)
+
+
+def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Any = None,
+             trace: list[dict[str, Any]] | None = None) -> int:
+    """Replay demo `name` (prefix-cache, schedule) on engine (default: the bound core) and print it."""
+    from codewalk.lessons import replay
+    from codewalk.views import demo as view
+
+    if engine is None:
+        import codewalk.core as engine
+    view.render(name, replay.frames(name, engine, trace), as_json, console)
+    return 0
+
+
+def run_compare(as_json: bool = False, console: Any = None) -> int:
+    """`demo compare`: the comparison on the built-in trace, printed."""
+    from codewalk.lessons.compare import compare
+    from codewalk.views import compare as view
+
+    view.render(compare(), as_json, console)
+    return 0
+
+
+def run_split_fuse(as_json: bool = False, engine: Any = None, console: Any = None) -> int:
+    """`demo split-fuse` on engine (default: the bound core), printed."""
+    from codewalk.lessons.split_fuse import document
+    from codewalk.views import split_fuse as view
+
+    if engine is None:
+        import codewalk.core as engine
+    view.render(document(engine), as_json, console)
+    return 0
+
+
+def run_paging(requests: int, seed: int, block_size: int, max_len: int, budget: int, as_json: bool = False,
+               console: Any = None) -> int:
+    """`demo paged-vs-contiguous`: the workload's KV accounting, printed."""
+    from codewalk.lessons.paging import document
+    from codewalk.views.paging import render_paging
+    from codewalk.views.term import console as make_console
+
+    doc = document(requests, seed, block_size, max_len, budget)
+    if as_json:
+        print(json.dumps(doc))
+        return 0
+    render_paging(doc, console or make_console())
+    return 0
+
+
+def run_flash(seq: int, dim: int, block: int, seed: int, as_json: bool = False, console: Any = None) -> int:
+    """`demo online-softmax`: naive vs tiled attention, printed; status 1 when they differ."""
+    from codewalk.lessons.flash import document
+    from codewalk.views.paging import render_flash
+    from codewalk.views.term import console as make_console
+
+    doc = document(seq, dim, block, seed)
+    if as_json:
+        print(json.dumps(doc))
+    else:
+        render_flash(doc, console or make_console())
+    return 0 if doc["ok"] and doc["tiny"]["ok"] else 1

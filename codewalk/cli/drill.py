@@ -42,13 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from codewalk.drill import stats as st
-    from codewalk.views.show import default_lang
+    from codewalk.notes.bilingual import default_lang
 
     lang = args.lang or default_lang()
     path = st.stats_path()
     if args.stats:
         return _stats(path, lang, args.json)
-    from codewalk.sources import SourceError, parse_pairs
+    from codewalk.sources.checkouts import SourceError, parse_pairs
 
     try:
         overrides = parse_pairs(args.source)

@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _guide(args: argparse.Namespace) -> int:
-    from codewalk.annotations import annotations_dir, load
-    from codewalk.guide import guides_dir, load_guides
-    from codewalk.views.show import default_lang
+    from codewalk.notes.schema import annotations_dir, load
+    from codewalk.guides.schema import guides_dir, load_guides
+    from codewalk.notes.bilingual import default_lang
 
     lang = args.lang or default_lang()
     notes = load(annotations_dir())
@@ -39,15 +39,15 @@ def _guide(args: argparse.Namespace) -> int:
         known = ", ".join(g.id for g in guides.ordered()) or "none"
         print(f"codewalk: no guide '{args.id}' (known: {known})", file=sys.stderr)
         return 1
-    from codewalk.guide_resolve import resolve_guide
-    from codewalk.sources import SourceError, parse_pairs
+    from codewalk.guides.resolve import resolve_guide
+    from codewalk.sources.checkouts import SourceError, parse_pairs
 
     try:
         overrides = parse_pairs([s for s in args.source if "=" in s])
     except SourceError as exc:
         print(f"codewalk: {exc}", file=sys.stderr)
         return 2
-    from codewalk import sources
+    from codewalk.sources import checkouts as sources
 
     for name in (s for s in args.source if "=" not in s):  # a bare name must mean a known checkout
         if sources.target(name) is None:
@@ -79,11 +79,11 @@ def _list(guides, lang: str, as_json: bool) -> int:
 
 def _export(rg, fmt: str, lang: str, output: str | None) -> int:
     if fmt == "md":
-        from codewalk.export.markdown import render
+        from codewalk.guides.export.markdown import render
     elif fmt == "html":
-        from codewalk.export.html import render
+        from codewalk.guides.export.html import render
     else:
-        from codewalk.export.codetour import render
+        from codewalk.guides.export.codetour import render
     text = render(rg, lang)
     if output is None:
         sys.stdout.write(text)

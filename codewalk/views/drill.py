@@ -99,7 +99,8 @@ def render_replay(q: Question, console: Console) -> None:
     """The steps that prove the answer, drawn by the demo/compare/paging renderers."""
     r = q.replay
     if r.get("kind") == "frames":
-        from codewalk.views.demo import Frame, _frame_panel, _step_functions, _step_summary
+        from codewalk.lessons.replay import Frame, _step_functions, _step_summary
+        from codewalk.views.demo import _frame_panel
 
         for f in r["frames"]:
             if "queues" in f:  # a scheduler step: name its functions and keep what changed

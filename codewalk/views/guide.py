@@ -10,9 +10,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.tree import Tree
 
-from codewalk import diagrams
-from codewalk.guide import Guides
-from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
+from codewalk.guides import diagrams
+from codewalk.guides.schema import Guides
+from codewalk.guides.resolve import ResolvedGuide, ResolvedStep
 from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 
