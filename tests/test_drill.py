@@ -19,7 +19,8 @@ from codewalk.cli import main
 from codewalk.drill import facts, stats
 from codewalk.drill import paged_attention as pa
 from codewalk.drill import vllm_vs_ksanallm as vk
-from codewalk.views import drill as view
+from codewalk.cli.drill import run_interactive
+from codewalk.drill import doc as view
 
 SEEDS = range(100)
 
@@ -134,7 +135,7 @@ def test_wrong_answer_feedback_shows_answer_replay_and_links(bank: facts.FactBan
     wrong = str(q.answer + 1)
     seen: list[tuple[str, bool]] = []
     console = _console()
-    asked, right = view.run_interactive([q], "en", bank, console, ask=lambda _: wrong,
+    asked, right = run_interactive([q], "en", bank, console, ask=lambda _: wrong,
                                         on_answer=lambda qq, ok: seen.append((qq.kind, ok)))
     out = console.export_text()
     assert (asked, right) == (1, 0) and seen == [("evict", False)]
@@ -144,7 +145,7 @@ def test_wrong_answer_feedback_shows_answer_replay_and_links(bank: facts.FactBan
     assert "core.prefix-cache-manager.free-cached-blocks" in out
 
     console = _console()
-    assert view.run_interactive([q], "en", bank, console, ask=lambda _: str(q.answer)) == (1, 1)
+    assert run_interactive([q], "en", bank, console, ask=lambda _: str(q.answer)) == (1, 1)
     assert "right — answer" in console.export_text()
 
 
@@ -156,7 +157,7 @@ def test_interactive_choice_pair_and_unreadable(bank: facts.FactBank) -> None:
     answers = iter([q.answer, "?? nonsense", typed, ""])
     qs = [q, q2, q]
     console = _console()
-    assert view.run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 2)
+    assert run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 2)
     out = console.export_text()
     assert "could not read that as an answer" in out and "'?? nonsense'" in out
     assert "first difference" in out or "KsanaLLM (ContinuousBatchingStrategy)" in out  # compare replay

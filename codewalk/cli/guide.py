@@ -59,9 +59,10 @@ def _guide(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_as_dict(rg, lang), ensure_ascii=False, indent=2))
         return 0
+    from codewalk.guides.diagrams import for_steps
     from codewalk.views.guide import walk
 
-    walk(rg, lang, interactive=not args.all and sys.stdin.isatty() and sys.stdout.isatty())
+    walk(rg, lang, interactive=not args.all and sys.stdin.isatty() and sys.stdout.isatty(), figures=for_steps(rg))
     return 0
 
 

@@ -140,3 +140,8 @@ def mermaid(d: Diagram) -> str:
 
 def _mermaid_escape(text: str) -> str:
     return text.replace('"', "#quot;").replace("|", "#124;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def for_steps(rg: Any) -> list[Diagram | None]:
+    """The diagram of every step of a resolved guide, in order (None where a step has none)."""
+    return [for_step(rs.step.diagram, rs.located) if rs.step.diagram else None for rs in rg.steps]
