@@ -190,20 +190,8 @@ def _relations(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"query": args.name, "repo": label, "matches": matches}, indent=2))
         return 0
-    for m in matches:
-        print(f"{m['kind']} {m['qualified_name']} — {args.direction}")
-        left_out = 0
-        for r in m[args.direction]:
-            if r["kind"] != "project" or r["resolution"] == "unresolved" \
-                    or r["heuristic"] and not args.heuristic:
-                left_out += 1
-                continue
-            mark = {"heuristic": " (heuristic)", "dispatch": f" (dispatch via {r.get('via', '?')})"}
-            print(f"{'  ' * r['depth']}{r['qualified_name']}  {r['path']}:{r['line']}"
-                  f"{mark.get(r['resolution'], '')}")
-        if left_out:
-            print(f"  + {left_out} external, macro, unresolved or guessed call(s) not listed "
-                  f"(--json has them{'' if args.heuristic else '; --heuristic lists guesses'})")
+    from codewalk.views.listing import render_relations
+    render_relations(matches, args.direction, args.heuristic)
     return 0
 
 
@@ -225,14 +213,8 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps({"query": args.pattern, "repo": label, "results": results, "truncated": truncated},
                          indent=2))
     else:
-        for r in results:
-            print(f"{r['kind']:<12} {r['qualified_name']}  {r['path']}:{r['line']}")
-    if not results and not args.json:
-        print(f"no symbol matches {args.pattern!r}" + (f" of kind {args.kind}" if args.kind else "")
-              + f" in {label}", file=sys.stderr)
-    if truncated and not args.json:
-        print(f"showing the first {args.limit} results; narrow PATTERN, add --kind or raise --limit",
-              file=sys.stderr)
+        from codewalk.views.listing import render_search
+        render_search(results, truncated, args.pattern, args.kind, label, args.limit)
     return 0 if results else 1
 
 

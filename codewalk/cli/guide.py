@@ -57,7 +57,9 @@ def _guide(args: argparse.Namespace) -> int:
     if args.format:
         return _export(rg, args.format, lang, args.output)
     if args.json:
-        print(json.dumps(_as_dict(rg, lang), ensure_ascii=False, indent=2))
+        from codewalk.guides.resolve import guide_doc
+
+        print(json.dumps(guide_doc(rg, lang), ensure_ascii=False, indent=2))
         return 0
     from codewalk.guides.diagrams import for_steps
     from codewalk.views.guide import walk
@@ -68,9 +70,7 @@ def _guide(args: argparse.Namespace) -> int:
 
 def _list(guides, lang: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps),
-                                      "position": i, "requires": g.requires}
-                                     for i, g in enumerate(guides.ordered(), 1)]}, ensure_ascii=False))
+        print(json.dumps(guides.list_doc(lang), ensure_ascii=False))
         return 0
     from codewalk.views.guide import list_guides
 
@@ -93,16 +93,3 @@ def _export(rg, fmt: str, lang: str, output: str | None) -> int:
     Path(output).write_text(text, encoding="utf-8")
     print(f"wrote {output} ({len(rg.steps)} steps)", file=sys.stderr)
     return 0
-
-
-def _as_dict(rg, lang: str) -> dict:
-    steps = []
-    for rs in rg.steps:
-        loc = rs.located
-        steps.append({"title": rs.step.title.get(lang), "note": rs.step.note, "symbol": rs.step.symbol,
-                      "source": rs.step.source, "prose": rs.step.prose.get(lang), "demo": rs.step.demo,
-                      "diagram": rs.step.diagram, "missing": rs.missing,
-                      "location": None if loc is None else {"source": loc.source, "path": loc.path,
-                                                            "line": loc.line, "fallback": loc.fallback}})
-    return {"id": rg.guide.id, "title": rg.guide.title.get(lang), "summary": rg.guide.summary.get(lang),
-            "requires": rg.guide.requires, "sources": rg.sources, "steps": steps}

@@ -133,3 +133,17 @@ def _callees(ix: Any, entity: Any, limit: int = 12) -> list[str]:
             if target.qname not in names and target.qname != entity.qname:
                 names.append(target.qname)
     return names[:limit]
+
+
+def guide_doc(rg: ResolvedGuide, lang: str) -> dict:
+    """`guide ID --json`: the guide and each step with where its code was found, in `lang`."""
+    steps = []
+    for rs in rg.steps:
+        loc = rs.located
+        steps.append({"title": rs.step.title.get(lang), "note": rs.step.note, "symbol": rs.step.symbol,
+                      "source": rs.step.source, "prose": rs.step.prose.get(lang), "demo": rs.step.demo,
+                      "diagram": rs.step.diagram, "missing": rs.missing,
+                      "location": None if loc is None else {"source": loc.source, "path": loc.path,
+                                                            "line": loc.line, "fallback": loc.fallback}})
+    return {"id": rg.guide.id, "title": rg.guide.title.get(lang), "summary": rg.guide.summary.get(lang),
+            "requires": rg.guide.requires, "sources": rg.sources, "steps": steps}

@@ -65,6 +65,12 @@ class Guides:
     def get(self, guide_id: str) -> Guide | None:
         return next((g for g in self.guides if g.id == guide_id), None)
 
+    def list_doc(self, lang: str) -> dict:
+        """`guide --json`: every guide in reading order with its position and prerequisites."""
+        return {"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps),
+                            "position": i, "requires": g.requires}
+                           for i, g in enumerate(self.ordered(), 1)]}
+
     def ordered(self) -> list[Guide]:
         """Reading order: every guide after the guides it requires; ties by `order`, then id."""
         import networkx as nx
