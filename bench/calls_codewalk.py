@@ -1,5 +1,5 @@
 """codewalk's side of bench/calls.py: index a checkout and resolve every call site of the
-selected files through `codewalk.resolve.Resolver`, as `show`/`callees` would."""
+selected files through `codewalk.query.resolve.Resolver`, as `show`/`callees` would."""
 
 from __future__ import annotations
 
@@ -15,10 +15,15 @@ def codewalk_sites(root: Path, selected: Callable[[str], bool]) -> tuple[list[Cw
 
     Returns the sites and timings ({'index_s', 'resolve_s'}); the index lives in the store under
     $CODEWALK_HOME like any `codewalk index`, so reruns only re-parse changed files."""
-    from codewalk import store
     from codewalk.index.build import index_repo
-    from codewalk.lookup import Index
-    from codewalk.resolve import Resolver
+    try:
+        from codewalk.index import store
+        from codewalk.query.lookup import Index
+        from codewalk.query.resolve import Resolver
+    except ImportError:  # `--codewalk DIR`: a checkout from before codewalk/ was regrouped by concern
+        from codewalk import store  # type: ignore[no-redef]
+        from codewalk.lookup import Index  # type: ignore[no-redef]
+        from codewalk.resolve import Resolver  # type: ignore[no-redef]
 
     started = time.perf_counter()
     stats = index_repo(root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codewalk.annotations import load
+from codewalk.notes.schema import load
 from codewalk.cli import main
 
 SOURCES = """\

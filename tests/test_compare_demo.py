@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from codewalk.views.compare import compare
+from codewalk.lessons.compare import compare
 
 
 def test_compare_numbers_and_first_divergence():

@@ -9,7 +9,7 @@ import pytest
 import codewalk.core as core
 from codewalk.cli import main
 from codewalk.core import reference
-from codewalk.views import split_fuse
+from codewalk.lessons import split_fuse
 
 
 def _chunks(steps: list[dict]) -> list[tuple[int, list[int], int, int]]:

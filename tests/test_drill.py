@@ -12,13 +12,15 @@ from rich.console import Console
 
 import codewalk.core as core
 import codewalk.core.reference as reference
-from codewalk import drill, paging
-from codewalk.annotations import Note, Notes
+from codewalk import drill
+from codewalk.lessons import paging
+from codewalk.notes.schema import Note, Notes
 from codewalk.cli import main
 from codewalk.drill import facts, stats
 from codewalk.drill import paged_attention as pa
 from codewalk.drill import vllm_vs_ksanallm as vk
-from codewalk.views import drill as view
+from codewalk.cli.drill import run_interactive
+from codewalk.drill import doc as view
 
 SEEDS = range(100)
 
@@ -62,7 +64,7 @@ def test_every_kind_agrees_with_reference(topic: str) -> None:
 
 
 def test_compare_replay_matches_the_compare_demo() -> None:
-    from codewalk.views.compare import compare
+    from codewalk.lessons.compare import compare
 
     for seed in range(15):
         q = drill.generate(vk.TOPIC, seed)
@@ -133,7 +135,7 @@ def test_wrong_answer_feedback_shows_answer_replay_and_links(bank: facts.FactBan
     wrong = str(q.answer + 1)
     seen: list[tuple[str, bool]] = []
     console = _console()
-    asked, right = view.run_interactive([q], "en", bank, console, ask=lambda _: wrong,
+    asked, right = run_interactive([q], "en", bank, console, ask=lambda _: wrong,
                                         on_answer=lambda qq, ok: seen.append((qq.kind, ok)))
     out = console.export_text()
     assert (asked, right) == (1, 0) and seen == [("evict", False)]
@@ -143,7 +145,7 @@ def test_wrong_answer_feedback_shows_answer_replay_and_links(bank: facts.FactBan
     assert "core.prefix-cache-manager.free-cached-blocks" in out
 
     console = _console()
-    assert view.run_interactive([q], "en", bank, console, ask=lambda _: str(q.answer)) == (1, 1)
+    assert run_interactive([q], "en", bank, console, ask=lambda _: str(q.answer)) == (1, 1)
     assert "right — answer" in console.export_text()
 
 
@@ -155,7 +157,7 @@ def test_interactive_choice_pair_and_unreadable(bank: facts.FactBank) -> None:
     answers = iter([q.answer, "?? nonsense", typed, ""])
     qs = [q, q2, q]
     console = _console()
-    assert view.run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 2)
+    assert run_interactive(qs, "en", bank, console, ask=lambda _: next(answers)) == (2, 2)
     out = console.export_text()
     assert "could not read that as an answer" in out and "'?? nonsense'" in out
     assert "first difference" in out or "KsanaLLM (ContinuousBatchingStrategy)" in out  # compare replay

@@ -1,4 +1,4 @@
-"""codewalk/flash.py and `codewalk demo online-softmax`: tiled online-softmax attention equals the
+"""codewalk/lessons/flash.py and `codewalk demo online-softmax`: tiled online-softmax attention equals the
 naive softmax(QKᵀ/√d)V."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from codewalk import flash
+from codewalk.lessons import flash
 from codewalk.cli import main
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from codewalk.annotations import annotations_dir, load
+from codewalk.notes.schema import annotations_dir, load
 from codewalk.cli import main
-from codewalk.export import codetour, html, markdown
-from codewalk.guide import guides_dir, load_guides
-from codewalk.guide_resolve import resolve_guide
+from codewalk.guides.export import codetour, html, markdown
+from codewalk.guides.schema import guides_dir, load_guides
+from codewalk.guides.resolve import resolve_guide
 
 CPP = """\
 namespace demo {
@@ -280,7 +280,7 @@ def test_new_guides_export_in_three_formats(gid: str, tmp_path: Path, capsys) ->
 
 
 def test_strict_check_fails_on_a_note_that_defers_to_the_other_language(tmp_path: Path, capsys) -> None:
-    from codewalk.bilingual import gaps
+    from codewalk.notes.bilingual import gaps
 
     d = tmp_path / "a"
     d.mkdir()
@@ -314,6 +314,6 @@ def test_strict_check_fails_on_a_note_that_defers_to_the_other_language(tmp_path
 
 
 def test_shipped_notes_are_complete_in_both_languages() -> None:
-    from codewalk.bilingual import gaps
+    from codewalk.notes.bilingual import gaps
 
     assert gaps(load(annotations_dir())) == []

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from codewalk import store
+from codewalk.index import store
 from codewalk.index.build import index_repo
-from codewalk.lookup import Index
-from codewalk.resolve import Resolver
+from codewalk.query.lookup import Index
+from codewalk.query.resolve import Resolver
 
 
 def _index(root: Path) -> Index:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from codewalk import store
+from codewalk.index import store
 from codewalk.index.build import index_repo
-from codewalk.lookup import Index
-from codewalk.resolve import Resolver
+from codewalk.query.lookup import Index
+from codewalk.query.resolve import Resolver
 
 
 def _index(root: Path) -> Index:
@@ -205,7 +205,7 @@ def test_super_follows_the_mro(tmp_path: Path) -> None:
 
 def test_annotations_evaluate() -> None:
     """Annotation forms, evaluated without an index (library names only)."""
-    from codewalk.resolve.python_types import Evaluator, Val, parse
+    from codewalk.query.resolve.python_types import Evaluator, Val, parse
 
     class Rules:  # the lookups Evaluator needs, for a project with no Python symbols
         s = None

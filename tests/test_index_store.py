@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from codewalk import store
-from codewalk.annotations import load, notes_for_symbol
-from codewalk.corpus import CORPUS_SUBTREES, choose, corpus_root
+from codewalk.index import store
+from codewalk.notes.schema import load, notes_for_symbol
+from codewalk.sources.corpus import CORPUS_SUBTREES, choose, corpus_root
 from codewalk.index import build
 from codewalk.index.build import index_repo
-from codewalk.session import ensure_index
+from codewalk.query.session import ensure_index
 
 
 def _paths(root: Path) -> list[str]:
@@ -36,7 +36,7 @@ def test_incremental_reparses_only_changed_and_drops_deleted(repo: Path) -> None
 
 
 def test_freshness_check_sees_new_files(repo: Path) -> None:
-    from codewalk.corpus import Target
+    from codewalk.sources.corpus import Target
     target = Target(repo)
     db = ensure_index(target)
     conn = store.connect(db, readonly=True)

@@ -1,4 +1,4 @@
-"""codewalk/paging.py and `codewalk demo paged-vs-contiguous`: exact slot counts on hand-computed
+"""codewalk/lessons/paging.py and `codewalk demo paged-vs-contiguous`: exact slot counts on hand-computed
 workloads, determinism, and the < 4 % vs 60–80 % property of the default workload."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from codewalk import paging
+from codewalk.lessons import paging
 from codewalk.cli import build_parser, main
-from codewalk.paging import Request
+from codewalk.lessons.paging import Request
 
 # 15, 128 and 1037 tokens with blocks of 16: 1, 8 and 65 blocks; last-block tails 1, 0 and 3.
 THREE = [Request(0, 10, 5), Request(1, 100, 28), Request(2, 1000, 37)]

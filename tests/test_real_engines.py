@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from codewalk import store
+from codewalk.index import store
 from codewalk.index.build import index_repo
-from codewalk.lookup import Index
-from codewalk.resolve import Resolver
+from codewalk.query.lookup import Index
+from codewalk.query.resolve import Resolver
 
 pytestmark = pytest.mark.real
 

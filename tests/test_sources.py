@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from codewalk import fetch, registry
+from codewalk.sources import fetch, registry
 from codewalk.cli import main
 
 ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",

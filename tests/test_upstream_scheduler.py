@@ -66,7 +66,7 @@ def test_bad_configs_refused(real):
 
 
 def test_demo_runs_on_real_engine(real, tmp_path, capsys):
-    from codewalk.views.demo import run_demo
+    from codewalk.cli.demo import run_demo
 
     assert run_demo("schedule", as_json=True, engine=real) == 0
     frames = json.loads(capsys.readouterr().out)["frames"]

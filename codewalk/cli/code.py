@@ -87,7 +87,7 @@ def _query(sub: argparse._SubParsersAction, name: str, helptext: str,
 def _open(args: argparse.Namespace):
     """(Index, repo label) for --repo / $CODEWALK_REPO / built-in corpus; None on error."""
     from codewalk.cli.common import target_from_args
-    from codewalk.session import open_index
+    from codewalk.query.session import open_index
     try:
         target = target_from_args(args)
         if not target.root.is_dir():
@@ -134,14 +134,36 @@ def _show(args: argparse.Namespace) -> int:
         if args.source or args.repo:
             print("codewalk show: --all-sources searches every source; drop --source/--repo", file=sys.stderr)
             return 2
-        from codewalk.views.show import show_all
-        return show_all(args.name, args.json, not args.no_source, args.lang)
+        return _show_all(args)
     ix, label = _open(args)
     if ix is None:
         return 2
-    from codewalk.views.show import show
-    return show(ix, args.name, label, args.json, not args.no_source, args.lang, args.pick,
-                args.heuristic)
+    from codewalk.query.answer import definition_source, show_doc
+    from codewalk.views import show as view
+
+    doc = show_doc(ix, args.name, label, args.lang, pick=args.pick)
+    if args.json:
+        view.print_json(doc)
+    else:
+        excerpt = definition_source(ix.root, doc["matches"][0]) if doc["matches"] and not args.no_source else None
+        view.render(doc, excerpt, args.heuristic)
+    return 0 if doc["matches"] else 1
+
+
+def _show_all(args: argparse.Namespace) -> int:
+    """`show --all-sources`: every registered source and core; exit status 1 when none has a match."""
+    from codewalk.query.answer import all_sources, all_sources_doc, definition_source
+    from codewalk.views import show as view
+
+    docs, roots, skipped = all_sources(args.name, args.lang, progress=not args.json)
+    found = any(d["matches"] for d in docs.values())
+    if args.json:
+        view.print_json(all_sources_doc(args.name, docs, skipped))
+        return 0 if found else 1
+    excerpts = {name: [None if args.no_source else definition_source(roots[name], m) for m in d["matches"]]
+                for name, d in docs.items()}
+    view.render_all(args.name, docs, excerpts, skipped)
+    return 0 if found else 1
 
 
 def _not_found(ix, args: argparse.Namespace, label: str, extra: dict) -> int:
@@ -160,55 +182,17 @@ def _relations(args: argparse.Namespace) -> int:
     ix, label = _open(args)
     if ix is None:
         return 2
-    from codewalk.resolve import Resolver
-    from codewalk.views.show import edge_dicts
+    from codewalk.query.answer import relations_matches
     entities = ix.find(args.name)
     if not entities:
         return _not_found(ix, args, label, {"matches": []})
-    resolver = Resolver(ix)
-    matches = []
-    for entity in entities:
-        rows = _walk(resolver, entity, args.direction, args.depth)
-        matches.append({"qualified_name": entity.qname, "kind": entity.kind, args.direction: rows})
+    matches = relations_matches(ix, entities, args.direction, args.depth)
     if args.json:
         print(json.dumps({"query": args.name, "repo": label, "matches": matches}, indent=2))
         return 0
-    for m in matches:
-        print(f"{m['kind']} {m['qualified_name']} — {args.direction}")
-        left_out = 0
-        for r in m[args.direction]:
-            if r["kind"] != "project" or r["resolution"] == "unresolved" \
-                    or r["heuristic"] and not args.heuristic:
-                left_out += 1
-                continue
-            mark = {"heuristic": " (heuristic)", "dispatch": f" (dispatch via {r.get('via', '?')})"}
-            print(f"{'  ' * r['depth']}{r['qualified_name']}  {r['path']}:{r['line']}"
-                  f"{mark.get(r['resolution'], '')}")
-        if left_out:
-            print(f"  + {left_out} external, macro, unresolved or guessed call(s) not listed "
-                  f"(--json has them{'' if args.heuristic else '; --heuristic lists guesses'})")
+    from codewalk.views.listing import render_relations
+    render_relations(matches, args.direction, args.heuristic)
     return 0
-
-
-def _walk(resolver, entity, direction: str, depth: int) -> list[dict]:
-    """Depth-first listing of callers/callees up to depth, each entity expanded once."""
-    from codewalk.views.show import edge_dicts
-    out: list[dict] = []
-    seen = {entity.key}
-
-    def visit(ent, level: int) -> None:
-        edges = resolver.callers(ent) if direction == "callers" else resolver.callees(ent)
-        for row in edge_dicts(resolver, edges, direction):
-            out.append({**row, "depth": level})
-            if level >= depth or row["resolution"] not in ("exact", "dispatch") \
-                    or row["kind"] != "project":
-                continue
-            for nxt in resolver.ix.find(row["qualified_name"]):
-                if nxt.key not in seen:
-                    seen.add(nxt.key)
-                    visit(nxt, level + 1)
-    visit(entity, 1)
-    return out
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -218,29 +202,19 @@ def _search(args: argparse.Namespace) -> int:
     if not args.pattern.strip():
         print("codewalk search: PATTERN is empty: give part of a name (globs * and ? work)", file=sys.stderr)
         return 2
-    kinds = sorted(r[0] for r in ix.conn.execute("SELECT DISTINCT kind FROM symbols"))
+    from codewalk.query.answer import search_results, symbol_kinds
+    kinds = symbol_kinds(ix)
     if args.kind is not None and args.kind not in kinds:
         print(f"codewalk search: --kind {args.kind!r}: no symbol of that kind in {label}; "
               f"kinds: {', '.join(kinds)}", file=sys.stderr)
         return 2
-    rows = ix.search(args.pattern, args.kind, limit=args.limit + 1)
-    truncated = len(rows) > args.limit
-    rows = rows[:args.limit]
-    results = [{"qualified_name": r["qname"], "kind": r["kind"], "language": r["language"],
-                "path": ix.path(r), "line": r["line"], "is_definition": bool(r["is_def"])}
-               for r in rows]
+    results, truncated = search_results(ix, args.pattern, args.kind, args.limit)
     if args.json:
         print(json.dumps({"query": args.pattern, "repo": label, "results": results, "truncated": truncated},
                          indent=2))
     else:
-        for r in results:
-            print(f"{r['kind']:<12} {r['qualified_name']}  {r['path']}:{r['line']}")
-    if not results and not args.json:
-        print(f"no symbol matches {args.pattern!r}" + (f" of kind {args.kind}" if args.kind else "")
-              + f" in {label}", file=sys.stderr)
-    if truncated and not args.json:
-        print(f"showing the first {args.limit} results; narrow PATTERN, add --kind or raise --limit",
-              file=sys.stderr)
+        from codewalk.views.listing import render_search
+        render_search(results, truncated, args.pattern, args.kind, label, args.limit)
     return 0 if results else 1
 
 
@@ -251,8 +225,8 @@ def _graph(args: argparse.Namespace) -> int:
     entities = ix.find(args.name)
     if not entities:
         return _not_found(ix, args, label, {"nodes": [], "edges": []})
-    from codewalk.graph import call_graph, export, to_json
-    from codewalk.resolve import Resolver
+    from codewalk.query.graph import call_graph, export, to_json
+    from codewalk.query.resolve import Resolver
     g = call_graph(Resolver(ix), entities, args.depth, args.direction, include_heuristic=args.heuristic)
     if args.json:
         print(json.dumps({"query": args.name, "repo": label, **to_json(g)}, indent=2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from codewalk.corpus import Target, builtin
+from codewalk.sources.corpus import Target, builtin
 
 
 def add_target_args(p: argparse.ArgumentParser, json_flag: bool = True, all_sources: bool = False) -> None:
@@ -34,7 +34,7 @@ def target_from_args(args: argparse.Namespace) -> Target:
     """
     from pathlib import Path
 
-    from codewalk import sources
+    from codewalk.sources import checkouts as sources
 
     repo = getattr(args, "repo", None) or (None if getattr(args, "source", None) else os.environ.get("CODEWALK_REPO"))
     if repo:
@@ -50,7 +50,7 @@ def target_from_args(args: argparse.Namespace) -> Target:
 
 def missing_source_message(name: str) -> str:
     """'no checkout for X' with the command that gets one and the names that do exist."""
-    from codewalk import fetch, registry
+    from codewalk.sources import fetch, registry
 
     try:
         have = sorted(registry.load())

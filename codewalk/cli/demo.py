@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 CORE_DEMOS = ["prefix-cache", "schedule"]
 COMPUTED_DEMOS = ["paged-vs-contiguous", "online-softmax", "compare", "split-fuse"]
@@ -31,48 +33,9 @@ def _count(text: str) -> int:
     return value
 
 
-def validate_trace(trace: object) -> list[dict]:
-    """A `--trace` document checked request by request; ValueError names the first bad one."""
-    if not isinstance(trace, list) or not trace:
-        raise ValueError("expected a non-empty JSON list of {arrival, prompt, max_new_tokens[, id]}")
-    seen: set[int] = set()
-    for i, r in enumerate(trace):
-        where = f"request {i + 1}"
-        if not isinstance(r, dict) or "prompt" not in r or "max_new_tokens" not in r:
-            raise ValueError(f"{where}: expected an object with prompt and max_new_tokens")
-        rid = r.get("id", i + 1)
-        if not _is_int(rid) or rid < 0:
-            raise ValueError(f"{where}: id must be a whole number >= 0, got {json_text(rid)}")
-        where = f"request {i + 1} (id {rid})"
-        if rid in seen:
-            raise ValueError(f"{where}: duplicate id")
-        seen.add(rid)
-        prompt = r["prompt"]
-        if not isinstance(prompt, list) or not prompt:
-            raise ValueError(f"{where}: prompt must be a non-empty list of token ids")
-        bad = next((t for t in prompt if not _is_int(t) or t < 0), None)
-        if bad is not None:
-            raise ValueError(f"{where}: prompt token {json_text(bad)} is not a whole number >= 0")
-        if not _is_int(r["max_new_tokens"]) or r["max_new_tokens"] < 1:
-            raise ValueError(f"{where}: max_new_tokens must be a whole number >= 1, got {json_text(r['max_new_tokens'])}")
-        if not _is_int(r.get("arrival", 0)) or r.get("arrival", 0) < 0:
-            raise ValueError(f"{where}: arrival must be a step number >= 0, got {json_text(r.get('arrival'))}")
-    return trace
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def json_text(value: object) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
-    from codewalk import paging
+    from codewalk.lessons import paging
 
     p = sub.add_parser("demo", help="replay a built-in trace through the C++ core, or run a computed demo",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,30 +67,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.name == "compare":  # one trace through KsanaLLM's and vLLM's policies (views/compare.py)
-        from codewalk.views.compare import run_compare
-
         return run_compare(as_json=args.json)
     if args.name == "split-fuse":  # one chunked prefill across steps (views/split_fuse.py)
-        from codewalk.views.split_fuse import run_split_fuse
-
         return run_split_fuse(as_json=args.json)
     if args.name == "paged-vs-contiguous":
-        from codewalk.views.paging import run_paging
-
         if args.max_len < 2:
             print("codewalk demo: --max-len must be >= 2", file=sys.stderr)
             return 2
         return run_paging(args.requests, args.seed, args.block_size, args.max_len, args.budget, as_json=args.json)
     if args.name == "online-softmax":
-        from codewalk.views.paging import run_flash
-
         return run_flash(args.seq, args.dim, args.block, args.seed, as_json=args.json)
-    from codewalk.views.demo import run_demo
-
     engine = None
     trace = None
     if getattr(args, "trace", None):
         import json
+
+        from codewalk.lessons.replay import validate_trace
 
         try:
             with open(args.trace, encoding="utf-8") as fh:
@@ -153,3 +108,64 @@ def _run(args: argparse.Namespace) -> int:
             print(f"codewalk demo: --engine real: {e}", file=sys.stderr)
             return 1
     return run_demo(args.name, as_json=args.json, engine=engine, trace=trace)
+
+
+def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Any = None,
+             trace: list[dict[str, Any]] | None = None) -> int:
+    """Replay demo `name` (prefix-cache, schedule) on engine (default: the bound core) and print it."""
+    from codewalk.lessons import replay
+    from codewalk.views import demo as view
+
+    if engine is None:
+        import codewalk.core as engine
+    view.render(name, replay.frames(name, engine, trace), as_json, console)
+    return 0
+
+
+def run_compare(as_json: bool = False, console: Any = None) -> int:
+    """`demo compare`: the comparison on the built-in trace, printed."""
+    from codewalk.lessons.compare import compare
+    from codewalk.views import compare as view
+
+    view.render(compare(), as_json, console)
+    return 0
+
+
+def run_split_fuse(as_json: bool = False, engine: Any = None, console: Any = None) -> int:
+    """`demo split-fuse` on engine (default: the bound core), printed."""
+    from codewalk.lessons.split_fuse import document
+    from codewalk.views import split_fuse as view
+
+    if engine is None:
+        import codewalk.core as engine
+    view.render(document(engine), as_json, console)
+    return 0
+
+
+def run_paging(requests: int, seed: int, block_size: int, max_len: int, budget: int, as_json: bool = False,
+               console: Any = None) -> int:
+    """`demo paged-vs-contiguous`: the workload's KV accounting, printed."""
+    from codewalk.lessons.paging import document
+    from codewalk.views.paging import render_paging
+    from codewalk.views.term import console as make_console
+
+    doc = document(requests, seed, block_size, max_len, budget)
+    if as_json:
+        print(json.dumps(doc))
+        return 0
+    render_paging(doc, console or make_console())
+    return 0
+
+
+def run_flash(seq: int, dim: int, block: int, seed: int, as_json: bool = False, console: Any = None) -> int:
+    """`demo online-softmax`: naive vs tiled attention, printed; status 1 when they differ."""
+    from codewalk.lessons.flash import document
+    from codewalk.views.paging import render_flash
+    from codewalk.views.term import console as make_console
+
+    doc = document(seq, dim, block, seed)
+    if as_json:
+        print(json.dumps(doc))
+    else:
+        render_flash(doc, console or make_console())
+    return 0 if doc["ok"] and doc["tiny"]["ok"] else 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from typing import Any, Callable
 
 
 def _count(text: str) -> int:
@@ -42,13 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from codewalk.drill import stats as st
-    from codewalk.views.show import default_lang
+    from codewalk.notes.bilingual import default_lang
 
     lang = args.lang or default_lang()
     path = st.stats_path()
     if args.stats:
         return _stats(path, lang, args.json)
-    from codewalk.sources import SourceError, parse_pairs
+    from codewalk.sources.checkouts import SourceError, parse_pairs
 
     try:
         overrides = parse_pairs(args.source)
@@ -56,6 +57,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"codewalk drill: {exc}", file=sys.stderr)
         return 2
     from codewalk.drill import TOPICS, generate
+    from codewalk.drill.doc import links, question_doc
     from codewalk.drill.facts import load_bank
     from codewalk.views import drill as view
 
@@ -64,13 +66,14 @@ def _run(args: argparse.Namespace) -> int:
     bank = load_bank(overrides)
     questions = [generate(topics[i % len(topics)], seed + i, bank) for i in range(args.count)]
     if args.json:
-        view.print_json(questions, lang, bank, {"seed": seed, "count": args.count, "topics": topics})
+        view.print_json([question_doc(q, lang, bank) for q in questions], lang,
+                        {"seed": seed, "count": args.count, "topics": topics})
         return 0
     from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
     console = _term_console()
     if args.non_interactive:
-        view.print_non_interactive(questions, lang, bank, console)
+        view.print_non_interactive(questions, lang, [links(q, bank) for q in questions], console)
         return 0
     return _interactive(questions, lang, bank, console, path, not args.no_replay)
 
@@ -87,8 +90,33 @@ def _interactive(questions, lang, bank, console, path, replay: bool) -> int:
         st.record(results, q.topic, right)
         st.save(path, results)
 
-    view.run_interactive(questions, lang, bank, console, ask=input, on_answer=on_answer, replay=replay)
+    run_interactive(questions, lang, bank, console, ask=input, on_answer=on_answer, replay=replay)
     return 0
+
+
+def run_interactive(questions: list, lang: str, bank: Any, console: Any, ask: Callable[[str], str] = input,
+                    on_answer: Callable[[Any, bool], None] | None = None, replay: bool = True) -> tuple[int, int]:
+    """Ask each question, judge the typed answer, show the proof; returns (asked, right).
+    An empty line, `q` or end of input stops early."""
+    from codewalk.drill.doc import links
+    from codewalk.views import drill as view
+
+    lab = view.LABELS[lang]
+    asked = right = 0
+    for i, q in enumerate(questions, start=1):
+        view.render_question(q, lang, console, i)
+        typed = view.ask_until_readable(q, lang, console, ask)
+        if typed is None:
+            break
+        ok = bool(view.render_verdict(q, lang, console, typed, links(q, bank)))
+        if replay and q.replay:
+            console.rule(lab["replay"])
+            view.render_replay(q, console)
+        asked, right = asked + 1, right + ok
+        if on_answer is not None:
+            on_answer(q, ok)
+    console.print(lab["score"].format(right=right, asked=asked))
+    return asked, right
 
 
 def _stats(path, lang: str, as_json: bool) -> int:

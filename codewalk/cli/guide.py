@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _guide(args: argparse.Namespace) -> int:
-    from codewalk.annotations import annotations_dir, load
-    from codewalk.guide import guides_dir, load_guides
-    from codewalk.views.show import default_lang
+    from codewalk.notes.schema import annotations_dir, load
+    from codewalk.guides.schema import guides_dir, load_guides
+    from codewalk.notes.bilingual import default_lang
 
     lang = args.lang or default_lang()
     notes = load(annotations_dir())
@@ -39,15 +39,15 @@ def _guide(args: argparse.Namespace) -> int:
         known = ", ".join(g.id for g in guides.ordered()) or "none"
         print(f"codewalk: no guide '{args.id}' (known: {known})", file=sys.stderr)
         return 1
-    from codewalk.guide_resolve import resolve_guide
-    from codewalk.sources import SourceError, parse_pairs
+    from codewalk.guides.resolve import resolve_guide
+    from codewalk.sources.checkouts import SourceError, parse_pairs
 
     try:
         overrides = parse_pairs([s for s in args.source if "=" in s])
     except SourceError as exc:
         print(f"codewalk: {exc}", file=sys.stderr)
         return 2
-    from codewalk import sources
+    from codewalk.sources import checkouts as sources
 
     for name in (s for s in args.source if "=" not in s):  # a bare name must mean a known checkout
         if sources.target(name) is None:
@@ -57,19 +57,20 @@ def _guide(args: argparse.Namespace) -> int:
     if args.format:
         return _export(rg, args.format, lang, args.output)
     if args.json:
-        print(json.dumps(_as_dict(rg, lang), ensure_ascii=False, indent=2))
+        from codewalk.guides.resolve import guide_doc
+
+        print(json.dumps(guide_doc(rg, lang), ensure_ascii=False, indent=2))
         return 0
+    from codewalk.guides.diagrams import for_steps
     from codewalk.views.guide import walk
 
-    walk(rg, lang, interactive=not args.all and sys.stdin.isatty() and sys.stdout.isatty())
+    walk(rg, lang, interactive=not args.all and sys.stdin.isatty() and sys.stdout.isatty(), figures=for_steps(rg))
     return 0
 
 
 def _list(guides, lang: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"guides": [{"id": g.id, "title": g.title.get(lang), "steps": len(g.steps),
-                                      "position": i, "requires": g.requires}
-                                     for i, g in enumerate(guides.ordered(), 1)]}, ensure_ascii=False))
+        print(json.dumps(guides.list_doc(lang), ensure_ascii=False))
         return 0
     from codewalk.views.guide import list_guides
 
@@ -79,11 +80,11 @@ def _list(guides, lang: str, as_json: bool) -> int:
 
 def _export(rg, fmt: str, lang: str, output: str | None) -> int:
     if fmt == "md":
-        from codewalk.export.markdown import render
+        from codewalk.guides.export.markdown import render
     elif fmt == "html":
-        from codewalk.export.html import render
+        from codewalk.guides.export.html import render
     else:
-        from codewalk.export.codetour import render
+        from codewalk.guides.export.codetour import render
     text = render(rg, lang)
     if output is None:
         sys.stdout.write(text)
@@ -92,16 +93,3 @@ def _export(rg, fmt: str, lang: str, output: str | None) -> int:
     Path(output).write_text(text, encoding="utf-8")
     print(f"wrote {output} ({len(rg.steps)} steps)", file=sys.stderr)
     return 0
-
-
-def _as_dict(rg, lang: str) -> dict:
-    steps = []
-    for rs in rg.steps:
-        loc = rs.located
-        steps.append({"title": rs.step.title.get(lang), "note": rs.step.note, "symbol": rs.step.symbol,
-                      "source": rs.step.source, "prose": rs.step.prose.get(lang), "demo": rs.step.demo,
-                      "diagram": rs.step.diagram, "missing": rs.missing,
-                      "location": None if loc is None else {"source": loc.source, "path": loc.path,
-                                                            "line": loc.line, "fallback": loc.fallback}})
-    return {"id": rg.guide.id, "title": rg.guide.title.get(lang), "summary": rg.guide.summary.get(lang),
-            "requires": rg.guide.requires, "sources": rg.sources, "steps": steps}

@@ -46,7 +46,7 @@ def _fail(message: str, status: int = 2) -> int:
 
 
 def _load_notes(folder: str | None, checkout: Path | None = None) -> Any:
-    from codewalk.annotations import annotations_dir, load
+    from codewalk.notes.schema import annotations_dir, load
 
     if folder:
         directory = Path(folder)
@@ -60,9 +60,9 @@ def _load_notes(folder: str | None, checkout: Path | None = None) -> Any:
 def _indexes(notes: Any, pairs: list[str] | None, checkout: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     """An index per source that has a checkout; notices for those skipped. Inside a codewalk
     checkout, `core` is that checkout's own corpus (the code its notes describe)."""
-    from codewalk import sources
-    from codewalk.corpus import CORPUS_SUBTREES, Target
-    from codewalk.session import open_index
+    from codewalk.sources import checkouts as sources
+    from codewalk.sources.corpus import CORPUS_SUBTREES, Target
+    from codewalk.query.session import open_index
 
     overrides = sources.parse_pairs(pairs)
     names = sorted(set(notes.sources) | {n.source for n in notes.notes} | set(overrides))
@@ -80,10 +80,10 @@ def _indexes(notes: Any, pairs: list[str] | None, checkout: Path | None = None) 
 
 
 def _check(args: argparse.Namespace) -> int:
-    from codewalk import check
-    from codewalk.sources import SourceError
+    from codewalk.notes import check
+    from codewalk.sources.checkouts import SourceError
 
-    from codewalk.annotations import checkout_root
+    from codewalk.notes.schema import checkout_root
 
     checkout = None if args.annotations else checkout_root()
     notes, directory = _load_notes(args.annotations, checkout)
@@ -95,12 +95,12 @@ def _check(args: argparse.Namespace) -> int:
         notices.insert(0, f"using the notes of the codewalk checkout at {checkout} (--annotations DIR to choose)")
     statuses = check.check_notes(notes, {}, indexes)
     if args.refresh is not None:
-        from codewalk.refresh import refresh
+        from codewalk.notes.refresh import refresh
 
         changed = refresh(notes, statuses, set(args.refresh), args.all)
         notices.append(f"refreshed {len(changed)} fingerprint(s): {', '.join(changed) or '-'}")
         statuses = check.check_notes(notes if not changed else _load_notes(args.annotations, checkout)[0], {}, indexes)
-    from codewalk.bilingual import gaps
+    from codewalk.notes.bilingual import gaps
 
     errors = notes.errors + (gaps(notes) if args.strict else [])  # --strict: both languages, in full
     failed = bool(errors) or any(s.status == "missing" for s in statuses)
@@ -116,9 +116,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _annotate(args: argparse.Namespace) -> int:
-    from codewalk import check, sources
+    from codewalk.notes import check
+    from codewalk.sources import checkouts as sources
     from codewalk.cli.common import source_name, target_from_args
-    from codewalk.session import open_index
+    from codewalk.query.session import open_index
 
     try:
         target = target_from_args(args)
@@ -162,9 +163,9 @@ def stub(source: str, qname: str, fingerprint: str, where: str) -> str:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from codewalk import history
+    from codewalk.notes import history
     from codewalk.cli.common import target_from_args
-    from codewalk.session import open_index
+    from codewalk.query.session import open_index
 
     try:
         target = target_from_args(args)

@@ -69,7 +69,7 @@ def _index(entry: Any, args: argparse.Namespace) -> dict | None:
     """Index (incrementally) after add/update; a failure is a warning, the source stays."""
     if args.no_index:
         return None
-    from codewalk.fetch import reindex
+    from codewalk.sources.fetch import reindex
 
     try:
         stats = reindex(entry, progress=_interactive(args))
@@ -86,7 +86,7 @@ def _short(revision: str) -> str:
 
 def _fetch_and_index(args: argparse.Namespace, get) -> tuple | int:
     """Run fetch.add/update, then index; an exit status when it failed or --json already reported it."""
-    from codewalk.sources import SourceError
+    from codewalk.sources.checkouts import SourceError
 
     try:
         entry = get()
@@ -101,7 +101,7 @@ def _fetch_and_index(args: argparse.Namespace, get) -> tuple | int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from codewalk import fetch
+    from codewalk.sources import fetch
 
     done = _fetch_and_index(args, lambda: fetch.add(
         args.name, path=args.path, git_url=args.git, rev=args.rev, history=args.history, pip_spec=args.pip,
@@ -119,9 +119,10 @@ def _add(args: argparse.Namespace) -> int:
 def rows() -> list[dict]:
     """What `source list` reports: registered sources, the built-in core, and known sources
     (sources.yaml) not added yet."""
-    from codewalk import registry, sources, store
-    from codewalk.annotations import annotations_dir, load
-    from codewalk.corpus import builtin
+    from codewalk.sources import registry, checkouts as sources
+    from codewalk.index import store
+    from codewalk.notes.schema import annotations_dir, load
+    from codewalk.sources.corpus import builtin
 
     notes = load(annotations_dir())
     counts: dict[str, int] = {}
@@ -194,8 +195,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from codewalk import fetch
-    from codewalk.sources import SourceError
+    from codewalk.sources import fetch
+    from codewalk.sources.checkouts import SourceError
 
     try:
         entry, deleted = fetch.remove(args.name)
@@ -211,7 +212,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from codewalk import fetch
+    from codewalk.sources import fetch
 
     done = _fetch_and_index(args, lambda: fetch.update(args.name, rev=args.rev, progress=_interactive(args),
                                                        say=_say(args)))

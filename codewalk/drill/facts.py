@@ -1,7 +1,7 @@
 """Factual questions from the notes and the interview-facts guide, checked against an index.
 
 A note is used only when its source has a checkout (`core` always: the built-in corpus;
-`ksanallm`/`vllm` when registered or configured, `codewalk.sources`) and its symbol resolves
+`ksanallm`/`vllm` when registered or configured, `codewalk.sources.checkouts`) and its symbol resolves
 there, so a question never names a symbol that does not exist. Kinds: `fact-symbol` (which
 symbol a note describes), `fact-file` (which file defines a symbol), `fact-figure` (which figure
 belongs to a claim) and `fact-demo` (which demo recomputes a figure).
@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from codewalk.annotations import Note, Notes, reflow
+from codewalk.notes.schema import Note, Notes, reflow
 from codewalk.drill.model import Question, Text, multiple_choice
 
 FIGURE_GUIDE = "interview-facts"
@@ -37,7 +37,7 @@ class FactBank:
     """The notes and figures usable for questions, with the symbols' locations (source, path, line)."""
 
     def __init__(self, notes: Notes, guide: Any = None, overrides: dict[str, Path] | None = None) -> None:
-        from codewalk.guide_resolve import Checkouts
+        from codewalk.guides.resolve import Checkouts
 
         self.notes = notes
         self.guide = guide
@@ -142,8 +142,8 @@ def _excerpt(text: str, limit: int = 420) -> str:
 
 def load_bank(overrides: dict[str, Path] | None = None) -> FactBank:
     """The shipped notes and the interview-facts guide, against the checkouts at hand."""
-    from codewalk.annotations import annotations_dir, load
-    from codewalk.guide import guides_dir, load_guides
+    from codewalk.notes.schema import annotations_dir, load
+    from codewalk.guides.schema import guides_dir, load_guides
 
     notes = load(annotations_dir())
     guides = load_guides(guides_dir(annotations_dir()), notes)

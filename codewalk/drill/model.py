@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codewalk.guide import Text
+from codewalk.guides.schema import Text
 
 FORMS = ("int", "pair", "sequence", "choice")
 _INT = re.compile(r"-?\d+")

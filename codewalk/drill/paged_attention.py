@@ -1,7 +1,7 @@
 """Paged vs contiguous KV questions: blocks held, slots wasted, requests admitted.
 
 Paging is run on the bound `VllmKVCacheManager` (vLLM's block pool: each request allocates the
-blocks for its final length); contiguous max_len reservation is `codewalk.paging`'s arithmetic.
+blocks for its final length); contiguous max_len reservation is `codewalk.lessons.paging`'s arithmetic.
 Kinds: `paged-blocks`, `waste-slots`, `waste-fraction`, `admitted`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from codewalk import paging
+from codewalk.lessons import paging
 from codewalk.drill.model import Question, Text, multiple_choice
 
 TOPIC = "paged-attention"

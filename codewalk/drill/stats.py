@@ -22,7 +22,7 @@ class StatsError(ValueError):
 
 
 def stats_path(home: Path | None = None) -> Path:
-    from codewalk.registry import home as codewalk_home
+    from codewalk.sources.registry import home as codewalk_home
 
     try:
         user = getpass.getuser()

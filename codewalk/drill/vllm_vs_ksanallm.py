@@ -15,8 +15,8 @@ from typing import Any
 from codewalk.drill.model import Question, Text
 
 TOPIC = "vllm-vs-ksanallm"
-BLOCK, DEVICE_BLOCKS, HOST_BLOCKS, MAX_BATCH, STEP_TOKENS, MAX_STEPS = 4, 10, 12, 4, 16, 60  # = views/compare.py
-# = views/compare.py: 0, not KsanaLLM's default 2.0, so neither engine keeps blocks in reserve.
+BLOCK, DEVICE_BLOCKS, HOST_BLOCKS, MAX_BATCH, STEP_TOKENS, MAX_STEPS = 4, 10, 12, 4, 16, 60  # = lessons/compare.py
+# = lessons/compare.py: 0, not KsanaLLM's default 2.0, so neither engine keeps blocks in reserve.
 BLOCK_THRESHOLDS = {"launch_block_threshold": 0.0, "swapin_block_threshold": 0.0}
 KINDS = ("hit-tokens", "preemptions", "steps-to-finish", "first-divergence")
 K_SYMBOLS = {"hit-tokens": ["ksana_llm::PrefixCacheManager::GetRequestPrefixBlockNumber",

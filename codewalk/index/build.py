@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from codewalk import store
+from codewalk.index import store
 from codewalk.index import language_for
 from codewalk.index.walk import list_files
 from codewalk.index.worker import Job, Packed, digest, max_bytes, read, rows, run_batch, serve

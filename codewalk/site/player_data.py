@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codewalk.cli.demo import validate_trace
-from codewalk.views.demo import SCHEDULE_CONFIG, SCHEDULE_NOTE, prefix_cache_frames, schedule_frames
+from codewalk.lessons.replay import (SCHEDULE_CONFIG, SCHEDULE_NOTE, prefix_cache_frames, schedule_frames,
+                                     validate_trace)
 
 __all__ = ["SCHEDULE_NOTE", "validate_trace", "core_schedule", "core_prefix_cache", "real_schedule", "device_blocks"]
 

@@ -76,7 +76,7 @@ class Attribution:
 
 def pinned_revision() -> str:
     """The KsanaLLM commit codewalk's core models (sources.yaml)."""
-    from codewalk.sources import known_sources
+    from codewalk.sources.checkouts import known_sources
 
     src = known_sources().get("ksanallm")
     return src.revision if src and src.revision else "c451219c0c447b2672faee44c9182c607dc2d964"
@@ -113,7 +113,7 @@ def _file_of(qname: str) -> str | None:
 
 
 def _text_at(v: Versions, rev: str, path: str, qname: str) -> str | None:
-    from codewalk.history import symbol_text
+    from codewalk.notes.history import symbol_text
 
     rc, _ = _git(v.root, "cat-file", "-e", f"{rev}:{path}")
     if rc != 0:
@@ -145,7 +145,7 @@ def callees(v: Versions, qname: str, depth: int = 2) -> list[str]:
 
 def function_changes(v: Versions, qname: str, max_count: int = 20) -> list[dict[str, Any]]:
     """The commits between the two versions that changed qname ([] when none, or no history)."""
-    from codewalk.history import HistoryError, symbol_history
+    from codewalk.notes.history import HistoryError, symbol_history
 
     path = _file_of(qname)
     if path is None or not v.rev:
@@ -198,7 +198,7 @@ _PARSED: dict[tuple[str, str, str], dict[str, str]] = {}
 
 def _functions(root: Path, rev: str, path: str) -> dict[str, str]:
     """Qualified name (without the namespace) -> normalised text of each method defined in path at rev."""
-    from codewalk import fingerprint as fp
+    from codewalk.notes import fingerprint as fp
     from codewalk.index import cpp
     from codewalk.index.records import FileResult
 

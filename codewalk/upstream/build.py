@@ -89,7 +89,7 @@ class Built:
 # ----------------------------------------------------------------------------- where things are
 
 def home() -> Path:
-    from codewalk.registry import home as cw_home
+    from codewalk.sources.registry import home as cw_home
 
     return cw_home() / "upstream"
 
@@ -100,7 +100,7 @@ def resolve_repo(repo: str | Path | None = None, source: str | None = None) -> P
         root = Path(repo).expanduser().resolve()
     else:
         name = source or "ksanallm"
-        from codewalk.sources import SourceError, target
+        from codewalk.sources.checkouts import SourceError, target
 
         try:
             t = target(name)

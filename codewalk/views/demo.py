@@ -1,4 +1,4 @@
-"""`codewalk demo prefix-cache|schedule`: replay a small built-in trace through the bound core.
+"""Rendering of `codewalk demo prefix-cache|schedule`: frames replayed by `codewalk.lessons.replay`.
 
 Each step prints what changed, the KsanaLLM function responsible, the queues, the block tree
 (a rich Tree) and the usable/reusable counts. `--json` prints the same as one document.
@@ -7,137 +7,14 @@ Each step prints what changed, the KsanaLLM function responsible, the queues, th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.tree import Tree
 
-BLOCK = 4  # small blocks keep the tree readable
-MAX_STEPS = 200  # a schedule replay stops here (and says so)
-
-
-@dataclass(slots=True)
-class Frame:
-    """One replayed step: what ran, which upstream function it models, and the state after it."""
-
-    title: str
-    function: str
-    result: Any
-    snapshot: dict[str, Any]
-    queues: dict[str, list[int]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"title": self.title, "function": self.function, "result": self.result,
-                "queues": self.queues, "snapshot": self.snapshot}
-
-
-def prefix_cache_frames(engine: Any) -> list[Frame]:
-    """A hand-made trace through the cache manager: fill, share, merge, evict, swap."""
-    m = engine.PrefixCacheManager(engine.CacheConfig(block_size=BLOCK, device_blocks=10, host_blocks=6))
-    a = [1, 2, 3, 4, 5, 6, 7, 8, 9]
-    b = [1, 2, 3, 4, 5, 6, 7, 8, 42, 43]
-    d = [20, 21, 22, 23, 24, 25, 26, 27]
-    frames: list[Frame] = []
-
-    def act(title: str, function: str, call: Callable[[], Any]) -> None:
-        frames.append(Frame(title, function, _plain(call()), m.snapshot()))
-
-    act("A looks up its 9-token prompt: empty cache", "GetRequestPrefixBlockNumber",
-        lambda: m.get_request_prefix_block_number(1, a))
-    act("A gets 3 blocks", "AllocateRequestBlocks", lambda: m.allocate_request_blocks(1, 3))
-    act("C, same prompt, is looked up before A is computed: no hit", "GetRequestPrefixBlockNumber",
-        lambda: m.get_request_prefix_block_number(3, a))
-    act("C gets its own 3 blocks", "AllocateRequestBlocks", lambda: m.allocate_request_blocks(3, 3))
-    act("A is computed: its 2 full blocks enter the tree", "UpdateRequestTokens",
-        lambda: m.update_request_tokens(1, a))
-    act("C is computed: its full blocks duplicate A's, so C switches to them", "UpdateRequestTokens",
-        lambda: m.update_request_tokens(3, a))
-    act("B shares A's first 8 tokens: 2 blocks hit", "GetRequestPrefixBlockNumber",
-        lambda: m.get_request_prefix_block_number(2, b))
-    act("B references the shared blocks and gets 1 new one", "AllocateRequestBlocks",
-        lambda: m.allocate_request_blocks(2, 1))
-    act("B is computed", "UpdateRequestTokens", lambda: m.update_request_tokens(2, b))
-    act("D, unrelated, gets 3 blocks", "AllocateRequestBlocks",
-        lambda: (m.get_request_prefix_block_number(4, d), m.allocate_request_blocks(4, 3))[1])
-    act("D is computed", "UpdateRequestTokens", lambda: m.update_request_tokens(4, d))
-    act("D finishes: its full blocks stay cached, reusable", "DestroyFinishedRequest",
-        lambda: m.destroy_finished_request(4))
-    act("A and C finish: the shared blocks keep B's reference", "DestroyFinishedRequest",
-        lambda: (m.destroy_finished_request(1), m.destroy_finished_request(3))[0])
-    act("B is preempted: blocks only B uses start copying to host", "SwapoutRequestAsync",
-        lambda: m.swapout_request_async(2))
-    act("copy done: the device blocks return to the free list", "MergeSwapoutRequest",
-        lambda: m.merge_swapout_request(2))
-    act("evict 1 cached block: the newest unreferenced one, not the LRU", "FreeCachedBlocks",
-        lambda: m.free_cached_blocks(1))
-    act("B swaps in: device blocks reserved, copy starts", "SwapinRequestAsync", lambda: m.swapin_request_async(2))
-    act("copy done: B's blocks rejoin the tree", "MergeSwapinRequest", lambda: m.merge_swapin_request(2))
-    return frames
-
-
-# The schedule demo's pool. The block thresholds are set to 0, not KsanaLLM's default 2.0, which on
-# 9 blocks would keep 2 free per running request and launch too little to show a swap (run_demo says so).
-SCHEDULE_CONFIG: dict[str, Any] = dict(block_size=BLOCK, device_blocks=9, host_blocks=12, max_batch_size=4,
-                                       max_step_token_num=64, split_fuse_token_num=6, preempt_mode="swap",
-                                       launch_block_threshold=0.0, swapin_block_threshold=0.0)
-SCHEDULE_NOTE = ("launch_block_threshold and swapin_block_threshold are 0 here (KsanaLLM's default: 2.0), "
-                 "so this 9-block pool fills up and a swap shows")
-
-
-def schedule_frames(engine: Any, trace: list[dict[str, Any]] | None = None) -> list[Frame]:
-    """Four requests, two sharing a prefix, on a pool small enough to force a swap; or a `trace`
-    (requests with `arrival` step, `prompt`, `max_new_tokens`, optional `id`) on the same pool."""
-    s = engine.Scheduler(engine.SchedulerConfig(**SCHEDULE_CONFIG))
-    shared = [11, 12, 13, 14, 15, 16, 17, 18]
-    if trace is None:
-        trace = [{"id": 1, "arrival": 0, "prompt": shared + [1], "max_new_tokens": 4},
-                 {"id": 2, "arrival": 0, "prompt": shared + [2, 2], "max_new_tokens": 4},
-                 {"id": 3, "arrival": 0, "prompt": [30, 31, 32, 33, 34, 35, 36, 37, 38, 39], "max_new_tokens": 3},
-                 {"id": 4, "arrival": 0, "prompt": [7, 7], "max_new_tokens": 6}]
-    pending = sorted(({**r, "id": r.get("id", i + 1)} for i, r in enumerate(trace)),
-                     key=lambda r: (int(r.get("arrival", 0)), r["id"]))
-    frames = []
-    while (pending or s.has_work()) and len(frames) < MAX_STEPS:
-        while pending and int(pending[0].get("arrival", 0)) <= s.step_count:
-            q = pending.pop(0)
-            s.add_request(int(q["id"]), [int(t) for t in q["prompt"]], int(q["max_new_tokens"]))
-        r = s.step()
-        d = r.to_dict()
-        queues = {k: d[k] for k in ("waiting", "running", "swapped")}
-        frames.append(Frame(f"step {r.step}", _step_functions(d), _step_summary(d), s.cache.snapshot(), queues))
-    if pending or s.has_work():  # say so, rather than end as if the trace were done
-        frames.append(Frame(f"stopped after {MAX_STEPS} steps (the demo's cap) with requests still queued", "",
-                            {"stopped_at_cap": MAX_STEPS}, s.cache.snapshot(), queues))
-    return frames
-
-
-def _step_functions(d: dict[str, Any]) -> str:
-    names = ["ContinuousBatchingStrategy::Schedule"]
-    if d["decode"] or d["swapped_out"] or d["recomputed"]:
-        names.append("ProcessDecodingQueue")
-    if d["swapped_in"] or d["swapout_merged"]:
-        names.append("ProcessSwappedQueue")
-    if d["prefill"] or d["prefix_hit_tokens"]:
-        names.append("ProcessWaitingQueue")
-    if d["finished"] or d["timed_out"]:
-        names.append("UpdateRunningRequests")
-    return " → ".join(names)
-
-
-def _step_summary(d: dict[str, Any]) -> dict[str, Any]:
-    keys = ("prefill", "decode", "swapped_out", "swapout_merged", "swapped_in", "swapin_merged",
-            "recomputed", "finished", "timed_out", "prefix_hit_tokens")
-    return {k: d[k] for k in keys if d[k]}
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-# ---------------------------------------------------------------------- rendering
+from codewalk.lessons.replay import SCHEDULE_NOTE, Frame
 
 
 def block_tree(snapshot: dict[str, Any]) -> Tree:
@@ -178,20 +55,15 @@ def _frame_panel(f: Frame) -> Panel:
     return Panel(Group(*parts), title=f.title, title_align="left")
 
 
-def run_demo(name: str, as_json: bool = False, engine: Any = None, console: Console | None = None,
-             trace: list[dict[str, Any]] | None = None) -> int:
-    """Replay the named demo; returns the exit status."""
-    if engine is None:
-        import codewalk.core as engine
-    frames = prefix_cache_frames(engine) if name == "prefix-cache" else schedule_frames(engine, trace)
+def render(name: str, frames: list[Frame], as_json: bool = False, console: Console | None = None) -> None:
+    """Print a replay: one JSON document, or the config note (schedule) and a panel per frame."""
     from codewalk.views.term import console as make_console
 
-    console = console or make_console()
     if as_json:
         print(json.dumps({"demo": name, "frames": [f.to_dict() for f in frames]}, default=str))
-        return 0
+        return
+    console = console or make_console()
     if name != "prefix-cache":
         console.print(f"config: {SCHEDULE_NOTE}", markup=False)
     for f in frames:
         console.print(_frame_panel(f))
-    return 0

@@ -1,5 +1,6 @@
 """Rendering of `codewalk drill`: questions, the right/wrong verdict, the replay that proves the
-answer (the demo and compare renderers), links to source symbols and notes; `--stats`.
+answer (the demo and compare renderers), links to source symbols and notes (computed by
+`codewalk.drill.doc`); `--stats`.
 """
 
 from __future__ import annotations
@@ -27,40 +28,6 @@ LABELS = {
 }
 
 
-def links(q: Question, bank: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """The question's symbols that resolve (with path and line) and its notes that are usable here."""
-    symbols = []
-    for source, symbol in q.symbols:
-        where = bank.locate(source, symbol) if bank is not None else None
-        if where is not None:
-            symbols.append({"source": source, "symbol": symbol, "path": where[0], "line": where[1]})
-    by_id = bank.notes.by_id() if bank is not None else {}
-    notes = [n for n in q.notes if n in by_id and (by_id[n].source == "core" or bank.has_checkout(by_id[n].source))]
-    return symbols, notes
-
-
-def question_doc(q: Question, lang: str, bank: Any) -> dict[str, Any]:
-    """One question as JSON-ready data (the `--json` document's entries)."""
-    symbols, notes = links(q, bank)
-    return {"topic": q.topic, "kind": q.kind, "seed": q.seed, "question": q.prompt.get(lang), "form": q.form,
-            "choices": [c.get(lang) for c in q.choices], "answer": q.answer, "answer_text": q.answer_text.get(lang),
-            "value": q.value, "explanation": q.explanation.get(lang), "symbols": symbols, "notes": notes,
-            "scenario": q.scenario, "replay": replay_summary(q)}
-
-
-def replay_summary(q: Question) -> list[dict[str, Any]]:
-    """The replay without block-tree snapshots: what happened at each step."""
-    r = q.replay
-    if r.get("kind") == "frames":
-        return [{"title": f["title"], "function": f.get("function", ""), "result": f["result"],
-                 **({"queues": f["queues"]} if "queues" in f else {})} for f in r["frames"]]
-    if r.get("kind") == "compare":
-        return r["steps"]
-    if r.get("kind") == "paging":
-        return r["rows"]
-    return []
-
-
 # ---------------------------------------------------------------------- terminal
 
 
@@ -72,8 +39,10 @@ def render_question(q: Question, lang: str, console: Console, number: int = 0) -
     console.print(Panel(body, title=head, title_align="left", subtitle=HINTS[q.form].get(lang), subtitle_align="left"))
 
 
-def render_verdict(q: Question, lang: str, console: Console, typed: str | None, bank: Any) -> bool | None:
-    """Right/wrong for a typed answer (None: just show the answer), explanation and links."""
+def render_verdict(q: Question, lang: str, console: Console, typed: str | None,
+                   links: tuple[list[dict[str, Any]], list[str]]) -> bool | None:
+    """Right/wrong for a typed answer (None: just show the answer), explanation and links
+    (`codewalk.drill.doc.links`: the symbols that resolve, the usable notes)."""
     lab = LABELS[lang]
     right = None if typed is None else is_right(q, typed)
     shown = q.answer_text.get(lang)
@@ -86,7 +55,7 @@ def render_verdict(q: Question, lang: str, console: Console, typed: str | None, 
                       + ("" if right else f"  ({lab['you']}: {escape(repr(typed))}"
                          + (f" — {lab['unreadable']}: {HINTS[q.form].get(lang)}" if unreadable else "") + ")"))
     console.print(f"[bold]{lab['why']}:[/] {q.explanation.get(lang)}")
-    symbols, notes = links(q, bank)
+    symbols, notes = links
     if symbols:
         console.print(f"[bold]{lab['symbols']}:[/] " + "; ".join(
             f"[cyan]{escape(s['symbol'])}[/] ({escape(s['source'])}: {escape(s['path'])}:{s['line']})" for s in symbols))
@@ -99,7 +68,8 @@ def render_replay(q: Question, console: Console) -> None:
     """The steps that prove the answer, drawn by the demo/compare/paging renderers."""
     r = q.replay
     if r.get("kind") == "frames":
-        from codewalk.views.demo import Frame, _frame_panel, _step_functions, _step_summary
+        from codewalk.lessons.replay import Frame, _step_functions, _step_summary
+        from codewalk.views.demo import _frame_panel
 
         for f in r["frames"]:
             if "queues" in f:  # a scheduler step: name its functions and keep what changed
@@ -144,33 +114,15 @@ def _render_paging(r: dict[str, Any], console: Console) -> None:
         console.print(f"budget {r['budget_slots']} token slots")
 
 
-# ---------------------------------------------------------------------- the loop
-
-
-def run_interactive(questions: list[Question], lang: str, bank: Any, console: Console,
-                    ask: Callable[[str], str] = input, on_answer: Callable[[Question, bool], None] | None = None,
-                    replay: bool = True) -> tuple[int, int]:
-    """Ask each question, judge the typed answer, show the proof; returns (asked, right).
-    An empty line, `q` or end of input stops early."""
-    lab = LABELS[lang]
-    asked = right = 0
+def print_non_interactive(questions: list[Question], lang: str, links: list[Any], console: Console) -> None:
+    """Each question with its answer; `links[i]` is question i's (symbols, notes)."""
     for i, q in enumerate(questions, start=1):
         render_question(q, lang, console, i)
-        typed = _ask_until_readable(q, lang, console, ask)
-        if typed is None:
-            break
-        ok = bool(render_verdict(q, lang, console, typed, bank))
-        if replay and q.replay:
-            console.rule(lab["replay"])
-            render_replay(q, console)
-        asked, right = asked + 1, right + ok
-        if on_answer is not None:
-            on_answer(q, ok)
-    console.print(lab["score"].format(right=right, asked=asked))
-    return asked, right
+        render_verdict(q, lang, console, None, links[i - 1])
+        console.print()
 
 
-def _ask_until_readable(q: Question, lang: str, console: Console, ask: Callable[[str], str]) -> str | None:
+def ask_until_readable(q: Question, lang: str, console: Console, ask: Callable[[str], str]) -> str | None:
     """The first typed answer that reads as one of the question's form; an unreadable one is
     explained and asked again. None when the user stops (empty line, `q`, end of input)."""
     lab = LABELS[lang]
@@ -186,16 +138,9 @@ def _ask_until_readable(q: Question, lang: str, console: Console, ask: Callable[
         console.print(f"[yellow]{lab['unreadable']}[/]: {escape(repr(typed))} — {escape(HINTS[q.form].get(lang))}")
 
 
-def print_non_interactive(questions: list[Question], lang: str, bank: Any, console: Console) -> None:
-    for i, q in enumerate(questions, start=1):
-        render_question(q, lang, console, i)
-        render_verdict(q, lang, console, None, bank)
-        console.print()
-
-
-def print_json(questions: list[Question], lang: str, bank: Any, header: dict[str, Any]) -> None:
-    print(json.dumps({"drill": header, "lang": lang, "questions": [question_doc(q, lang, bank) for q in questions]},
-                     ensure_ascii=False, default=str))
+def print_json(docs: list[dict[str, Any]], lang: str, header: dict[str, Any]) -> None:
+    """The `--json` document: the header and the questions' documents (`codewalk.drill.doc.question_doc`)."""
+    print(json.dumps({"drill": header, "lang": lang, "questions": docs}, ensure_ascii=False, default=str))
 
 
 def render_stats(stats: dict[str, Any], lang: str, console: Console, path: str) -> None:

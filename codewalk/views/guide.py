@@ -10,9 +10,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.tree import Tree
 
-from codewalk import diagrams
-from codewalk.guide import Guides
-from codewalk.guide_resolve import ResolvedGuide, ResolvedStep
+from codewalk.guides import diagrams
+from codewalk.guides.schema import Guides
+from codewalk.guides.resolve import ResolvedGuide, ResolvedStep
 from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
 
 
@@ -28,8 +28,8 @@ def list_guides(guides: Guides, lang: str, console: Console | None = None) -> No
           title=title, box=None, title_justify="left")
 
 
-def step_panel(rg: ResolvedGuide, index: int, lang: str) -> Panel:
-    """One step as a rich panel: prose, note, where, code, diagram, demo."""
+def step_panel(rg: ResolvedGuide, index: int, lang: str, diagram: diagrams.Diagram | None = None) -> Panel:
+    """One step as a rich panel: prose, note, where, code, its diagram (`diagrams.for_steps`), demo."""
     rs = rg.steps[index]
     parts: list[Any] = []
     if rs.step.prose.get(lang):
@@ -38,7 +38,6 @@ def step_panel(rg: ResolvedGuide, index: int, lang: str) -> Panel:
         parts.append(Panel(escape(rs.note.text(lang)), title=f"[magenta]{escape(rs.note.heading(lang))}[/]",
                            title_align="left", border_style="magenta"))
     parts += _code(rs)
-    diagram = diagrams.for_step(rs.step.diagram, rs.located) if rs.step.diagram else None
     if diagram is not None:
         parts.append(_tree(diagram))
     if rs.step.demo:
@@ -70,8 +69,11 @@ def _tree(d: diagrams.Diagram) -> Tree:
     return tree
 
 
-def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None) -> None:
-    """Print every step, or page through them with n/p/q when interactive."""
+def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | None = None,
+         figures: list[diagrams.Diagram | None] | None = None) -> None:
+    """Print every step, or page through them with n/p/q when interactive; `figures` holds each
+    step's diagram (`diagrams.for_steps`), None to draw none."""
+    figures = figures or [None] * len(rg.steps)
     console = console or _term_console()
     summary = rg.guide.summary.get(lang)
     if rg.guide.requires:
@@ -79,11 +81,11 @@ def walk(rg: ResolvedGuide, lang: str, interactive: bool, console: Console | Non
     console.print(Panel(escape(summary), title=escape(rg.guide.title.get(lang))))
     if not interactive:
         for i in range(len(rg.steps)):
-            console.print(step_panel(rg, i, lang))
+            console.print(step_panel(rg, i, lang, figures[i]))
         return
     i = 0
     while 0 <= i < len(rg.steps):
-        console.print(step_panel(rg, i, lang))
+        console.print(step_panel(rg, i, lang, figures[i]))
         answer = console.input("[dim][n]ext  [p]rev  [q]uit >[/] ").strip().lower()
         if answer.startswith("q"):
             return

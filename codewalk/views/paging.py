@@ -1,29 +1,14 @@
-"""Rendering of the two computed demos: `paged-vs-contiguous` (codewalk/paging.py) and
-`online-softmax` (codewalk/flash.py). Rich tables in the terminal, one JSON document with --json.
+"""Rendering of the two computed demos: `paged-vs-contiguous` (`codewalk/lessons/paging.py`) and
+`online-softmax` (`codewalk/lessons/flash.py`), from the documents those modules build. Rich tables
+in the terminal; `--json` prints the document as it is.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-from codewalk import flash, paging
-from codewalk.views.term import console as _term_console  # pipe-safe; one helper for every view
-
-
-def paging_document(requests: int = paging.DEFAULT_REQUESTS, seed: int = 0, block_size: int = paging.DEFAULT_BLOCK,
-                    max_len: int = paging.DEFAULT_MAX_LEN, budget: int = paging.DEFAULT_BUDGET) -> dict[str, Any]:
-    """The `--json` document of `codewalk demo paged-vs-contiguous`."""
-    work = paging.generate_workload(requests, seed, max_len)
-    return {"demo": "paged-vs-contiguous", "seed": seed, "block_size": block_size, "max_len": max_len,
-            **paging.compare(work, block_size, max_len, budget),
-            "sample": [{"rid": r.rid, "prompt": r.prompt, "output": r.output, "tokens": r.tokens,
-                        "paged_blocks": paging.blocks_for(r.tokens, block_size),
-                        "paged_waste": paging.blocks_for(r.tokens, block_size) * block_size - r.tokens,
-                        "contiguous_waste": max_len - r.tokens} for r in work[:8]]}
 
 
 def _n(value: int) -> str:
@@ -84,13 +69,6 @@ def render_paging(doc: dict[str, Any], console: Console) -> None:
                   f"reserving max_len wastes {pk['contiguous']['waste_pct']:.1f} %.")
 
 
-def flash_document(seq: int = 64, dim: int = 16, block: int = 16, seed: int = 0) -> dict[str, Any]:
-    """The `--json` document of `codewalk demo online-softmax`: the check plus a tiny traced case."""
-    main = flash.check(seq, dim, block, seed)
-    tiny = flash.check(min(seq, 10), min(dim, 4), min(block, 4), seed)
-    return {"demo": "online-softmax", **main, "tiny": tiny}
-
-
 def _fmt(x: float | None) -> str:
     return "−∞" if x is None else f"{x:+.6f}"
 
@@ -116,22 +94,3 @@ def render_flash(doc: dict[str, Any], console: Console) -> None:
     console.print(f"row {tiny['trace_row']}, first values: naive {['%.9f' % x for x in tiny['row_naive']]}")
     console.print(f"                     tiled {['%.9f' % x for x in tiny['row_tiled']]}  "
                   f"(tiny case max diff {tiny['max_abs_diff']:.3e})")
-
-
-def run_paging(requests: int, seed: int, block_size: int, max_len: int, budget: int, as_json: bool = False,
-               console: Console | None = None) -> int:
-    doc = paging_document(requests, seed, block_size, max_len, budget)
-    if as_json:
-        print(json.dumps(doc))
-        return 0
-    render_paging(doc, console or _term_console())
-    return 0
-
-
-def run_flash(seq: int, dim: int, block: int, seed: int, as_json: bool = False, console: Console | None = None) -> int:
-    doc = flash_document(seq, dim, block, seed)
-    if as_json:
-        print(json.dumps(doc))
-    else:
-        render_flash(doc, console or _term_console())
-    return 0 if doc["ok"] and doc["tiny"]["ok"] else 1
