@@ -1,0 +1,80 @@
+"""`codewalk site -o DIR`: the offline, cross-referenced, annotated website."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from codewalk.cli.common import CommandError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the site subcommand."""
+    p = sub.add_parser("site", help="write a static, offline, cross-referenced site of the sources, notes and guides")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder to write the site into")
+    p.add_argument("--source", action="append", default=[], metavar="NAME[=PATH]",
+                   help="a registered source, `core`, or NAME=PATH for a checkout (repeatable; default: core "
+                        "and every registered source)")
+    p.add_argument("--repo", default=None, metavar="PATH", help="an unregistered checkout (named after what it is)")
+    p.add_argument("--lang", choices=["en", "zh"], default=None, help="language of notes and guides (default: locale)")
+    p.add_argument("--trace", default=None, metavar="FILE",
+                   help="a scheduler trace (JSON list of steps) for the player instead of the built-in one")
+    p.add_argument("--jobs", type=int, default=0, help="worker processes (default: up to 2)")
+    p.add_argument("--history", action="store_true",
+                   help="add the git history of annotated symbols to their panels (slow: each is re-located "
+                        "in every commit that touched its file)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary of the build")
+    p.set_defaults(func=_site)
+
+
+def _targets(args: argparse.Namespace) -> dict:
+    """Site folder name -> checkout: the --source/--repo given, else core and every registered source."""
+    from codewalk.site import data
+
+    targets: dict = {}
+    for spec in args.source:
+        name, sep, path = spec.partition("=")
+        if not name or (sep and not path) or "/" in name or name.startswith("."):
+            raise CommandError(f"--source {spec!r}: expected NAME or NAME=PATH")
+        targets[name] = data.source_target(name, Path(path).expanduser().resolve() if sep else None)
+    if args.repo:
+        root = Path(args.repo).expanduser().resolve()
+        if not root.is_dir():
+            raise CommandError(f"--repo {args.repo}: not a directory")
+        name = data.identify(root, False) or root.name or "repo"
+        targets[name] = data.Target(root)
+    if not targets:
+        targets["core"] = data.builtin()
+        for name, target in data.registered_sources().items():
+            targets.setdefault(name, target)
+    return targets
+
+
+def _site(args: argparse.Namespace) -> int:
+    from codewalk.site import data
+    from codewalk.site.build import build_site
+
+    out = Path(args.output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"-o {args.output}: exists and is not a folder")
+    trace = None
+    if args.trace:
+        try:
+            trace = json.loads(Path(args.trace).read_text("utf-8"))
+        except ValueError as exc:
+            raise CommandError(f"--trace {args.trace}: not JSON: {exc}") from None
+        if not isinstance(trace, list) or not all(isinstance(step, dict) for step in trace):
+            raise CommandError(f"--trace {args.trace}: expected a JSON list of step objects")
+    lang = args.lang or data.default_lang()
+    stats = build_site(out, _targets(args), lang, trace, jobs=args.jobs,
+                       progress=None if not args.json else False, history=args.history)
+    for problem in stats.problems:
+        print(f"codewalk site: warning: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"wrote {out}/index.html: {stats.pages} pages ({stats.written} written, {stats.removed} removed), "
+          f"{stats.bytes / 1e6:.1f} MB in {stats.seconds:.1f}s", file=sys.stderr)
+    return 0

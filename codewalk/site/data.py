@@ -1,0 +1,106 @@
+"""The site's one door into the rest of codewalk.
+
+Every import of a codewalk module outside `codewalk.site` (and `codewalk.cli.common`) lives here,
+so moving those modules means repointing this file only. The names below are what the site
+uses; nothing else in `codewalk/site/` imports codewalk internals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from codewalk.annotations import Note, Notes, annotations_dir, load as load_notes  # noqa: F401
+from codewalk.check import mark_drift  # noqa: F401
+from codewalk.corpus import Target, builtin  # noqa: F401
+from codewalk.lookup import CALLABLE_KINDS, Entity, Index, group_entities, peripheral  # noqa: F401
+from codewalk.lookup import rank as rank_entities  # noqa: F401
+from codewalk.resolve import Edge, Resolver  # noqa: F401
+from codewalk.views.show import counterparts, default_lang, show_doc  # noqa: F401
+
+
+def open_index(target: Target, progress: bool = False) -> Index:
+    """A read-only Index over target's store, indexing incrementally first when it is stale."""
+    from codewalk.session import open_index as _open
+
+    return _open(target, progress=progress)
+
+
+def db_file(target: Target) -> Path:
+    """The SQLite file of target's index (a forked worker opens its own connection to it)."""
+    from codewalk import store
+
+    return store.db_path(target.root, target.include)
+
+
+def reopen(target: Target) -> Index:
+    """A fresh read-only Index on an already fresh store (for a worker process)."""
+    from codewalk import store
+
+    return Index(store.connect(db_file(target), readonly=True), target.root)
+
+
+def registered_sources() -> dict[str, Target]:
+    """Every registered source whose folder exists, with the subtrees its notes index."""
+    from codewalk import registry
+    from codewalk.sources import identity, known_sources, subtrees_of
+
+    out: dict[str, Target] = {}
+    known = known_sources()
+    for name, entry in sorted(registry.load().items()):
+        if entry.path.is_dir():
+            what = name if name in known else identity(entry, known) or name
+            out[name] = Target(entry.path, subtrees_of(what))
+    return out
+
+
+def source_target(name: str, path: Path | None) -> Target:
+    """`NAME=PATH` (a checkout) or a registered / configured `NAME`; ValueError when unknown."""
+    from codewalk.cli.common import missing_source_message
+    from codewalk.sources import known_sources, subtrees_of, target
+
+    if name == "core" and path is None:
+        return builtin()
+    if path is not None:
+        if not path.is_dir():
+            raise ValueError(f"--source {name}: {path} is not a directory")
+        return Target(path, subtrees_of(name) if name in known_sources() else ())
+    found = target(name)
+    if found is None:
+        raise ValueError(missing_source_message(name))
+    return found
+
+
+def identify(root: Path, is_builtin: bool) -> str:
+    """Which named source (notes' name) a checkout is ('' when none)."""
+    from codewalk.sources import identify as _identify, known_sources
+
+    return _identify(root, known_sources(), builtin_root=is_builtin)
+
+
+def load_guides(notes: Notes) -> list[Any]:
+    """Guides in reading order (errors are left to `codewalk guide`)."""
+    from codewalk.guide import guides_dir, load_guides as _load
+
+    return _load(guides_dir(annotations_dir()), notes).ordered()
+
+
+def render_guide(guide: Any, notes: Notes, overrides: dict[str, Path], lang: str) -> tuple[str, Any]:
+    """(today's HTML export of a guide, its resolved steps) with excerpts from `overrides`."""
+    from codewalk.export.html import render
+    from codewalk.guide_resolve import resolve_guide
+
+    resolved = resolve_guide(guide, notes, overrides)
+    return render(resolved, lang), resolved
+
+
+def symbol_history(root: Path, path: str, qname: str, max_count: int = 5) -> list[dict]:
+    """Commits that changed a symbol (newest first); [] when the checkout has no git history."""
+    from codewalk import history
+
+    if not (root / ".git").exists():
+        return []
+    try:
+        return [c.to_dict() for c in history.symbol_history(root, path, qname, max_count=max_count)]
+    except (history.HistoryError, OSError, ValueError):
+        return []
