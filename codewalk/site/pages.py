@@ -95,6 +95,6 @@ def guide_page(html: str, resolved: Any, built: dict[str, SourceData]) -> str:
             return m.group(0)
         return f'<p class="where"><a href="{url}">{m.group(1)} — {m.group(2)}:{m.group(3)}</a></p>'
 
-    nav = '<p class="where"><a href="../index.html">codewalk</a></p>'
+    nav = '<p class="sitenav"><a href="../index.html">codewalk</a></p>'
     html = _WHERE.sub(link, html)
     return html.replace("<body>", f"<body>{nav}", 1)
