@@ -42,6 +42,7 @@ class SiteStats:
     seconds: float = 0.0
     players: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase, for the bench
     written_pages: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,8 +69,10 @@ def build_site(out: Path, targets: dict[str, data.Target], lang: str = "en", tra
         for name, target in targets.items():
             calls = bar(f"resolving {name}", None)
             sources.append(collect(name, target, notes, jobs, tick=calls, history=history))
+            stats.phases[f"collect {name}"] = _lap(start, stats)
         xref = _xref(sources)
         _code_pages(sources, xref, lang, manifest, jobs, bar("pages", sum(len(s.files) for s in sources)), stats)
+        stats.phases["code pages"] = _lap(start, stats)
     for src in sources:
         stats.sources[src.name] = {"files": len(src.files), "symbols": len(src.syms),
                                    "notes": sum(len(s.notes) for s in src.syms)}
@@ -78,6 +81,7 @@ def build_site(out: Path, targets: dict[str, data.Target], lang: str = "en", tra
     manifest.write("assets/site.js", JS)
     manifest.write(SEARCH_INDEX, search_index(sources), always=True)
     guides = _guides(sources, notes, lang, manifest, stats)
+    stats.phases["guides, index, search"] = _lap(start, stats)
     stats.players = [str(p) for p in _players(out, trace, sources)]
     for p in stats.players:
         manifest.seen.add(os.path.relpath(p, out))  # the players' files are theirs, never swept
@@ -90,6 +94,11 @@ def build_site(out: Path, targets: dict[str, data.Target], lang: str = "en", tra
     stats.bytes = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     stats.seconds = round(time.perf_counter() - start, 2)
     return stats
+
+
+def _lap(start: float, stats: SiteStats) -> float:
+    """Seconds since the previous phase ended."""
+    return round(time.perf_counter() - start - sum(stats.phases.values()), 2)
 
 
 @contextmanager
