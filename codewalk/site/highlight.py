@@ -13,6 +13,7 @@ from typing import Callable
 from pygments.token import STANDARD_TYPES, Name, Token, _TokenType
 
 _CLASS: dict[_TokenType, str] = {}
+_KIND: dict[_TokenType, tuple[str, bool]] = {}  # token type -> (CSS class, is a linkable name)
 
 
 STYLE = "default"
@@ -60,7 +61,17 @@ def highlight_lines(text: str, path: str, link: Callable[[int, str], str | None]
             run.clear()
 
     for ttype, value in lexer_for(path).get_tokens(text):
-        cls = "" if ttype in Token.Text else css_class(ttype)
+        kind = _KIND.get(ttype)
+        if kind is None:
+            kind = _KIND[ttype] = ("" if ttype in Token.Text else css_class(ttype),
+                                   ttype in Name and ttype is not Token.Name.Builtin.Pseudo)
+        cls, is_name = kind
+        if "\n" not in value and not is_name:  # the common case: one plain piece
+            if cls != run_cls:
+                flush()
+                run_cls = cls
+            run.append(escape(value, quote=False))
+            continue
         pieces = value.split("\n")
         for i, piece in enumerate(pieces):
             if i:
@@ -71,7 +82,7 @@ def highlight_lines(text: str, path: str, link: Callable[[int, str], str | None]
             if not piece:
                 continue
             html = escape(piece, quote=False)
-            if ttype in Name and ttype is not Token.Name.Builtin.Pseudo:
+            if is_name:
                 tag = link(lineno, piece)
                 if tag:
                     flush()
