@@ -16,9 +16,10 @@ a { color: var(--accent); }
 .dim, .where { color: var(--dim); font-size: .9rem; }
 .code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .82rem;
         border: 1px solid var(--line); border-radius: 6px; overflow-x: auto; }
+.code { counter-reset: ln; }
 .code .l { white-space: pre; display: block; position: relative; padding-left: 4.2em; min-height: 1.3em; }
-.code .l > .n { position: absolute; left: 0; width: 3.4em; text-align: right; color: #9aa3b2;
-                text-decoration: none; user-select: none; }
+.code .l::before { counter-increment: ln; content: counter(ln); position: absolute; left: 0; width: 3.4em;
+                   text-align: right; color: #9aa3b2; user-select: none; }
 .code .l:target { background: #fff3b0; }
 .code a.x { color: inherit; text-decoration: underline dotted #8aa0c8; }
 .code a.x:hover, .code a.x:focus { background: #e3ecfb; outline: 1px solid #8aa0c8; }
@@ -40,13 +41,13 @@ section.sym svg { max-width: 100%; height: auto; display: block; margin: .4rem 0
 .tip a { color: #9cc3ff; } .tip code { font-family: ui-monospace, monospace; white-space: pre-wrap; }
 .tip .nt { color: #ffd866; }
 input[type=search] { font-size: 1rem; padding: .4rem .6rem; width: min(36rem, 100%); }
-#results li { margin: .15rem 0; } #results .kind { color: var(--dim); font-size: .85rem; }
+#results li { margin: .15rem 0; } #results li.near { list-style: none; margin-top: .6rem; } #results .kind { color: var(--dim); font-size: .85rem; }
 ul.files { columns: 2 28rem; font-family: ui-monospace, monospace; font-size: .85rem; }
 @media (max-width: 40rem) {
   main { padding: .4rem .5rem 2rem; }
   .code { font-size: .75rem; }
   .code .l { white-space: pre-wrap; word-break: break-all; padding-left: 3.2em; }
-  .code .l > .n { width: 2.6em; }
+  .code .l::before { width: 2.6em; }
   ul.files { columns: 1; }
 }
 @media print {
@@ -131,20 +132,22 @@ JS = r"""
         var hit = scoped ? (qn === q || qn === cq || qn.endsWith('.' + q) || qn.endsWith('::' + cq))
                          : name === q;
         if (hit) exact.push(it);
-        else if (low.length > 1 && qn.toLowerCase().indexOf(low) >= 0) near.push(it);
+        else if (low.length > 1 && (scoped ? qn : name).toLowerCase().indexOf(low) >= 0) near.push(it);
       });
       function byRank(a, b) { return a[3] - b[3] || a[5] - b[5]; }
       exact.sort(byRank);
       near.sort(function (a, b) { return a[0].length - b[0].length || byRank(a, b); });
-      return exact.concat(near).slice(0, 60);
+      return {exact: exact.slice(0, 60), near: near.slice(0, Math.max(0, 60 - exact.length))};
     }
     function render() {
       var q = box.value.trim();
       while (out.firstChild) out.removeChild(out.firstChild);
       if (!q) return;
       var found = find(q);
-      if (!found.length) { out.appendChild(el('li', 'dim', ['no symbol named ' + q])); return; }
-      found.forEach(function (it) {
+      if (!found.exact.length) out.appendChild(el('li', 'dim', ['no symbol named ' + q]));
+      if (found.near.length) found.exact.push(null);
+      found.exact.concat(found.near).forEach(function (it) {
+        if (it === null) { out.appendChild(el('li', 'dim near', ['names containing ' + q + ':'])); return; }
         var li = el('li');
         li.appendChild(link(it[1], it[4]));
         li.appendChild(text(' '));

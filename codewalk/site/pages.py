@@ -43,7 +43,7 @@ def index_page(sources: list[SourceData], guides: list[tuple[str, str, str]], la
             + '<label for="search" class="dim">name, Class::method or module.function — '
               "definitions ranked as <code>codewalk show</code> ranks them</label><br>"
             + '<input type="search" id="search" autocomplete="off" placeholder="ProcessWaitingQueue">'
-            + '<ol id="results" aria-live="polite"></ol>'
+            + '<ul id="results" aria-live="polite"></ul>'
             + f'<h2>{"源码" if zh else "Sources"}</h2><ul>{src_items}</ul>'
             + f'<h2>{"阅读指南（按阅读顺序）" if zh else "Guides, in reading order"}</h2><ol>{guide_items}</ol>'
             + f'<h2>{"演示" if zh else "Demos"}</h2><ul>{demo_items}</ul>'
