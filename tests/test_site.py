@@ -138,6 +138,7 @@ def test_fixture_links_notes_and_escaping(fixture_repo: Path, tmp_path: Path) ->
     assert [o[0] for o in tip[4]] == ["eng::Derived::Step"] and tip[4][0][1] == "#L6" and tip[5] is True
     helper = [a for a in page.links if a["text"] == "Helper" and a.get("class") == "x"]
     assert helper and all(a["href"] == "#L4" for a in helper)
+    assert any(a.get("class") == "i" and a["href"] == "sched.h.html" for a in page.links)  # #include
     # A declaration in the header links to the definition in the .cpp.
     header = Page((out / "fixture/engine/sched.h.html").read_text())
     assert any(a["text"] == "Run" and a["href"] == "sched.cpp.html#L7" for a in header.links)
@@ -237,6 +238,12 @@ def test_core_call_links_land_on_definitions(core_site: Path) -> None:
     target = core_site / "core/bindings" / cross[0]["href"].split("#")[0]
     n = int(cross[0]["href"].split("#L")[1])
     assert cross[0]["text"] in _text(_line_of(target.read_text(), n))
+
+
+def test_python_imports_link_to_their_definition(core_site: Path) -> None:
+    page = Page((core_site / "core/codewalk/core/ref_invariants.py.html").read_text())
+    assert any(a["text"] == "PrefixCacheManager" and a["href"].startswith("ref_prefix_cache.py.html#L")
+               for a in page.links)
 
 
 def test_link_for_maps_demo_function_names(core_site: Path) -> None:

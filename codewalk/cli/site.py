@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_site)
 
 
+RESERVED = frozenset({"assets", "guides", "play"})  # the site's own folders under DIR
+
+
 def _targets(args: argparse.Namespace) -> dict:
     """Site folder name -> checkout: the --source/--repo given, else core and every registered source."""
     from codewalk.site import data
@@ -38,17 +41,21 @@ def _targets(args: argparse.Namespace) -> dict:
         name, sep, path = spec.partition("=")
         if not name or (sep and not path) or "/" in name or name.startswith("."):
             raise CommandError(f"--source {spec!r}: expected NAME or NAME=PATH")
+        if name in RESERVED:
+            raise CommandError(f"--source {spec!r}: '{name}' names a folder of the site itself; "
+                               f"register the checkout under another name")
         targets[name] = data.source_target(name, Path(path).expanduser().resolve() if sep else None)
     if args.repo:
         root = Path(args.repo).expanduser().resolve()
         if not root.is_dir():
             raise CommandError(f"--repo {args.repo}: not a directory")
         name = data.identify(root, False) or root.name or "repo"
+        name = f"{name}-repo" if name in RESERVED else name
         targets[name] = data.Target(root)
     if not targets:
         targets["core"] = data.builtin()
         for name, target in data.registered_sources().items():
-            targets.setdefault(name, target)
+            targets.setdefault(f"{name}-source" if name in RESERVED else name, target)
     return targets
 
 

@@ -107,10 +107,11 @@ def _progress(show: bool) -> Iterator[Callable[[str, int | None], Callable[[int]
     if not show:
         yield lambda label, total: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as progress:
+                  console=Console(stderr=True), transient=True) as progress:
         def task(label: str, total: int | None) -> Callable[[int], None]:
             tid = progress.add_task(label, total=total)
             return lambda n: progress.advance(tid, n)

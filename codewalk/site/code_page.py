@@ -63,10 +63,24 @@ class CodePage:
             return f'<a class="d" href="#{sym.anchor}">' if sym.has_panel else None
         return f'<a class="x" href="{self.href(sym.path, sym.line)}" data-t="{self._tip(sym, found[1])}">'
 
+    def _include(self, token: str) -> str | None:
+        """`#include "x/y.h"`: the file beside this one, else the one file of the source ending so."""
+        name = token.strip().strip('"<>')
+        if not name or token.strip().startswith("<"):
+            return None
+        here = posixpath.normpath(posixpath.join(posixpath.dirname(self.f.path), name))
+        if here in self.src.files:
+            return f'<a class="i" href="{page_url(self.f.path, here, 1).split("#")[0]}">'
+        found = _by_suffix(self.src).get(name.rsplit("/", 1)[-1], [])
+        found = [p for p in found if p == name or p.endswith("/" + name)]
+        if len(found) == 1:
+            return f'<a class="i" href="{page_url(self.f.path, found[0], 1).split("#")[0]}">'
+        return None
+
     def render(self, text: str) -> str:
         """The whole page as HTML."""
         notes_at = {s.line: s for s in (self.src.syms[i] for i in self.f.defined) if s.notes}
-        lines = highlight_lines(text, self.f.path, self._link)
+        lines = highlight_lines(text, self.f.path, self._link, self._include)
         body = []
         for n, html in enumerate(lines, 1):
             note = self._notes(notes_at[n]) if n in notes_at else ""
@@ -120,6 +134,19 @@ class CodePage:
             items.append(f'<a href="{up(self.f.path)}{url}">{escape(label)}</a>' if url
                          else f"<span>{escape(label)}</span>")
         return f'<div class="counterparts">counterparts: {", ".join(items)}</div>' if items else ""
+
+
+_SUFFIX: dict[str, dict[str, list[str]]] = {}
+
+
+def _by_suffix(src: SourceData) -> dict[str, list[str]]:
+    """File name -> paths of the source (built once per process and source)."""
+    table = _SUFFIX.get(src.name)
+    if table is None:
+        table = _SUFFIX[src.name] = {}
+        for p in src.files:
+            table.setdefault(p.rsplit("/", 1)[-1], []).append(p)
+    return table
 
 
 def _paragraphs(text: str) -> str:

@@ -41,6 +41,7 @@ def collect(name: str, target: data.Target, notes: data.Notes, jobs: int = 0,
         _edges(src, ix, by_id, row_sym, calls)
         _inheritance(src, ix, entities, row_sym)
         _anchors(src, entities, ix, row_sym)
+        _imports(src, ix)
         if history:
             _history(src, target)
         return src
@@ -207,6 +208,20 @@ def _anchors(src: SourceData, entities: list[data.Entity], ix: data.Index, row_s
             f = src.files.get(ix.path(r))
             if f is not None:
                 f.links.append(Link(r["line"], e.name, row_sym[r["id"]]))
+
+
+def _imports(src: SourceData, ix: data.Index) -> None:
+    """`from m import Name` links Name to its definition when the index has that exact symbol."""
+    by_qname: dict[str, int] = {}
+    for s in src.syms:
+        by_qname.setdefault(s.qname, s.idx)
+    rows = ix.conn.execute("SELECT i.file_id, i.target, i.line FROM imports i JOIN files f ON f.id = i.file_id "
+                           "WHERE f.language = 'python'")
+    for fid, target, line in rows:
+        sym = by_qname.get(target or "")
+        path = ix.paths.get(fid)
+        if sym is not None and path in src.files:
+            src.files[path].links.append(Link(line, target.rsplit(".", 1)[-1], sym))
 
 
 def _history(src: SourceData, target: data.Target) -> None:

@@ -46,9 +46,11 @@ def lexer_for(path: str):
     return CppLexer(stripnl=False, ensurenl=False)
 
 
-def highlight_lines(text: str, path: str, link: Callable[[int, str], str | None]) -> list[str]:
+def highlight_lines(text: str, path: str, link: Callable[[int, str], str | None],
+                    include: Callable[[str], str | None] = lambda name: None) -> list[str]:
     """One HTML fragment per line of text; `link(line, name)` gives an opening `<a ...>` tag
-    for a name token on that line, or None to leave the name as text."""
+    for a name token on that line, or None to leave the name as text; `include(text)` the same
+    for the file named by a C/C++ `#include "..."`."""
     lines: list[str] = []
     current: list[str] = []
     lineno = 1
@@ -66,6 +68,12 @@ def highlight_lines(text: str, path: str, link: Callable[[int, str], str | None]
             kind = _KIND[ttype] = ("" if ttype in Token.Text else css_class(ttype),
                                    ttype in Name and ttype is not Token.Name.Builtin.Pseudo)
         cls, is_name = kind
+        if ttype is Token.Comment.PreprocFile:
+            tag = include(value)
+            if tag:
+                flush()
+                current.append(f'{tag}<span class="{cls}">{escape(value, quote=False)}</span></a>')
+                continue
         if "\n" not in value and not is_name:  # the common case: one plain piece
             if cls != run_cls:
                 flush()
