@@ -94,6 +94,7 @@ def _resolve_all(target: data.Target, ix: data.Index, jobs: int,
             out.extend(_resolve_files(ix, chunk))
             if tick:
                 tick(len(chunk))
+        _WORKER.pop("resolver", None), _WORKER.pop("rows", None)  # they hold the index open
         return out
     _WORKER["target"] = target
     out = []
@@ -122,10 +123,12 @@ def _resolve_files(ix: data.Index, file_ids: list[int]) -> list[Resolved]:
     resolver = _WORKER.get("resolver")
     if resolver is None or resolver.ix is not ix:
         resolver = _WORKER["resolver"] = data.Resolver(ix)
+        _WORKER["rows"] = {r["id"]: r for r in ix.conn.execute("SELECT * FROM symbols")}
+    rows = _WORKER["rows"]
     out: list[Resolved] = []
     for fid in file_ids:
         for call in ix.conn.execute("SELECT * FROM calls WHERE file_id=?", (fid,)):
-            caller = ix.symbol(call["caller_id"]) if call["caller_id"] is not None else None
+            caller = rows.get(call["caller_id"])
             if caller is None:
                 continue
             edge = resolver.resolve(call, caller)
