@@ -110,7 +110,7 @@ def fixture_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _line_of(html: str, n: int) -> str:
-    m = re.search(rf'<div class="l" id="L{n}">(.*?)</div>(?=<div class="l"|</div>)', html, re.S)
+    m = re.search(rf'<div id="L{n}">(.*?)</div>(?=<div id="L|</div>)', html, re.S)
     assert m, f"no line {n}"
     return m.group(1)
 
@@ -126,7 +126,7 @@ def test_fixture_links_notes_and_escaping(fixture_repo: Path, tmp_path: Path) ->
     assert stats.sources["fixture"]["files"] == 2 and not stats.problems
     html = (out / "fixture/engine/sched.cpp.html").read_text()
     page = Page(html)
-    lines = html.count('<div class="l" id="L')
+    lines = html.count('<div id="L')
     assert lines == len(SCHED_CPP.splitlines()) and {f"L{i}" for i in range(1, lines + 1)} <= page.ids
     # `b->Step()` (line 8) links to Base::Step's definition line; dispatch offers Derived::Step.
     step = next(a for a in page.links if a["text"] == "Step" and a.get("class") == "x")

@@ -17,10 +17,10 @@ a { color: var(--accent); }
 .code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .82rem;
         border: 1px solid var(--line); border-radius: 6px; overflow-x: auto; }
 .code { counter-reset: ln; }
-.code .l { white-space: pre; display: block; position: relative; padding-left: 4.2em; min-height: 1.3em; }
-.code .l::before { counter-increment: ln; content: counter(ln); position: absolute; left: 0; width: 3.4em;
+.code > div { white-space: pre; display: block; position: relative; padding-left: 4.2em; min-height: 1.3em; }
+.code > div::before { counter-increment: ln; content: counter(ln); position: absolute; left: 0; width: 3.4em;
                    text-align: right; color: #9aa3b2; user-select: none; }
-.code .l:target { background: #fff3b0; }
+.code > div:target { background: #fff3b0; }
 .code a.x { color: inherit; text-decoration: underline dotted #8aa0c8; }
 .code a.x:hover, .code a.x:focus { background: #e3ecfb; outline: 1px solid #8aa0c8; }
 .code a.d { color: inherit; font-weight: bold; text-decoration: none; border-bottom: 1px solid #c9a400; }
@@ -46,14 +46,14 @@ ul.files { columns: 2 28rem; font-family: ui-monospace, monospace; font-size: .8
 @media (max-width: 40rem) {
   main { padding: .4rem .5rem 2rem; }
   .code { font-size: .75rem; }
-  .code .l { white-space: pre-wrap; word-break: break-all; padding-left: 3.2em; }
-  .code .l::before { width: 2.6em; }
+  .code > div { white-space: pre-wrap; word-break: break-all; padding-left: 3.2em; }
+  .code > div::before { width: 2.6em; }
   ul.files { columns: 1; }
 }
 @media print {
   header.top, .tip, #search, script { display: none !important; }
   .code { border: none; overflow: visible; font-size: 8pt; }
-  .code .l { white-space: pre-wrap; word-break: break-all; }
+  .code > div { white-space: pre-wrap; word-break: break-all; }
   a.x { text-decoration: none; }
   aside.note details > *:not(summary) { display: block; }
   section.sym { break-inside: avoid; }
@@ -97,7 +97,7 @@ JS = r"""
       t[4].forEach(function (o, i) { if (i) tip.appendChild(text(', ')); tip.appendChild(link(o[0], o[1])); });
     }
     a.setAttribute('aria-describedby', 'cw-tip');
-    var line = a.closest('.l') || a.parentNode;
+    var line = a.closest('.code > div') || a.parentNode;
     line.appendChild(tip);
     tip.style.display = '';
   }

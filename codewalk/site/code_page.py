@@ -84,7 +84,7 @@ class CodePage:
         body = []
         for n, html in enumerate(lines, 1):
             note = self._notes(notes_at[n]) if n in notes_at else ""
-            body.append(f'<div class="l" id="L{n}">{html}{note}</div>')
+            body.append(f'<div id="L{n}">{html}{note}</div>')
         panels = [panel(self.src, s, self.href, self.lang) for s in
                   sorted((self.src.syms[i] for i in self.f.defined if self.src.syms[i].has_panel),
                          key=lambda s: (s.line, s.anchor))]

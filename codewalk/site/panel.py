@@ -7,7 +7,7 @@ from typing import Callable
 
 from codewalk.site.model import Ref, SourceData, Sym
 
-MAX_ROWS = 40  # per list; the rest is counted (a macro can have thousands of callers)
+MAX_ROWS = 20  # per list; the rest is counted (a macro can have thousands of callers)
 GRAPH_SIDE = 6  # callers / callees drawn in the graph
 
 
@@ -30,8 +30,8 @@ def panel(src: SourceData, sym: Sym, href: Callable[[str, int], str], lang: str)
         parts.append("<p>" + ("笔记" if zh else "notes") + ": " + ", ".join(
             f'<a href="{href(sym.path, sym.line)}">{escape(n["title_zh"] if zh else n["title"])}</a>'
             for n in sym.notes) + "</p>")
-    parts.append(_refs(src, href, "callers", sym.callers, site_first=True))
-    parts.append(_refs(src, href, "callees", sym.callees, site_first=False))
+    parts.append(_refs(src, href, "callers", sym.callers, True, sym.path))
+    parts.append(_refs(src, href, "callees", sym.callees, False, sym.path))
     if sym.history:
         items = "".join(f"<li><code>{escape(c['commit'])}</code> {escape(c['date'])} {escape(c['subject'])} "
                         f"<span class=\"dim\">(+{c['added']} −{c['removed']})</span></li>"
@@ -52,7 +52,8 @@ def _sym_link(src: SourceData, href: Callable[[str, int], str], s: Sym) -> str:
     return f'<a href="{href(s.path, s.line)}">{escape(s.qname)}</a>'
 
 
-def _refs(src: SourceData, href: Callable[[str, int], str], title: str, refs: list[Ref], site_first: bool) -> str:
+def _refs(src: SourceData, href: Callable[[str, int], str], title: str, refs: list[Ref], site_first: bool,
+          sym_path: str) -> str:
     """Callers link to their call site; callees to the target's definition, then the call line."""
     if not refs:
         return ""
@@ -60,7 +61,8 @@ def _refs(src: SourceData, href: Callable[[str, int], str], title: str, refs: li
     for r in refs[:MAX_ROWS]:
         other = src.syms[r.sym]
         via = f' <span class="dim">(via {escape(r.via)})</span>' if r.via else ""
-        site = f'<a class="dim" href="{href(r.path, r.line)}">{escape(r.path)}:{r.line}</a>'
+        where = f"L{r.line}" if r.path == sym_path else f"{r.path}:{r.line}"  # same file: the line is enough
+        site = f'<a class="dim" href="{href(r.path, r.line)}">{escape(where)}</a>'
         if site_first:
             items.append(f'<li><a href="{href(r.path, r.line)}">{escape(other.qname)}</a> {site}{via}</li>')
         else:
