@@ -264,3 +264,21 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert main(["site", "--source", "core", "-o", str(tmp_path / "file")]) == 2
     assert main(["site", "--source", "core", "--trace", str(tmp_path / "file"), "-o", str(tmp_path / "s")]) == 2
     assert "not JSON" in capsys.readouterr().err
+
+
+def test_forked_workers_build_the_same_site(tmp_path: Path) -> None:
+    """Enough files to take the forked paths (resolution and pages): byte-identical to serial."""
+    root = tmp_path / "many"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "base.h").write_text("#pragma once\nint Base(int x);\n")
+    (root / "src" / "base.cpp").write_text('#include "base.h"\nint Base(int x) { return x; }\n')
+    for i in range(45):
+        (root / "src" / f"f{i}.cpp").write_text(
+            f'#include "base.h"\nint F{i}(int x) {{\n  return Base(x) + {i};\n}}\n')
+    serial, forked = tmp_path / "serial", tmp_path / "forked"
+    a = build_site(serial, {"many": data.Target(root)}, "en", jobs=1)
+    b = build_site(forked, {"many": data.Target(root)}, "en", jobs=2)
+    assert a.pages == b.pages and not a.problems and not b.problems
+    for page in sorted((serial / "many").rglob("*.html")):
+        assert page.read_bytes() == (forked / page.relative_to(serial)).read_bytes(), page
+    assert 'href="base.cpp.html#L2"' in (forked / "many/src/f7.cpp.html").read_text()
