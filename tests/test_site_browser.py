@@ -91,3 +91,29 @@ def test_guide_excerpt_links_into_code(site: Path) -> None:
         assert name in page.locator(":target").inner_text()
         assert errors == []
         _only_file(requests)
+
+
+def test_dispatch_overrides_are_offered_and_reachable_by_keyboard(tmp_path: Path) -> None:
+    from codewalk.site import data
+    from codewalk.site.build import build_site
+    from tests.test_site import SCHED_CPP, SCHED_H
+
+    root = tmp_path / "fx"
+    (root / "engine").mkdir(parents=True)
+    (root / "engine" / "sched.h").write_text(SCHED_H)
+    (root / "engine" / "sched.cpp").write_text(SCHED_CPP)
+    build_site(tmp_path / "site", {"fixture": data.Target(root)}, "en", jobs=1)
+    url = (tmp_path / "site/fixture/engine/sched.cpp.html").as_uri()
+    with open_page(url) as (page, errors, requests):
+        call = page.locator("#L8 a.x", has_text="Step")
+        call.focus()
+        tip = page.locator("#cw-tip")
+        tip.wait_for(state="visible")
+        assert "overrides: eng::Derived::Step" in tip.inner_text()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('#cw-tip') !== null")
+        page.keyboard.press("Enter")
+        page.wait_for_function("location.hash === '#L6'")
+        assert "Derived::Step" in page.locator(":target").inner_text()
+        assert errors == []
+        _only_file(requests)
