@@ -282,3 +282,23 @@ def test_forked_workers_build_the_same_site(tmp_path: Path) -> None:
     for page in sorted((serial / "many").rglob("*.html")):
         assert page.read_bytes() == (forked / page.relative_to(serial)).read_bytes(), page
     assert 'href="base.cpp.html#L2"' in (forked / "many/src/f7.cpp.html").read_text()
+
+
+def test_history_of_annotated_symbols_when_git(fixture_repo: Path, tmp_path: Path) -> None:
+    import git
+
+    repo = git.Repo.init(fixture_repo)
+    with repo.config_writer() as cw:
+        cw.set_value("user", "name", "t").set_value("user", "email", "t@example.com")
+    repo.index.add(["engine/sched.h", "engine/sched.cpp"])
+    repo.index.commit("first <b>commit</b>")
+    cpp = fixture_repo / "engine" / "sched.cpp"
+    cpp.write_text(cpp.read_text().replace("  Helper(1);", "  Helper(3);"))
+    repo.index.add(["engine/sched.cpp"])
+    repo.index.commit("change Run")
+    out = tmp_path / "site"
+    build_site(out, {"fixture": data.Target(fixture_repo)}, "en", jobs=1, history=True)
+    html = (out / "fixture/engine/sched.cpp.html").read_text()
+    panel = html[html.index('id="S7"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "history" in panel and "change Run" in panel and "first &lt;b&gt;commit&lt;/b&gt;" in panel

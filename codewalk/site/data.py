@@ -95,12 +95,40 @@ def render_guide(guide: Any, notes: Notes, overrides: dict[str, Path], lang: str
 
 
 def symbol_history(root: Path, path: str, qname: str, max_count: int = 5) -> list[dict]:
-    """Commits that changed a symbol (newest first); [] when the checkout has no git history."""
+    """Commits that changed a symbol (newest first); [] when the checkout has no git history.
+
+    Walking history re-parses the file at every commit that touched it, so results are kept in
+    `$CODEWALK_HOME/site/history.json` under the checkout's HEAD commit: a later build pays nothing.
+    """
+    import json
+    import os
+
     from codewalk import history
+    from codewalk.store import home
 
     if not (root / ".git").exists():
         return []
     try:
-        return [c.to_dict() for c in history.symbol_history(root, path, qname, max_count=max_count)]
+        import git
+
+        head = git.Repo(root).head.commit.hexsha
+    except Exception:  # noqa: BLE001 - an unborn HEAD, a broken repo: no history, not a failure
+        return []
+    cache_file = home() / "site" / "history.json"
+    try:
+        cache = json.loads(cache_file.read_text("utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    key = f"{head}:{max_count}:{path}:{qname}"
+    if isinstance(cache.get(key), list):
+        return cache[key]
+    try:
+        found = [c.to_dict() for c in history.symbol_history(root, path, qname, max_count=max_count)]
     except (history.HistoryError, OSError, ValueError):
         return []
+    cache[key] = found
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(f".history.json.{os.getpid()}")
+    tmp.write_text(json.dumps(cache), "utf-8")
+    os.replace(tmp, cache_file)
+    return found
