@@ -99,6 +99,7 @@ JS = r"""
     a.setAttribute('aria-describedby', 'cw-tip');
     var line = a.closest('.code > div') || a.parentNode;
     line.appendChild(tip);
+    tip.style.left = Math.max(0, a.offsetLeft) + 'px';  // under the link, so the pointer can reach it
     tip.style.display = '';
   }
   function scheduleHide() {
