@@ -14,9 +14,8 @@ from codewalk.site.panel import panel
 
 
 def page_url(from_path: str, to_path: str, line: int) -> str:
-    """`to_path`'s code page line, relative to the code page of `from_path` (same source)."""
-    if to_path == from_path:
-        return f"#L{line}"
+    """`to_path`'s code page line, relative to the code page of `from_path` (same source); a line
+    of the same file is `<file>.html#L<n>` too, so every code link has one shape."""
     rel = posixpath.relpath(to_path + ".html", posixpath.dirname(from_path) or ".")
     return f"{quote(rel)}#L{line}"
 
