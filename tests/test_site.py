@@ -303,3 +303,24 @@ def test_history_of_annotated_symbols_when_git(fixture_repo: Path, tmp_path: Pat
     panel = html[html.index('id="S7"'):]
     panel = panel[:panel.index("</section>")]
     assert "history" in panel and "change Run" in panel and "first &lt;b&gt;commit&lt;/b&gt;" in panel
+
+
+@pytest.mark.real
+def test_real_ksanallm_site(tmp_path: Path) -> None:
+    """Opt-in (CODEWALK_KSANALLM): the issue's example page, a call landing on its definition line
+    with its note, and a page per indexed file."""
+    import os
+
+    root = os.environ.get("CODEWALK_KSANALLM")
+    if not root:
+        pytest.skip("set CODEWALK_KSANALLM to a KsanaLLM checkout")
+    out = tmp_path / "site"
+    stats = build_site(out, {"ksanallm": data.Target(Path(root).resolve())}, "en")
+    files = stats.sources["ksanallm"]["files"]
+    assert files > 1000 and len(list((out / "ksanallm").rglob("*.html"))) == files + 1  # + its file list
+    html = (out / "ksanallm/src/ksana_llm/batch_scheduler/strategy/continuous_batching.cpp.html").read_text()
+    page = Page(html)
+    call = next(a for a in page.links if a["text"] == "ProcessWaitingQueue" and a.get("class") == "x")
+    line = int(call["href"].split("#L")[1])
+    assert "ContinuousBatchingStrategy::ProcessWaitingQueue(" in _text(_line_of(html, line))
+    assert 'class="note"' in _line_of(html, line)
