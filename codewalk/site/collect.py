@@ -183,9 +183,10 @@ def _inheritance(src: SourceData, ix: data.Index, entities: list[data.Entity], r
             if qname in by_qname and by_qname[qname] != sym.idx:
                 sym.bases.append(by_qname[qname])
                 src.syms[by_qname[qname]].derived.append(sym.idx)
-                # the base's name on the class's line links to the base
-                src.files[sym.path].links.append(Link(e.primary["line"], text.split("<")[0].replace(
-                    "::", ".").rsplit(".", 1)[-1].strip(), by_qname[qname]))
+                f = src.files.get(sym.path)
+                if f is not None:  # the base's name on the class's line links to the base
+                    f.links.append(Link(e.primary["line"], text.split("<")[0].replace(
+                        "::", ".").rsplit(".", 1)[-1].strip(), by_qname[qname]))
             else:
                 sym.base_names.append(text)
 
