@@ -147,7 +147,7 @@ def _git_repo(root: Path) -> None:
 
 
 def _normalise(text: str, env: dict[str, str]) -> str:
-    text = text.replace(env["tmp"], "<TMP>")
+    text = text.replace(env["tmp"], "<TMP>").replace(str(ROOT), "<CHECKOUT>")  # where codewalk is checked out
     text = re.sub(r'("seconds": )[0-9.e+-]+', r"\g<1>0", text)
     text = re.sub(r"-[0-9a-f]{16}\.sqlite", "-<ROOTHASH>.sqlite", text)  # the index file is named by its root
     text = re.sub(r'("added": )"[0-9T:+-]+"', r'\g<1>"<DATE>"', text)  # when a source was registered

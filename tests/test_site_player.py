@@ -13,7 +13,7 @@ import pytest
 
 import codewalk.core as core
 from codewalk.site import player, player_data
-from codewalk.views.demo import prefix_cache_frames, schedule_frames
+from codewalk.lessons.replay import prefix_cache_frames, schedule_frames
 
 HOSTILE = "</script><script>alert(1)</script>"
 DATA = re.compile(r'<script type="application/json" id="player-data">(.*?)</script>', re.S)

@@ -10,7 +10,7 @@ from browser import open_page
 
 import codewalk.core as core
 from codewalk.site import player, player_data
-from codewalk.views.demo import prefix_cache_frames, schedule_frames
+from codewalk.lessons.replay import prefix_cache_frames, schedule_frames
 
 LINK = "core/bindings/src/continuous_batching.cpp.html#L12"
 HOSTILE = "</script><script>window.pwned=1</script><img src=x onerror=window.pwned=2>"

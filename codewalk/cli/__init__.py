@@ -13,13 +13,14 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from codewalk.cli import code, demo, drill, guide, notes, source, upstream
+from codewalk.cli import code, demo, drill, guide, notes, site, source, upstream
 from codewalk.cli.common import CommandError, describe_os_error
 
 # Each module adds its subcommands and sets `func` on them; `func(args) -> int` is the exit status.
 _GROUPS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (code.register, notes.register, guide.register,
                                                                        source.register, demo.register,
-                                                                       upstream.register, drill.register)
+                                                                       upstream.register, drill.register,
+                                                                       site.register)
 _ACTIONS = ("source_command", "upstream_command")  # dests of nested subcommand groups
 
 
