@@ -173,3 +173,17 @@ def test_graph_edges_once_and_one_node_per_symbol(root: Path, capsys: pytest.Cap
     (edge,) = [e for e in doc["edges"] if e["target"].startswith("eng::Env::Init")]
     assert edge["lines"] == [15, 16, 24]
     assert {e["resolution"] for e in doc["edges"]} == {"exact", "dispatch"}
+
+
+def test_calls_on_one_line_are_recorded_in_source_order() -> None:
+    """Nested and chained calls on one line come out by position in the line, in every run:
+    the query's captures need not arrive in that order, and the call lists follow it."""
+    from codewalk.index import cpp, python
+    from codewalk.index.records import FileResult
+
+    src = b"int f(Q& q) {\n  return g(h(q.size()), k(m(), n()));\n}\n"
+    res = cpp.extract(FileResult("a.cpp", "cpp", len(src), 0, ""), src)
+    assert [c[1] for c in res.calls] == ["g", "h", "size", "k", "m", "n"]
+    py = b"def f(q):\n    return g(h(q.size()), k(m(), n()))\n"
+    res = python.extract(FileResult("a.py", "python", len(py), 0, ""), py, "a", False)
+    assert [c[1] for c in res.calls if c[3] == 2] == ["g", "h", "size", "k", "m", "n"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Part of every index's cache key: bump it whenever queries/*.scm or the extractors change
 # what they record, so existing indexes are rebuilt instead of silently going stale.
-QUERY_VERSION = "9"
+QUERY_VERSION = "10"
 
 CPP_SUFFIXES = (".cu", ".cuh", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".hh")
 PY_SUFFIXES = (".py",)

@@ -395,7 +395,8 @@ class _Extractor:
         out = self.result.calls
         append = out.append
         pending = []  # (index in out, caller, receiver, call start byte)
-        for node in nodes:
+        # Source order: a query's captures of one name need not come in it (nested calls on a line).
+        for node in sorted(nodes, key=_start):
             caller = find(node.start_byte, node.end_byte)
             if caller is None:
                 continue

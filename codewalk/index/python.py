@@ -247,7 +247,7 @@ class _Extractor:
         bound = self.locals.bound  # names bound anywhere in the file: others are never local
         out = self.result.calls
         append = out.append
-        for node in nodes:
+        for node in sorted(nodes, key=_start):  # source order (captures need not come in it)
             fn = node.child_by_field_id(_F_FUNCTION)
             args = node.child_by_field_id(_F_ARGUMENTS)
             nargs = count_args(args, commented)

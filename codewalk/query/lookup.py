@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -98,10 +99,15 @@ class Index:
         self.by_name = lru_cache(maxsize=None)(self._by_name)
 
     def _by_qname(self, qname: str) -> tuple[sqlite3.Row, ...]:
-        return tuple(self.conn.execute("SELECT * FROM symbols WHERE qname=?", (qname,)))
+        return self._in_tree_order(self.conn.execute("SELECT * FROM symbols WHERE qname=?", (qname,)))
 
     def _by_name(self, name: str) -> tuple[sqlite3.Row, ...]:
-        return tuple(self.conn.execute("SELECT * FROM symbols WHERE name=?", (name,)))
+        return self._in_tree_order(self.conn.execute("SELECT * FROM symbols WHERE name=?", (name,)))
+
+    def _in_tree_order(self, rows: Iterable[sqlite3.Row]) -> tuple[sqlite3.Row, ...]:
+        # Symbol ids follow the order workers finished files in; order by place in the tree
+        # instead, so every copy of a checkout answers alike.
+        return tuple(sorted(rows, key=lambda r: (self.paths.get(r["file_id"], ""), r["line"], r["start_byte"])))
 
     def symbol(self, symbol_id: int) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM symbols WHERE id=?", (symbol_id,)).fetchone()
@@ -127,8 +133,10 @@ class Index:
         """Symbols whose qualified name contains pattern (case-insensitive; * and ? are globs)."""
         like = pattern.replace("*", "%").replace("?", "_")
         like = like if "%" in like or "_" in pattern else f"%{like}%"
-        sql = "SELECT * FROM symbols WHERE qname LIKE ?" + (" AND kind=?" if kind else "")
-        sql += " ORDER BY length(qname), qname LIMIT ?"
+        sql = ("SELECT symbols.* FROM symbols JOIN files ON files.id = symbols.file_id WHERE qname LIKE ?"
+               + (" AND kind=?" if kind else ""))
+        # A total order (ties by place in the tree), so two copies of one checkout list alike.
+        sql += " ORDER BY length(qname), qname, files.path, symbols.line, symbols.kind LIMIT ?"
         args = (like, kind, limit) if kind else (like, limit)
         return list(self.conn.execute(sql, args))
 

@@ -127,7 +127,7 @@ def _resolve_files(ix: data.Index, file_ids: list[int]) -> list[Resolved]:
     rows = _WORKER["rows"]
     out: list[Resolved] = []
     for fid in file_ids:
-        for call in ix.conn.execute("SELECT * FROM calls WHERE file_id=?", (fid,)):
+        for call in ix.conn.execute("SELECT * FROM calls WHERE file_id=? ORDER BY line, rowid", (fid,)):
             caller = rows.get(call["caller_id"])
             if caller is None:
                 continue

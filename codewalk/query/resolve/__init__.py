@@ -72,8 +72,9 @@ class Resolver(Scope):
         """Classes with bases, by the last name of each base as written (`ns::Base<T>` ->
         `Base`, `mod.Base` -> `Base`): one scan of the table per resolver, not one per class."""
         out: dict[str, list[Row]] = {}
-        for row in self.conn.execute("SELECT * FROM symbols WHERE bases != '' AND bases IS NOT NULL"
-                                     " AND kind IN ('class','struct')"):
+        rows = self.conn.execute("SELECT * FROM symbols WHERE bases != '' AND bases IS NOT NULL"
+                                 " AND kind IN ('class','struct')")
+        for row in sorted(rows, key=lambda r: (self.ix.paths.get(r["file_id"], ""), r["line"])):  # tree order
             for base in filter(None, row["bases"].split("\n")):
                 name = base.split("<")[0].split("[")[0].replace("::", ".").rsplit(".", 1)[-1].strip()
                 out.setdefault(name, []).append(row)
@@ -166,7 +167,7 @@ class Resolver(Scope):
         edges = []
         for row in entity.definitions:
             for call in self.conn.execute(
-                    "SELECT * FROM calls WHERE caller_id=? ORDER BY line", (row["id"],)):
+                    "SELECT * FROM calls WHERE caller_id=? ORDER BY line, rowid", (row["id"],)):  # rowid: source order
                 edges.append(self.resolve(call, row))
         return edges
 
@@ -203,7 +204,7 @@ class Resolver(Scope):
                     via = next(bases[t["id"]] for t in edge.targets if t["id"] in bases)
                     edges.append(Edge(caller, edge.line, edge.name, list(entity.rows), False,
                                       "dispatch", edge.kind, via=via))
-        edges.sort(key=lambda e: (e.caller["qname"], e.line))
+        edges.sort(key=lambda e: (e.caller["qname"], e.line, e.caller["line"], e.name))
         return edges
 
     def target_entities(self, edge: Edge) -> list[Entity]:
