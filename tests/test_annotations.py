@@ -183,6 +183,23 @@ def test_history_follows_symbol_within_file(demo, capsys) -> None:
     assert (commits[0]["added"], commits[0]["removed"], commits[1]["what"]) == (1, 1, "added")
 
 
+def test_file_history_agrees_with_symbol_history(demo) -> None:
+    """The site's one-walk-per-file history gives each symbol what `codewalk history` gives it."""
+    from codewalk.notes.history import file_history, symbol_history
+
+    repo, _ = demo
+    (repo / "cache.cpp").write_text("// moved down\n\n\n" + CPP)
+    git(repo, "commit", "-qam", "only moves it")
+    (repo / "cache.cpp").write_text(CPP.replace("return freed;", "return freed - 0;"))
+    git(repo, "commit", "-qam", "touch the body")
+    qnames = ["demo::Cache::Evict", "demo::Cache::Missing"]
+    both = file_history(repo, "cache.cpp", qnames, max_count=5)
+    for q in qnames:
+        assert [c.to_dict() for c in both[q]] == [c.to_dict() for c in symbol_history(repo, "cache.cpp", q, max_count=5)]
+    assert [c.subject for c in both["demo::Cache::Evict"]] == ["touch the body", "first"]
+    assert both["demo::Cache::Missing"] == []
+
+
 def test_history_outside_git_is_a_clear_error(tmp_path: Path, capsys) -> None:
     (tmp_path / "a.py").write_text("def f():\n    return 1\n")
     assert main(["history", "f", "--repo", str(tmp_path)]) == 1

@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the scheduler player's trace instead of the built-in one: a JSON list of requests "
                         "{arrival, prompt, max_new_tokens[, id]}, as `demo schedule --trace` takes")
     p.add_argument("--jobs", type=int, default=0, help="worker processes (default: up to 2)")
-    p.add_argument("--history", action="store_true",
-                   help="add the git history of annotated symbols to their panels (slow: each is re-located "
-                        "in every commit that touched its file)")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                   help="the git history of annotated symbols in their panels, when the checkout has git "
+                        "(default; each file is re-read at every commit that touched it, then cached by HEAD)")
     p.add_argument("--json", action="store_true", help="print a JSON summary of the build")
     p.set_defaults(func=_site)
 

@@ -56,6 +56,12 @@ def _module_for(path: str) -> tuple[str, bool]:
 
 def symbol_text(data: bytes, path: str, qname: str, module: str | None = None) -> str | None:
     """The definition text of qname in this version of the file (declaration if no body)."""
+    return symbol_texts(data, path, (qname,), module)[qname]
+
+
+def symbol_texts(data: bytes, path: str, qnames: tuple[str, ...] | frozenset[str],
+                 module: str | None = None) -> dict[str, str | None]:
+    """symbol_text for several qualified names, the file parsed once."""
     from codewalk.index.records import FileResult
 
     source = data.decode("utf-8", "replace").encode("utf-8")
@@ -70,10 +76,11 @@ def symbol_text(data: bytes, path: str, qname: str, module: str | None = None) -
 
         mod, is_package = _module_for(path) if module is None else (module, path.endswith("__init__.py"))
         python.extract(result, source, mod, is_package)
-    rows = sorted((s for s in result.symbols if s.qname == qname), key=lambda s: (not s.is_def, s.line))
-    if not rows:
-        return None
-    return source[rows[0].start_byte:rows[0].end_byte].decode("utf-8", "replace")
+    out: dict[str, str | None] = {}
+    for qname in qnames:
+        rows = sorted((s for s in result.symbols if s.qname == qname), key=lambda s: (not s.is_def, s.line))
+        out[qname] = source[rows[0].start_byte:rows[0].end_byte].decode("utf-8", "replace") if rows else None
+    return out
 
 
 def _blob(commit: Any, path: str) -> bytes | None:
@@ -127,6 +134,40 @@ def symbol_history(root: Path, path: str, qname: str, max_count: int = 20, rev: 
             if len(changes) >= max_count:
                 break
     return changes
+
+
+def file_history(root: Path, path: str, qnames: list[str], max_count: int = 5,
+                 rev: str = "HEAD") -> dict[str, list[Change]]:
+    """symbol_history for several symbols of one file in one walk (newest first): each version
+    of the file is read and parsed once, however many symbols are followed."""
+    repo = _repo(root)
+    language = "python" if path.endswith(".py") else "cpp"
+    out: dict[str, list[Change]] = {q: [] for q in qnames}
+    try:
+        commits = repo.iter_commits(rev, paths=path)
+        texts: dict[str, dict[str, str | None]] = {}  # blob sha -> symbol texts
+
+        def version(commit: Any) -> dict[str, str | None]:
+            try:
+                blob = commit.tree / path
+            except KeyError:
+                return dict.fromkeys(qnames)
+            if blob.hexsha not in texts:
+                texts[blob.hexsha] = symbol_texts(blob.data_stream.read(), path, tuple(qnames))
+            return texts[blob.hexsha]
+
+        for commit in commits:
+            open_q = [q for q in qnames if len(out[q]) < max_count]
+            if not open_q:
+                break
+            new = version(commit)
+            old = version(commit.parents[0]) if commit.parents else dict.fromkeys(qnames)
+            for q in open_q:
+                if not _same(old[q], new[q], language):
+                    out[q].append(_change(commit, old[q], new[q]))
+    except Exception as exc:  # GitCommandError for an unknown revision or path
+        raise HistoryError(f"cannot read history of {path} at {rev}: {exc}".splitlines()[0]) from exc
+    return out
 
 
 def diff_against(root: Path, rev: str, path: str, qname: str, current: str, module: str | None = None) -> str:

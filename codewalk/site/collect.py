@@ -229,9 +229,14 @@ def _imports(src: SourceData, ix: data.Index) -> None:
 
 
 def _history(src: SourceData, target: data.Target) -> None:
-    """Commits that changed each annotated symbol (only those: git history is slow to walk)."""
+    """Commits that changed each annotated symbol (only those: each means re-reading its file
+    at every commit that touched it; one walk per file serves all its symbols)."""
     from pathlib import Path
 
-    for s in src.syms:
-        if s.notes and s.defs:
-            s.history = data.symbol_history(Path(src.root), s.defs[0][0], s.qname)
+    noted = [s for s in src.syms if s.notes and s.defs]
+    wanted: dict[str, list[str]] = {}
+    for s in noted:
+        wanted.setdefault(s.defs[0][0], []).append(s.qname)
+    found = data.symbol_histories(Path(src.root), wanted)
+    for s in noted:
+        s.history = found.get((s.defs[0][0], s.qname), [])

@@ -95,41 +95,51 @@ def render_guide(guide: Any, notes: Notes, overrides: dict[str, Path], lang: str
     return render(resolved, lang), resolved
 
 
-def symbol_history(root: Path, path: str, qname: str, max_count: int = 5) -> list[dict]:
-    """Commits that changed a symbol (newest first); [] when the checkout has no git history.
+def symbol_histories(root: Path, wanted: dict[str, list[str]], max_count: int = 5) -> dict[tuple[str, str], list[dict]]:
+    """Commits that changed each symbol (newest first), for `wanted` = path -> qualified names;
+    {} when the checkout has no git history.
 
-    Walking history re-parses the file at every commit that touched it, so results are kept in
-    `$CODEWALK_HOME/site/history.json` under the checkout's HEAD commit: a later build pays nothing.
+    Each file's history is walked once for all its symbols (`notes.history.file_history`), and
+    results are kept in `$CODEWALK_HOME/site/history.json` under the checkout's HEAD commit, so a
+    later build of the same commit pays nothing.
     """
     import json
     import os
 
-    from codewalk.notes import history
     from codewalk.index.store import home
+    from codewalk.notes import history
 
     if not (root / ".git").exists():
-        return []
+        return {}
     try:
         import git
 
         head = git.Repo(root).head.commit.hexsha
     except Exception:  # noqa: BLE001 - an unborn HEAD, a broken repo: no history, not a failure
-        return []
+        return {}
     cache_file = home() / "site" / "history.json"
     try:
         cache = json.loads(cache_file.read_text("utf-8"))
+        cache = cache if isinstance(cache, dict) else {}
     except (OSError, ValueError):
         cache = {}
-    key = f"{head}:{max_count}:{path}:{qname}"
-    if isinstance(cache.get(key), list):
-        return cache[key]
-    try:
-        found = [c.to_dict() for c in history.symbol_history(root, path, qname, max_count=max_count)]
-    except (history.HistoryError, OSError, ValueError):
-        return []
-    cache[key] = found
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(f".history.json.{os.getpid()}")
-    tmp.write_text(json.dumps(cache), "utf-8")
-    os.replace(tmp, cache_file)
-    return found
+    out: dict[tuple[str, str], list[dict]] = {}
+    dirty = False
+    for path, qnames in sorted(wanted.items()):
+        keys = {q: f"{head}:{max_count}:{path}:{q}" for q in qnames}
+        missing = [q for q in qnames if not isinstance(cache.get(keys[q]), list)]
+        if missing:
+            try:
+                found = history.file_history(root, path, missing, max_count=max_count)
+            except (history.HistoryError, OSError, ValueError):
+                found = {q: [] for q in missing}
+            for q, changes in found.items():
+                cache[keys[q]] = [c.to_dict() for c in changes]
+            dirty = True
+        out.update({(path, q): cache[keys[q]] for q in qnames})
+    if dirty:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f".history.json.{os.getpid()}")
+        tmp.write_text(json.dumps(cache), "utf-8")
+        os.replace(tmp, cache_file)
+    return out
