@@ -25,3 +25,24 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES / "cpp", root / "cpp")
     shutil.copytree(FIXTURES / "python", root / "python")
     return root
+
+
+@pytest.fixture(scope="module")
+def core_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in corpus's `codewalk site`, built once per module with its own CODEWALK_HOME."""
+    import os
+
+    from codewalk.cli import main
+
+    home = tmp_path_factory.mktemp("cwhome")
+    old = os.environ.get("CODEWALK_HOME")
+    os.environ["CODEWALK_HOME"] = str(home)
+    try:
+        out = tmp_path_factory.mktemp("site")
+        assert main(["site", "--source", "core", "-o", str(out), "--lang", "en", "--json"]) == 0
+        return out
+    finally:
+        if old is None:
+            os.environ.pop("CODEWALK_HOME")
+        else:
+            os.environ["CODEWALK_HOME"] = old

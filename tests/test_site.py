@@ -188,25 +188,6 @@ def test_incremental_rebuild_rewrites_only_what_changed(fixture_repo: Path, tmp_
     assert fourth.removed == 1 and not (out / "fixture/engine/sched.h.html").exists()
 
 
-@pytest.fixture(scope="module")
-def core_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built-in corpus's site, built once for the module (its own CODEWALK_HOME)."""
-    import os
-
-    home = tmp_path_factory.mktemp("cwhome")
-    old = os.environ.get("CODEWALK_HOME")
-    os.environ["CODEWALK_HOME"] = str(home)
-    try:
-        out = tmp_path_factory.mktemp("site")
-        assert main(["site", "--source", "core", "-o", str(out), "--lang", "en", "--json"]) == 0
-        return out
-    finally:
-        if old is None:
-            os.environ.pop("CODEWALK_HOME")
-        else:
-            os.environ["CODEWALK_HOME"] = old
-
-
 def test_core_site_index_guides_and_search(core_site: Path) -> None:
     index = (core_site / "index.html").read_text()
     page = Page(index)

@@ -5,40 +5,21 @@ Skips cleanly when Playwright or Chromium is missing (see tests/browser.py).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from codewalk.cli import main
 from tests.browser import open_page
 
 pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The core's site, built once (with its own CODEWALK_HOME)."""
-    home = tmp_path_factory.mktemp("cwhome")
-    old = os.environ.get("CODEWALK_HOME")
-    os.environ["CODEWALK_HOME"] = str(home)
-    try:
-        out = tmp_path_factory.mktemp("site")
-        assert main(["site", "--source", "core", "-o", str(out), "--lang", "en", "--json"]) == 0
-        return out
-    finally:
-        if old is None:
-            os.environ.pop("CODEWALK_HOME")
-        else:
-            os.environ["CODEWALK_HOME"] = old
 
 
 def _only_file(requests: list[str]) -> None:
     assert requests and all(u.startswith("file:") for u in requests), [u for u in requests if not u.startswith("file:")]
 
 
-def test_call_link_lands_on_definition_line_with_its_note(site: Path) -> None:
-    url = (site / "core/bindings/continuous_batching.cpp.html").as_uri()
+def test_call_link_lands_on_definition_line_with_its_note(core_site: Path) -> None:
+    url = (core_site / "core/bindings/continuous_batching.cpp.html").as_uri()
     with open_page(url) as (page, errors, requests):
         link = page.locator("a.x", has_text="ProcessWaitingQueue").first
         link.hover()
@@ -60,8 +41,8 @@ def test_call_link_lands_on_definition_line_with_its_note(site: Path) -> None:
         _only_file(requests)
 
 
-def test_keyboard_focus_shows_the_tooltip(site: Path) -> None:
-    url = (site / "core/bindings/continuous_batching.cpp.html").as_uri()
+def test_keyboard_focus_shows_the_tooltip(core_site: Path) -> None:
+    url = (core_site / "core/bindings/continuous_batching.cpp.html").as_uri()
     with open_page(url) as (page, errors, requests):
         page.locator("a.x").first.focus()
         page.locator("#cw-tip").wait_for(state="visible")
@@ -69,8 +50,8 @@ def test_keyboard_focus_shows_the_tooltip(site: Path) -> None:
         assert errors == []
 
 
-def test_search_finds_a_definition(site: Path) -> None:
-    with open_page((site / "index.html").as_uri()) as (page, errors, requests):
+def test_search_finds_a_definition(core_site: Path) -> None:
+    with open_page((core_site / "index.html").as_uri()) as (page, errors, requests):
         page.locator('input[type="search"]').fill("ProcessWaitingQueue")
         first = page.locator("#results a").first
         first.wait_for()
@@ -82,8 +63,8 @@ def test_search_finds_a_definition(site: Path) -> None:
         _only_file(requests)
 
 
-def test_guide_excerpt_links_into_code(site: Path) -> None:
-    with open_page((site / "guides/ksanallm-scheduler.html").as_uri()) as (page, errors, requests):
+def test_guide_excerpt_links_into_code(core_site: Path) -> None:
+    with open_page((core_site / "guides/ksanallm-scheduler.html").as_uri()) as (page, errors, requests):
         link = page.locator("p.where a").first
         name = link.inner_text().split(" — ")[0].rsplit("::", 1)[-1]
         link.click()
