@@ -123,6 +123,32 @@ std::vector<StepResult> ContinuousBatchingStrategy::Run(int64_t max_steps) {
   return results;
 }
 
+// The arrivals must be in step order (the loop it stands for adds them in that order); checked first,
+// so a refused workload changes nothing. A refused request (add_request's checks) stops the replay
+// with the steps run so far applied, as the loop would.
+std::vector<StepResult> ContinuousBatchingStrategy::Replay(std::vector<Arrival> workload,
+                                                           std::optional<int64_t> max_steps) {
+  for (size_t i = 1; i < workload.size(); ++i) {
+    if (workload[i].step < workload[i - 1].step) {
+      throw CoreError("replay: workload item " + std::to_string(i) + " arrives at step " +
+                      std::to_string(workload[i].step) + ", before item " + std::to_string(i - 1) + " (step " +
+                      std::to_string(workload[i - 1].step) + "): sort the workload by arrival step");
+    }
+  }
+  if (max_steps && *max_steps < 0) throw CoreError("replay: max_steps must be non-negative, got " + std::to_string(*max_steps));
+  std::vector<StepResult> results;
+  size_t next = 0;
+  while (next < workload.size() || HasWork()) {
+    if (max_steps && static_cast<int64_t>(results.size()) >= *max_steps) break;
+    for (; next < workload.size() && workload[next].step <= step_count_; ++next) {
+      Arrival& a = workload[next];
+      AddRequest(a.req_id, std::move(a.prompt_tokens), a.max_new_tokens, {});
+    }
+    results.push_back(Step());
+  }
+  return results;
+}
+
 bool ContinuousBatchingStrategy::HasWork() const {
   return !buffer_.empty() || !pending_.empty() || !waiting_queue_.empty() || !decoding_queue_.empty() || !swapped_queue_.empty() ||
          !swapout_pending_.empty() || !swapin_pending_.empty();

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -51,6 +52,14 @@ struct StepResult {
   std::vector<int64_t> rejected;  // refused by a full waiting queue (BatchState::MergeWaitingReqs)
 };
 
+// One request of a replayed workload: queued before the first step whose number reaches `step`.
+struct Arrival {
+  int64_t step = 0;
+  int64_t req_id = 0;
+  std::vector<int> prompt_tokens;
+  int64_t max_new_tokens = 0;
+};
+
 class ContinuousBatchingStrategy {
  public:
   explicit ContinuousBatchingStrategy(const SchedulerConfig& config);
@@ -60,6 +69,9 @@ class ContinuousBatchingStrategy {
                   const std::vector<int>& output_tokens);
   StepResult Step();
   std::vector<StepResult> Run(int64_t max_steps);
+  // The loop a user's test writes, in one call: before each step, queue every arrival due by then
+  // (step_count >= its step); stop once all have arrived and no work is left, or after max_steps steps.
+  std::vector<StepResult> Replay(std::vector<Arrival> workload, std::optional<int64_t> max_steps);
   bool HasWork() const;
   std::vector<int> RequestTokens(int64_t req_id) const;
 
