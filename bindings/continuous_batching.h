@@ -116,7 +116,16 @@ class ContinuousBatchingStrategy {
   int64_t split_fuse_token_num_;
   int64_t step_count_ = 0;
   std::vector<RequestPtr> buffer_;   // BatchScheduler::waiting_reqs_: arrivals since the last step
-  std::vector<RequestPtr> pending_;  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged
+  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged. Each entry carries the request's id and
+  // its tokens still to prefill (fixed while it waits here), because every step re-sorts these and lists
+  // them in its result: hundreds of requests at serving scale, read without touching each one.
+  struct PendingRequest {
+    RequestPtr req;
+    int64_t req_id;
+    size_t remaining;
+  };
+  std::vector<PendingRequest> pending_;
+  std::vector<PendingRequest> balance_scratch_;  // BalanceWaitingReqs' arrivals + leftovers, in that order
   std::vector<std::pair<size_t, size_t>> balance_pairs_;  // BalanceWaitingReqs' scratch: (tokens, index)
   std::vector<RequestPtr> waiting_queue_;
   std::vector<RequestPtr> decoding_queue_;
