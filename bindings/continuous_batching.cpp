@@ -272,6 +272,7 @@ bool ContinuousBatchingStrategy::ProcessDecodingQueue(std::vector<Planned>& runn
 std::vector<ContinuousBatchingStrategy::RequestPtr> ContinuousBatchingStrategy::CheckRunningQueueStepTokens(
     const std::vector<RequestPtr>& checking) const {
   std::vector<RequestPtr> passed;
+  passed.reserve(checking.size());
   int64_t tokens = 0;
   for (const auto& req : checking) {
     if (tokens + 1 > config_.max_step_token_num || static_cast<int64_t>(passed.size()) >= config_.max_batch_size) {
@@ -451,6 +452,8 @@ bool ContinuousBatchingStrategy::CheckRequestTimeout(const InferRequest& req) co
 
 // ContinuousBatchingStrategy::UpdateRunningRequests: the fake forward pass, then finish or time out requests.
 void ContinuousBatchingStrategy::UpdateRunningRequests(const std::vector<Planned>& running, StepResult& r) {
+  r.decode.reserve(running.size());  // one allocation each, not a regrowth per doubling
+  r.prefill.reserve(running.size());
   for (const Planned& p : running) {
     InferRequest& req = *p.req;
     if (p.decode) {

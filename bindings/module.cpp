@@ -554,6 +554,42 @@ void AddStepFields(py::class_<StepResult>& cls) {
   }
 }
 
+// Scheduler.has_work() and .step_count are read once or twice every turn of a user's loop; like
+// StepResult's fields they skip pybind11's dispatcher (a plain method and a getset descriptor).
+ContinuousBatchingStrategy* SchedulerSelf(PyObject* self) {
+  static const py::detail::type_info* info = py::detail::get_type_info(typeid(ContinuousBatchingStrategy));
+  const py::detail::value_and_holder vh = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(info, false);
+  if (!vh || !vh.holder_constructed() || vh.value_ptr() == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Scheduler used before Scheduler.__init__ ran");
+    return nullptr;
+  }
+  return static_cast<ContinuousBatchingStrategy*>(vh.value_ptr());
+}
+
+PyObject* SchedulerHasWork(PyObject* self, PyObject*) {
+  const ContinuousBatchingStrategy* s = SchedulerSelf(self);
+  if (s == nullptr) return nullptr;
+  return PyBool_FromLong(s->HasWork() ? 1 : 0);
+}
+
+PyObject* SchedulerStepCount(PyObject* self, void*) {
+  const ContinuousBatchingStrategy* s = SchedulerSelf(self);
+  if (s == nullptr) return nullptr;
+  return PyLong_FromLongLong(s->step_count());
+}
+
+void AddSchedulerFastPaths(py::class_<ContinuousBatchingStrategy>& cls) {
+  static PyMethodDef has_work{"has_work", &SchedulerHasWork, METH_NOARGS, "Whether any queue still holds a request."};
+  static PyGetSetDef step_count{"step_count", &SchedulerStepCount, nullptr, "Steps run so far.", nullptr};
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  PyObject* method = PyDescr_NewMethod(type, &has_work);
+  if (method == nullptr) throw py::error_already_set();
+  cls.attr("has_work") = py::reinterpret_steal<py::object>(method);
+  PyObject* getter = PyDescr_NewGetSet(type, &step_count);
+  if (getter == nullptr) throw py::error_already_set();
+  cls.attr("step_count") = py::reinterpret_steal<py::object>(getter);
+}
+
 void BindScheduler(py::module_& m) {
   py::class_<StepResult> step_result(m, "StepResult", "What one Scheduler.step() did, in KsanaLLM's order of work.");
   AddStepFields(step_result);
@@ -569,10 +605,12 @@ void BindScheduler(py::module_& m) {
       .def("__repr__", [](const StepResult& r) { return "StepResult(" + Repr(StepResultDict(r)) + ")"; });
 
   using S = ContinuousBatchingStrategy;
-  py::class_<S>(m, "Scheduler",
+  py::class_<S> scheduler(m, "Scheduler",
                 "KsanaLLM's ContinuousBatchingStrategy over a PrefixCacheManager, stepped deterministically: "
                 "each step() is one Schedule() (decoding, swapped, waiting queue), a fake forward pass and "
-                "UpdateRunningRequests. Time is the step counter.")
+                "UpdateRunningRequests. Time is the step counter.");
+  AddSchedulerFastPaths(scheduler);
+  scheduler
       .def(py::init([](const py::object& config) { return std::make_unique<S>(SchedulerConfigFrom(config)); }),
            py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
       .def(
@@ -619,12 +657,10 @@ void BindScheduler(py::module_& m) {
           "max_new_tokens) due by then (arrival_step <= step_count, in workload order, which must be sorted by "
           "arrival step); step until all have arrived and no work is left, or max_steps steps have run. Returns "
           "the StepResults -- the same as that loop written in Python.")
-      .def("has_work", &S::HasWork, "Whether any queue still holds a request.")
       .def("request_tokens", &S::RequestTokens, py::arg("req_id"),
            "All tokens of a live request (prompt + generated so far).")
       .def_property_readonly("cache", py::cpp_function(&S::cache, py::return_value_policy::reference_internal),
                              "The scheduler's PrefixCacheManager (kept alive by the scheduler).")
-      .def_property_readonly("step_count", &S::step_count, "Steps run so far.")
       .def_property_readonly("config", &S::config, "A copy of the scheduler's configuration.");
 
   m.def("fake_token", &FakeToken, py::arg("req_id"), py::arg("position"),

@@ -235,3 +235,8 @@ def test_step_result_fields_need_an_initialised_object():
     assert (r.step, r.waiting, r.prefill, r.prefix_hit_tokens) == (0, [], [], {})
     with pytest.raises(AttributeError):
         r.waiting = [1]
+    blank_scheduler = cpp.Scheduler.__new__(cpp.Scheduler)
+    with pytest.raises(TypeError, match="before Scheduler.__init__"):
+        blank_scheduler.has_work()
+    with pytest.raises(TypeError, match="before Scheduler.__init__"):
+        blank_scheduler.step_count
