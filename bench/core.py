@@ -1,6 +1,6 @@
 """Speed of the C++ core against the Python reference, on the same long random traces.
 
-Three workloads, each run through both implementations in this one process:
+Four workloads, each run through both implementations in this one process:
   scheduler  (the headline) a chat-serving trace through Scheduler.step(): 3000 requests on 12 shared
              system prompts of 256-1536 tokens plus 16-512 private tokens, 3000 device blocks, batch
              128, split-fuse 2048, swap preemption. It prints what the trace exercised (prefix hits,
