@@ -1,12 +1,14 @@
 """Speed of the C++ core against the Python reference, on the same long random traces.
 
-Three workloads, each run through both implementations in this one process:
+Four workloads, each run through both implementations in this one process:
   scheduler  (the headline) a chat-serving trace through Scheduler.step(): 3000 requests on 12 shared
              system prompts of 256-1536 tokens plus 16-512 private tokens, 3000 device blocks, batch
              128, split-fuse 2048, swap preemption. It prints what the trace exercised (prefix hits,
              evicted blocks, swaps) so a reader can see the pool is under pressure;
   step-loop  the same trace driven as a user's test drives it: a Python loop that adds each step's
              arrivals, calls step() and reads every field of every StepResult;
+  replay     the same trace through Scheduler.replay(workload): arrivals and steps in one call (the
+             reference runs the same loop in Python), every StepResult kept;
   cache      one Python call per PrefixCacheManager operation (lookups, allocations, token updates,
              finishes, evictions, swaps) on small requests: the C++ side mostly measures pybind11
              converting token and block-id lists, so expect a small ratio there.
@@ -166,6 +168,11 @@ def step_loop(mod: Any, trace: list[tuple[int, list[int], int]], block_size: int
     return digest
 
 
+def replay_workload(mod: Any, workload: list[tuple[int, int, list[int], int]], block_size: int) -> list[Any]:
+    """The whole trace in one Scheduler.replay call."""
+    return mod.Scheduler(mod.SchedulerConfig(block_size=block_size, **SERVING)).replay(workload)
+
+
 def _count_evictions(cache: Any, stats: dict[str, int]) -> None:
     inner = cache.free_cached_blocks
 
@@ -246,7 +253,18 @@ def main(argv: list[str] | None = None) -> int:
     t_cpp, t_ref = timed([lambda: step_loop(cpp, trace, bs), lambda: step_loop(ref, trace, bs)], args.repeats)
     report("step-loop", steps, t_cpp, t_ref, "steps; add_request + step() + every StepResult field read in Python")
 
-    # Third line: one Python call per cache operation, so the C++ side mostly measures the
+    # Third line: the same trace in one Scheduler.replay call, checked against the C++ loop's results
+    # (the headline checked those against the reference's; tests check the reference's replay).
+    workload = [(at, rid, prompt, new) for rid, (at, prompt, new) in enumerate(trace)]
+    a = [r.to_dict() for r in replay_workload(cpp, workload, bs)]
+    if not same("replay", "step", a, [r.to_dict() for r in replay_scheduler(cpp, trace, bs)]):
+        return 1
+    del a
+    t_cpp, t_ref = timed([lambda: replay_workload(cpp, workload, bs), lambda: replay_workload(ref, workload, bs)],
+                         args.repeats)
+    report("replay", steps, t_cpp, t_ref, "steps; Scheduler.replay(workload), one call")
+
+    # Last line: one Python call per cache operation, so the C++ side mostly measures the
     # pybind11 conversion of token lists and block-id lists, not the cache work itself.
     a, b = replay_cache(cpp, ops, bs), replay_cache(ref, ops, bs)
     if not same("cache", "call", a, b):

@@ -105,7 +105,7 @@ StepResult ContinuousBatchingStrategy::Step() {
   r.waiting.reserve(buffer_.size() + pending_.size() + waiting_queue_.size());
   r.running.reserve(decoding_queue_.size());
   for (const auto& q : waiting_queue_) r.waiting.push_back(q->req_id);
-  for (const auto& q : pending_) r.waiting.push_back(q->req_id);
+  for (const auto& q : pending_) r.waiting.push_back(q.req_id);
   for (const auto& q : buffer_) r.waiting.push_back(q->req_id);
   for (const auto& q : decoding_queue_) r.running.push_back(q->req_id);
   for (const auto& kv : swapped_queue_) r.swapped.push_back(kv.first);
@@ -123,6 +123,32 @@ std::vector<StepResult> ContinuousBatchingStrategy::Run(int64_t max_steps) {
   return results;
 }
 
+// The arrivals must be in step order (the loop it stands for adds them in that order); checked first,
+// so a refused workload changes nothing. A refused request (add_request's checks) stops the replay
+// with the steps run so far applied, as the loop would.
+std::vector<StepResult> ContinuousBatchingStrategy::Replay(std::vector<Arrival> workload,
+                                                           std::optional<int64_t> max_steps) {
+  for (size_t i = 1; i < workload.size(); ++i) {
+    if (workload[i].step < workload[i - 1].step) {
+      throw CoreError("replay: workload item " + std::to_string(i) + " arrives at step " +
+                      std::to_string(workload[i].step) + ", before item " + std::to_string(i - 1) + " (step " +
+                      std::to_string(workload[i - 1].step) + "): sort the workload by arrival step");
+    }
+  }
+  if (max_steps && *max_steps < 0) throw CoreError("replay: max_steps must be non-negative, got " + std::to_string(*max_steps));
+  std::vector<StepResult> results;
+  size_t next = 0;
+  while (next < workload.size() || HasWork()) {
+    if (max_steps && static_cast<int64_t>(results.size()) >= *max_steps) break;
+    for (; next < workload.size() && workload[next].step <= step_count_; ++next) {
+      Arrival& a = workload[next];
+      AddRequest(a.req_id, std::move(a.prompt_tokens), a.max_new_tokens, {});
+    }
+    results.push_back(Step());
+  }
+  return results;
+}
+
 bool ContinuousBatchingStrategy::HasWork() const {
   return !buffer_.empty() || !pending_.empty() || !waiting_queue_.empty() || !decoding_queue_.empty() || !swapped_queue_.empty() ||
          !swapout_pending_.empty() || !swapin_pending_.empty();
@@ -130,10 +156,13 @@ bool ContinuousBatchingStrategy::HasWork() const {
 
 // All tokens of a live request (prompt + generated so far).
 std::vector<int> ContinuousBatchingStrategy::RequestTokens(int64_t req_id) const {
-  for (const auto* queue : {&buffer_, &pending_, &waiting_queue_, &decoding_queue_, &swapout_pending_, &swapin_pending_}) {
+  for (const auto* queue : {&buffer_, &waiting_queue_, &decoding_queue_, &swapout_pending_, &swapin_pending_}) {
     for (const auto& q : *queue) {
       if (q->req_id == req_id) return q->output_tokens;
     }
+  }
+  for (const auto& q : pending_) {
+    if (q.req_id == req_id) return q.req->output_tokens;
   }
   auto it = swapped_queue_.find(req_id);
   if (it != swapped_queue_.end()) return it->second->output_tokens;
@@ -145,24 +174,30 @@ std::vector<int> ContinuousBatchingStrategy::RequestTokens(int64_t req_id) const
 // BatchScheduler::BalanceWaitingReqs with one DP group: arrivals and unmerged requests are re-ordered by
 // tokens still to prefill, longest first -- unless exactly one request arrived.
 void ContinuousBatchingStrategy::BalanceWaitingReqs() {
+  // Tokens still to prefill, at least 1 (a request in buffer_ or pending_ is not scheduled, so this
+  // stays what it was when the request arrived).
+  auto pending = [](RequestPtr&& q) {
+    const int64_t remaining =
+        std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num);
+    const int64_t req_id = q->req_id;
+    return PendingRequest{std::move(q), req_id, static_cast<size_t>(remaining)};
+  };
   if (buffer_.size() == 1) {
-    pending_.push_back(std::move(buffer_.front()));
+    pending_.push_back(pending(std::move(buffer_.front())));
   } else if (!buffer_.empty()) {
     // BalanceReqsAlgo::BalanceReqs: (tokens, request) pairs, arrivals before leftovers, sorted with
     // std::sort and its comparator -- unstable, so ties come out in libstdc++'s introsort order. The
     // pairs hold an index instead of the request: std::sort's steps depend only on the comparisons,
     // so the permutation is the same, and the hundreds of moves per step copy 16 trivial bytes.
-    auto remaining = [](const RequestPtr& q) {
-      return static_cast<size_t>(
-          std::max<int64_t>(1, static_cast<int64_t>(q->output_tokens.size()) - q->kv_cached_token_num));
-    };
-    buffer_.insert(buffer_.end(), std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+    balance_scratch_.clear();
+    for (auto& q : buffer_) balance_scratch_.push_back(pending(std::move(q)));
+    for (auto& p : pending_) balance_scratch_.push_back(std::move(p));
     pending_.clear();
     balance_pairs_.clear();
-    for (size_t i = 0; i < buffer_.size(); ++i) balance_pairs_.emplace_back(remaining(buffer_[i]), i);
+    for (size_t i = 0; i < balance_scratch_.size(); ++i) balance_pairs_.emplace_back(balance_scratch_[i].remaining, i);
     std::sort(balance_pairs_.begin(), balance_pairs_.end(),
               [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (const auto& p : balance_pairs_) pending_.push_back(std::move(buffer_[p.second]));
+    for (const auto& p : balance_pairs_) pending_.push_back(std::move(balance_scratch_[p.second]));
   }
   buffer_.clear();
 }
@@ -173,7 +208,7 @@ void ContinuousBatchingStrategy::MergeWaitingReqs(StepResult& r) {
   const auto& cap = config_.max_waiting_queue_len;
   size_t taken = 0;
   while (taken < pending_.size() && static_cast<int64_t>(waiting_queue_.size()) < config_.max_batch_size) {
-    RequestPtr& req = pending_[taken++];
+    RequestPtr& req = pending_[taken++].req;
     if (cap && static_cast<int64_t>(waiting_queue_.size()) >= *cap) {
       r.rejected.push_back(req->req_id);
       continue;
@@ -237,6 +272,7 @@ bool ContinuousBatchingStrategy::ProcessDecodingQueue(std::vector<Planned>& runn
 std::vector<ContinuousBatchingStrategy::RequestPtr> ContinuousBatchingStrategy::CheckRunningQueueStepTokens(
     const std::vector<RequestPtr>& checking) const {
   std::vector<RequestPtr> passed;
+  passed.reserve(checking.size());
   int64_t tokens = 0;
   for (const auto& req : checking) {
     if (tokens + 1 > config_.max_step_token_num || static_cast<int64_t>(passed.size()) >= config_.max_batch_size) {
@@ -416,6 +452,8 @@ bool ContinuousBatchingStrategy::CheckRequestTimeout(const InferRequest& req) co
 
 // ContinuousBatchingStrategy::UpdateRunningRequests: the fake forward pass, then finish or time out requests.
 void ContinuousBatchingStrategy::UpdateRunningRequests(const std::vector<Planned>& running, StepResult& r) {
+  r.decode.reserve(running.size());  // one allocation each, not a regrowth per doubling
+  r.prefill.reserve(running.size());
   for (const Planned& p : running) {
     InferRequest& req = *p.req;
     if (p.decode) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -51,6 +52,14 @@ struct StepResult {
   std::vector<int64_t> rejected;  // refused by a full waiting queue (BatchState::MergeWaitingReqs)
 };
 
+// One request of a replayed workload: queued before the first step whose number reaches `step`.
+struct Arrival {
+  int64_t step = 0;
+  int64_t req_id = 0;
+  std::vector<int> prompt_tokens;
+  int64_t max_new_tokens = 0;
+};
+
 class ContinuousBatchingStrategy {
  public:
   explicit ContinuousBatchingStrategy(const SchedulerConfig& config);
@@ -60,6 +69,9 @@ class ContinuousBatchingStrategy {
                   const std::vector<int>& output_tokens);
   StepResult Step();
   std::vector<StepResult> Run(int64_t max_steps);
+  // The loop a user's test writes, in one call: before each step, queue every arrival due by then
+  // (step_count >= its step); stop once all have arrived and no work is left, or after max_steps steps.
+  std::vector<StepResult> Replay(std::vector<Arrival> workload, std::optional<int64_t> max_steps);
   bool HasWork() const;
   std::vector<int> RequestTokens(int64_t req_id) const;
 
@@ -104,7 +116,16 @@ class ContinuousBatchingStrategy {
   int64_t split_fuse_token_num_;
   int64_t step_count_ = 0;
   std::vector<RequestPtr> buffer_;   // BatchScheduler::waiting_reqs_: arrivals since the last step
-  std::vector<RequestPtr> pending_;  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged
+  // BatchScheduler::dp_waiting_reqs_: balanced, not yet merged. Each entry carries the request's id and
+  // its tokens still to prefill (fixed while it waits here), because every step re-sorts these and lists
+  // them in its result: hundreds of requests at serving scale, read without touching each one.
+  struct PendingRequest {
+    RequestPtr req;
+    int64_t req_id;
+    size_t remaining;
+  };
+  std::vector<PendingRequest> pending_;
+  std::vector<PendingRequest> balance_scratch_;  // BalanceWaitingReqs' arrivals + leftovers, in that order
   std::vector<std::pair<size_t, size_t>> balance_pairs_;  // BalanceWaitingReqs' scratch: (tokens, index)
   std::vector<RequestPtr> waiting_queue_;
   std::vector<RequestPtr> decoding_queue_;

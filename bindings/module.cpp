@@ -18,6 +18,62 @@
 namespace py = pybind11;
 using namespace ksana_llm;
 
+namespace {
+
+// The value of an exact int as a C long, cheaply when it is small: prompts cross the boundary by the
+// thousand tokens, and PyLong_AsLongAndOverflow is a call per token. Ints of one digit (|v| < 2**30)
+// are read straight from the object (CPython's own compact-int accessors from 3.12 on); larger ones
+// go through the C API. False when the value does not fit a long (no Python error is left set).
+inline bool ExactIntValue(PyObject* item, long& v) {
+#if PY_VERSION_HEX >= 0x030C0000
+  if (PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(item))) {
+    v = static_cast<long>(PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(item)));
+    return true;
+  }
+#else
+  const Py_ssize_t size = Py_SIZE(item);
+  if (size == 0) {
+    v = 0;
+    return true;
+  }
+  if (size == 1 || size == -1) {
+    v = static_cast<long>(size) * static_cast<long>(reinterpret_cast<PyLongObject*>(item)->ob_digit[0]);
+    return true;
+  }
+#endif
+  int overflow = 0;
+  v = PyLong_AsLongAndOverflow(item, &overflow);
+  if (v == -1 && PyErr_Occurred()) {
+    PyErr_Clear();
+    return false;
+  }
+  return overflow == 0;
+}
+
+// Reads a plain list or tuple of exact ints that fit an int into `out`; false (out unspecified) for
+// anything else, which then goes to pybind11's generic caster so what is accepted and refused stays
+// the same.
+inline bool LoadPlainInts(PyObject* seq, std::vector<int>& out) {
+  const bool is_list = PyList_CheckExact(seq);
+  if (!is_list && !PyTuple_CheckExact(seq)) return false;
+  const Py_ssize_t n = is_list ? PyList_GET_SIZE(seq) : PyTuple_GET_SIZE(seq);
+  PyObject** items = is_list ? reinterpret_cast<PyListObject*>(seq)->ob_item : reinterpret_cast<PyTupleObject*>(seq)->ob_item;
+  out.clear();
+  out.reserve(static_cast<size_t>(n));
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* item = items[i];
+    long v = 0;
+    if (!PyLong_CheckExact(item) || !ExactIntValue(item, v) || v < std::numeric_limits<int>::min() ||
+        v > std::numeric_limits<int>::max()) {
+      return false;
+    }
+    out.push_back(static_cast<int>(v));
+  }
+  return true;
+}
+
+}  // namespace
+
 namespace pybind11 {
 namespace detail {
 
@@ -28,25 +84,7 @@ namespace detail {
 template <>
 struct type_caster<std::vector<int>> : list_caster<std::vector<int>, int> {
   bool load(handle src, bool convert) {
-    return LoadPlainInts(src.ptr()) || list_caster<std::vector<int>, int>::load(src, convert);
-  }
-
- private:
-  bool LoadPlainInts(PyObject* seq) {
-    const bool is_list = PyList_CheckExact(seq);
-    if (!is_list && !PyTuple_CheckExact(seq)) return false;
-    const Py_ssize_t n = is_list ? PyList_GET_SIZE(seq) : PyTuple_GET_SIZE(seq);
-    value.clear();
-    value.reserve(static_cast<size_t>(n));
-    for (Py_ssize_t i = 0; i < n; ++i) {
-      PyObject* item = is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i);
-      if (!PyLong_CheckExact(item)) return false;
-      int overflow = 0;
-      const long v = PyLong_AsLongAndOverflow(item, &overflow);
-      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return false;
-      value.push_back(static_cast<int>(v));
-    }
-    return true;
+    return LoadPlainInts(src.ptr(), value) || list_caster<std::vector<int>, int>::load(src, convert);
   }
 };
 
@@ -175,9 +213,15 @@ py::dict SnapshotDict(const CacheSnapshot& s) {
 // Bounded (at most kInternedIds objects), made on first use, kept for the life of the process.
 constexpr int64_t kInternedIds = int64_t{1} << 16;
 
+// The shared objects made so far, indexed by id (null where none was made yet).
+std::vector<PyObject*>& InternedIds() {
+  static std::vector<PyObject*> interned;
+  return interned;
+}
+
 PyObject* IdObject(int64_t id) {
   if (id < 0 || id >= kInternedIds) return PyLong_FromLongLong(id);
-  static std::vector<PyObject*> interned;
+  std::vector<PyObject*>& interned = InternedIds();
   if (static_cast<size_t>(id) >= interned.size()) {
     interned.resize(std::min<size_t>(static_cast<size_t>(kInternedIds), 2 * static_cast<size_t>(id) + 64), nullptr);
   }
@@ -190,14 +234,23 @@ PyObject* IdObject(int64_t id) {
   return obj;
 }
 
-// A list of ints built straight from the vector: the step loop reads these every step, so skip
-// pybind11's generic caster.
+// A list of ints built straight from the vector: the step loop reads these every step (the waiting
+// queue alone can hold a thousand ids), so skip pybind11's generic caster and keep the common case --
+// an id whose shared object exists -- to a table load and an incref.
 py::list IdList(const std::vector<int64_t>& ids) {
   py::list out(ids.size());
+  PyObject** items = reinterpret_cast<PyListObject*>(out.ptr())->ob_item;
+  const std::vector<PyObject*>& interned = InternedIds();
   for (size_t i = 0; i < ids.size(); ++i) {
-    PyObject* v = IdObject(ids[i]);
-    if (v == nullptr) throw py::error_already_set();
-    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
+    const uint64_t id = static_cast<uint64_t>(ids[i]);
+    PyObject* v = id < interned.size() ? interned[id] : nullptr;
+    if (v != nullptr) {
+      Py_INCREF(v);
+    } else {
+      v = IdObject(ids[i]);  // may grow the table; `interned` is re-read through the reference
+      if (v == nullptr) throw py::error_already_set();
+    }
+    items[i] = v;
   }
   return out;
 }
@@ -205,21 +258,8 @@ py::list IdList(const std::vector<int64_t>& ids) {
 // Tokens from Python: a list or tuple of exact ints is read item by item without pybind11's generic
 // sequence caster (prompts are thousands of tokens); anything else goes through that caster.
 std::vector<int> TokensFrom(const py::handle& seq, const char* what) {
-  PyObject* o = seq.ptr();
-  if (PyList_CheckExact(o) || PyTuple_CheckExact(o)) {
-    const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
-    PyObject** items = PySequence_Fast_ITEMS(o);
-    std::vector<int> out(static_cast<size_t>(n));
-    Py_ssize_t i = 0;
-    for (; i < n; ++i) {
-      if (!PyLong_CheckExact(items[i])) break;
-      int overflow = 0;
-      const long v = PyLong_AsLongAndOverflow(items[i], &overflow);
-      if (overflow != 0 || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) break;
-      out[static_cast<size_t>(i)] = static_cast<int>(v);
-    }
-    if (i == n) return out;
-  }
+  std::vector<int> out;
+  if (LoadPlainInts(seq.ptr(), out)) return out;
   try {
     return seq.cast<std::vector<int>>();
   } catch (const py::cast_error&) {
@@ -433,42 +473,127 @@ void BindPrefixCacheManager(py::module_& m) {
           "the reference's).");
 }
 
+// StepResult's fields are plain getset descriptors rather than pybind11 properties: a user's loop reads
+// every field of every step, and a property call goes through pybind11's generic dispatcher (about a
+// microsecond each, more than converting most fields). The getter finds the C++ object with the caster
+// pybind11 itself uses, so a wrong or uninitialised self is still a clean TypeError.
+struct StepField {
+  const char* name;
+  const char* doc;
+  py::object (*get)(const StepResult&);
+};
+
+template <std::vector<int64_t> StepResult::*Field>
+py::object IdField(const StepResult& r) {
+  return IdList(r.*Field);
+}
+
+template <int64_t StepResult::*Field>
+py::object IntField(const StepResult& r) {
+  return py::reinterpret_steal<py::object>(PyLong_FromLongLong(r.*Field));
+}
+
+const StepField kStepFields[] = {
+    {"step", "The step's number (0-based).", &IntField<&StepResult::step>},
+    {"prefill", "(req_id, tokens computed this step) for each prefill.",
+     [](const StepResult& r) -> py::object { return PairList(r.prefill, true); }},
+    {"decode", "Requests that decoded one token.", &IdField<&StepResult::decode>},
+    {"swapped_out", "Swap-outs started this step.", &IdField<&StepResult::swapped_out>},
+    {"swapped_in", "Swap-ins started this step.", &IdField<&StepResult::swapped_in>},
+    {"recomputed", "Requests sent back to the waiting queue.", &IdField<&StepResult::recomputed>},
+    {"finished", "Requests that finished.", &IdField<&StepResult::finished>},
+    {"timed_out", "Requests stopped by the waiting timeout.", &IdField<&StepResult::timed_out>},
+    {"waiting", "The waiting queue after the step.", &IdField<&StepResult::waiting>},
+    {"running", "The decoding queue after the step.", &IdField<&StepResult::running>},
+    {"swapped", "Swapped (or swapping) requests after the step.", &IdField<&StepResult::swapped>},
+    {"prefix_hit_tokens", "{req_id: tokens found in the prefix cache}.",
+     [](const StepResult& r) -> py::object { return PairDict(r.prefix_hit_tokens); }},
+    {"usable_blocks", "Usable device blocks after the step.", &IntField<&StepResult::usable_blocks>},
+    {"swapin_merged", "Swap-ins merged this step.", &IdField<&StepResult::swapin_merged>},
+    {"swapout_merged", "Swap-outs merged this step.", &IdField<&StepResult::swapout_merged>},
+    {"reusable_blocks", "Reusable device blocks after the step.", &IntField<&StepResult::reusable_blocks>},
+    {"rejected", "Requests refused at merge: the waiting queue was full.", &IdField<&StepResult::rejected>},
+};
+constexpr size_t kStepFieldCount = sizeof(kStepFields) / sizeof(kStepFields[0]);
+
+const py::detail::type_info* StepResultTypeInfo() {
+  static const py::detail::type_info* info = py::detail::get_type_info(typeid(StepResult));
+  return info;
+}
+
+// The descriptor machinery has already checked that self is a StepResult (or a subclass); an instance
+// made by __new__ without __init__ holds no StepResult yet, and reading it is refused.
+PyObject* GetStepField(PyObject* self, void* closure) {
+  try {
+    const py::detail::value_and_holder vh =
+        reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(StepResultTypeInfo(), false);
+    if (!vh || !vh.holder_constructed() || vh.value_ptr() == nullptr) {
+      PyErr_SetString(PyExc_TypeError, "StepResult field read before StepResult.__init__ ran");
+      return nullptr;
+    }
+    const auto* field = static_cast<const StepField*>(closure);
+    return field->get(*static_cast<const StepResult*>(vh.value_ptr())).release().ptr();
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+// One descriptor per field, installed on the bound class. The definitions must outlive the type: static.
+void AddStepFields(py::class_<StepResult>& cls) {
+  static PyGetSetDef defs[kStepFieldCount] = {};
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  for (size_t i = 0; i < kStepFieldCount; ++i) {
+    const StepField& f = kStepFields[i];
+    defs[i] = PyGetSetDef{f.name, &GetStepField, nullptr, f.doc, const_cast<StepField*>(&f)};
+    PyObject* descr = PyDescr_NewGetSet(type, &defs[i]);
+    if (descr == nullptr) throw py::error_already_set();
+    cls.attr(f.name) = py::reinterpret_steal<py::object>(descr);
+  }
+}
+
+// Scheduler.has_work() and .step_count are read once or twice every turn of a user's loop; like
+// StepResult's fields they skip pybind11's dispatcher (a plain method and a getset descriptor).
+ContinuousBatchingStrategy* SchedulerSelf(PyObject* self) {
+  static const py::detail::type_info* info = py::detail::get_type_info(typeid(ContinuousBatchingStrategy));
+  const py::detail::value_and_holder vh = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(info, false);
+  if (!vh || !vh.holder_constructed() || vh.value_ptr() == nullptr) {
+    PyErr_SetString(PyExc_TypeError, "Scheduler used before Scheduler.__init__ ran");
+    return nullptr;
+  }
+  return static_cast<ContinuousBatchingStrategy*>(vh.value_ptr());
+}
+
+PyObject* SchedulerHasWork(PyObject* self, PyObject*) {
+  const ContinuousBatchingStrategy* s = SchedulerSelf(self);
+  if (s == nullptr) return nullptr;
+  return PyBool_FromLong(s->HasWork() ? 1 : 0);
+}
+
+PyObject* SchedulerStepCount(PyObject* self, void*) {
+  const ContinuousBatchingStrategy* s = SchedulerSelf(self);
+  if (s == nullptr) return nullptr;
+  return PyLong_FromLongLong(s->step_count());
+}
+
+void AddSchedulerFastPaths(py::class_<ContinuousBatchingStrategy>& cls) {
+  static PyMethodDef has_work{"has_work", &SchedulerHasWork, METH_NOARGS, "Whether any queue still holds a request."};
+  static PyGetSetDef step_count{"step_count", &SchedulerStepCount, nullptr, "Steps run so far.", nullptr};
+  auto* type = reinterpret_cast<PyTypeObject*>(cls.ptr());
+  PyObject* method = PyDescr_NewMethod(type, &has_work);
+  if (method == nullptr) throw py::error_already_set();
+  cls.attr("has_work") = py::reinterpret_steal<py::object>(method);
+  PyObject* getter = PyDescr_NewGetSet(type, &step_count);
+  if (getter == nullptr) throw py::error_already_set();
+  cls.attr("step_count") = py::reinterpret_steal<py::object>(getter);
+}
+
 void BindScheduler(py::module_& m) {
-  py::class_<StepResult>(m, "StepResult", "What one Scheduler.step() did, in KsanaLLM's order of work.")
-      .def(py::init<>(), "An empty result.")
-      .def_readonly("step", &StepResult::step, "The step's number (0-based).")
-      .def_property_readonly(
-          "prefill", [](const StepResult& r) { return PairList(r.prefill, true); },
-          "(req_id, tokens computed this step) for each prefill.")
-      .def_property_readonly(
-          "decode", [](const StepResult& r) { return IdList(r.decode); }, "Requests that decoded one token.")
-      .def_property_readonly(
-          "swapped_out", [](const StepResult& r) { return IdList(r.swapped_out); }, "Swap-outs started this step.")
-      .def_property_readonly(
-          "swapped_in", [](const StepResult& r) { return IdList(r.swapped_in); }, "Swap-ins started this step.")
-      .def_property_readonly(
-          "recomputed", [](const StepResult& r) { return IdList(r.recomputed); }, "Requests sent back to the waiting queue.")
-      .def_property_readonly(
-          "finished", [](const StepResult& r) { return IdList(r.finished); }, "Requests that finished.")
-      .def_property_readonly(
-          "timed_out", [](const StepResult& r) { return IdList(r.timed_out); }, "Requests stopped by the waiting timeout.")
-      .def_property_readonly(
-          "waiting", [](const StepResult& r) { return IdList(r.waiting); }, "The waiting queue after the step.")
-      .def_property_readonly(
-          "running", [](const StepResult& r) { return IdList(r.running); }, "The decoding queue after the step.")
-      .def_property_readonly(
-          "swapped", [](const StepResult& r) { return IdList(r.swapped); }, "Swapped (or swapping) requests after the step.")
-      .def_property_readonly(
-          "prefix_hit_tokens", [](const StepResult& r) { return PairDict(r.prefix_hit_tokens); },
-          "{req_id: tokens found in the prefix cache}.")
-      .def_readonly("usable_blocks", &StepResult::usable_blocks, "Usable device blocks after the step.")
-      .def_property_readonly(
-          "swapin_merged", [](const StepResult& r) { return IdList(r.swapin_merged); }, "Swap-ins merged this step.")
-      .def_property_readonly(
-          "swapout_merged", [](const StepResult& r) { return IdList(r.swapout_merged); }, "Swap-outs merged this step.")
-      .def_readonly("reusable_blocks", &StepResult::reusable_blocks, "Reusable device blocks after the step.")
-      .def_property_readonly(
-          "rejected", [](const StepResult& r) { return IdList(r.rejected); }, "Requests refused at merge: the waiting queue was full.")
+  py::class_<StepResult> step_result(m, "StepResult", "What one Scheduler.step() did, in KsanaLLM's order of work.");
+  AddStepFields(step_result);
+  step_result.def(py::init<>(), "An empty result.")
       .def("to_dict", &StepResultDict, "A JSON-ready dict equal to the reference's to_dict().")
       .def(
           "__eq__",
@@ -480,10 +605,12 @@ void BindScheduler(py::module_& m) {
       .def("__repr__", [](const StepResult& r) { return "StepResult(" + Repr(StepResultDict(r)) + ")"; });
 
   using S = ContinuousBatchingStrategy;
-  py::class_<S>(m, "Scheduler",
+  py::class_<S> scheduler(m, "Scheduler",
                 "KsanaLLM's ContinuousBatchingStrategy over a PrefixCacheManager, stepped deterministically: "
                 "each step() is one Schedule() (decoding, swapped, waiting queue), a fake forward pass and "
-                "UpdateRunningRequests. Time is the step counter.")
+                "UpdateRunningRequests. Time is the step counter.");
+  AddSchedulerFastPaths(scheduler);
+  scheduler
       .def(py::init([](const py::object& config) { return std::make_unique<S>(SchedulerConfigFrom(config)); }),
            py::arg("config"), "Build from a SchedulerConfig (or any object with its fields).")
       .def(
@@ -500,12 +627,40 @@ void BindScheduler(py::module_& m) {
       .def("step", &S::Step, "One Schedule + fake forward + UpdateRunningRequests; returns a StepResult.")
       .def("run", &S::Run, py::arg("max_steps"),
            "Step until every request is done or max_steps steps have run; returns the StepResults.")
-      .def("has_work", &S::HasWork, "Whether any queue still holds a request.")
+      .def(
+          "replay",
+          [](S& self, const py::iterable& workload, std::optional<int64_t> max_steps) {
+            std::vector<Arrival> arrivals;
+            size_t index = 0;
+            for (py::handle item : workload) {
+              const std::string where = "replay: workload item " + std::to_string(index++);
+              if (!PySequence_Check(item.ptr()) || PySequence_Size(item.ptr()) != 4) {
+                PyErr_Clear();
+                throw py::type_error(where + " must be (arrival_step, req_id, prompt_tokens, max_new_tokens)");
+              }
+              const auto seq = py::reinterpret_borrow<py::sequence>(item);
+              Arrival a;
+              try {
+                a.step = seq[0].cast<int64_t>();
+                a.req_id = seq[1].cast<int64_t>();
+                a.max_new_tokens = seq[3].cast<int64_t>();
+              } catch (const py::cast_error&) {
+                throw py::type_error(where + ": arrival_step, req_id and max_new_tokens must be ints");
+              }
+              a.prompt_tokens = TokensFrom(seq[2], (where + ": prompt_tokens").c_str());
+              arrivals.push_back(std::move(a));
+            }
+            return self.Replay(std::move(arrivals), max_steps);
+          },
+          py::arg("workload"), py::arg("max_steps") = py::none(),
+          "Run a whole workload in one call: before each step, add every (arrival_step, req_id, prompt_tokens, "
+          "max_new_tokens) due by then (arrival_step <= step_count, in workload order, which must be sorted by "
+          "arrival step); step until all have arrived and no work is left, or max_steps steps have run. Returns "
+          "the StepResults -- the same as that loop written in Python.")
       .def("request_tokens", &S::RequestTokens, py::arg("req_id"),
            "All tokens of a live request (prompt + generated so far).")
       .def_property_readonly("cache", py::cpp_function(&S::cache, py::return_value_policy::reference_internal),
                              "The scheduler's PrefixCacheManager (kept alive by the scheduler).")
-      .def_property_readonly("step_count", &S::step_count, "Steps run so far.")
       .def_property_readonly("config", &S::config, "A copy of the scheduler's configuration.");
 
   m.def("fake_token", &FakeToken, py::arg("req_id"), py::arg("position"),

@@ -3,6 +3,7 @@
 #include "prefix_cache_manager.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -204,7 +205,7 @@ bool PrefixCacheManager::TryAllocateRequestBlocks(int64_t req_id, int64_t block_
   const size_t needed = static_cast<size_t>(std::max<int64_t>(0, block_num - free_now));
   if (needed) {
     // The request's own matched prefix must survive the eviction that makes room for it.
-    const uint64_t reserved = ReserveBlocks(req.cached_blocks);
+    const ReservedBlocks reserved(req.cached_blocks);
     if (fix_upstream_bugs_ && CountEvictableBlocks(reserved) < needed) return false;
     // Upstream evicts first and only then finds out it was not enough.
     if (FreeCachedBlocks(needed, reserved) < needed) return false;
@@ -299,21 +300,25 @@ int64_t PrefixCacheManager::FreeCachedBlocks(int64_t block_num) {
     if (timed_cached_blocks_.empty() || !timed_cached_blocks_.rbegin()->second->Unreferenced()) return 0;
     block_num = 1;  // the newest evictable block is that one; the walk stops right after it
   }
-  return static_cast<int64_t>(FreeCachedBlocks(static_cast<size_t>(block_num), ReserveBlocks({})));
+  return static_cast<int64_t>(FreeCachedBlocks(static_cast<size_t>(block_num), ReservedBlocks(kNoBlocks)));
 }
 
-// Mark the caller's reserved blocks for one eviction walk (a fresh epoch, so no set is built).
-uint64_t PrefixCacheManager::ReserveBlocks(const std::vector<PrefixCachedBlock*>& reserved) {
-  ++reserve_epoch_;
-  for (PrefixCachedBlock* cb : reserved) cb->reserved_epoch = reserve_epoch_;
-  return reserve_epoch_;
+// A walk looks at a few candidates, and marking every reserved block instead would write to each of
+// them (a request holds dozens, scattered in memory): short lists are scanned, long ones searched.
+bool PrefixCacheManager::ReservedBlocks::Contains(const PrefixCachedBlock* cb) const {
+  if (blocks_.size() <= kScanLimit) return std::find(blocks_.begin(), blocks_.end(), cb) != blocks_.end();
+  if (sorted_.empty()) {
+    sorted_.assign(blocks_.begin(), blocks_.end());
+    std::sort(sorted_.begin(), sorted_.end(), std::less<const PrefixCachedBlock*>());
+  }
+  return std::binary_search(sorted_.begin(), sorted_.end(), cb, std::less<const PrefixCachedBlock*>());
 }
 
 // PrefixCacheManager::FreeCachedBlocks: walk the timed list newest first, evicting unreferenced subtrees.
 // Upstream steps over referenced blocks; walking the eviction index (the unreferenced timed blocks, in
 // the same order) visits the same candidates and frees the same blocks without touching the others.
 // Each freed block leaves the index at once, so the walk re-finds its place by key.
-size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, uint64_t reserved_epoch) {
+size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, const ReservedBlocks& reserved) {
   size_t freed = 0;
   uint64_t below = std::numeric_limits<uint64_t>::max();
   while (freed < block_num) {
@@ -323,7 +328,7 @@ size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, uint64_t reserved_
     below = it->first;
     PrefixCachedBlock* cb = it->second;
     // A block freed as part of an earlier subtree is no longer shareable (nor in the index).
-    if (cb->reserved_epoch == reserved_epoch || !cb->is_shareable) continue;
+    if (!cb->is_shareable || reserved.Contains(cb)) continue;
     DetachFromParent(cb);
     freed += FreeCachedBlockRecursively(cb, 0);
   }
@@ -331,12 +336,12 @@ size_t PrefixCacheManager::FreeCachedBlocks(size_t block_num, uint64_t reserved_
 }
 
 // Dry run of FreeCachedBlocks (used only with fix_upstream_bugs): how many blocks it could evict.
-size_t PrefixCacheManager::CountEvictableBlocks(uint64_t reserved_epoch) const {
+size_t PrefixCacheManager::CountEvictableBlocks(const ReservedBlocks& reserved) const {
   BlockSet seen;
   size_t count = 0;
   for (auto it = evictable_cached_blocks_.rbegin(); it != evictable_cached_blocks_.rend(); ++it) {
     const PrefixCachedBlock* cb = it->second;
-    if (cb->reserved_epoch == reserved_epoch || seen.count(cb)) continue;
+    if (seen.count(cb) || reserved.Contains(cb)) continue;
     std::vector<const PrefixCachedBlock*> stack{cb};
     while (!stack.empty()) {
       const PrefixCachedBlock* node = stack.back();
@@ -512,7 +517,7 @@ int64_t PrefixCacheManager::SwapinRequestAsync(int64_t req_id) {
   };
   if (need > free_now) {
     const size_t shortage = need - free_now;
-    const uint64_t nothing_reserved = ReserveBlocks({});
+    const ReservedBlocks nothing_reserved(kNoBlocks);
     if (fix_upstream_bugs_ && CountEvictableBlocks(nothing_reserved) < shortage) throw out_of_blocks();
     if (FreeCachedBlocks(shortage, nothing_reserved) < shortage) throw out_of_blocks();
   }

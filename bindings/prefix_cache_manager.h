@@ -214,7 +214,6 @@ struct PrefixCachedBlock {
   // Where the block sits in the timed list / eviction index while it is in them, so leaving needs no search.
   BlockSeqIndex::Map::iterator timed_pos;
   BlockSeqIndex::Map::iterator evictable_pos;
-  uint64_t reserved_epoch = 0;  // equals the walk's epoch while reserved by the caller of an eviction
 
   bool Unreferenced() const { return active_requests.empty() && inactive_requests.empty(); }
 };
@@ -333,9 +332,20 @@ class PrefixCacheManager {
   // How many of the request's matched blocks are still the tree blocks holding `tokens`.
   size_t ValidMatchLength(const PrefixCachedRequest& req, const std::vector<int>& tokens) const;
 
-  uint64_t ReserveBlocks(const std::vector<PrefixCachedBlock*>& reserved);
-  size_t FreeCachedBlocks(size_t block_num, uint64_t reserved_epoch);
-  size_t CountEvictableBlocks(uint64_t reserved_epoch) const;
+  // The blocks an eviction walk must leave alone (the caller's own matched prefix).
+  class ReservedBlocks {
+   public:
+    explicit ReservedBlocks(const std::vector<PrefixCachedBlock*>& blocks) : blocks_(blocks) {}
+    bool Contains(const PrefixCachedBlock* cb) const;
+
+   private:
+    static constexpr size_t kScanLimit = 256;
+    const std::vector<PrefixCachedBlock*>& blocks_;  // not changed by the walk
+    mutable std::vector<const PrefixCachedBlock*> sorted_;  // made on first use past kScanLimit
+  };
+  static inline const std::vector<PrefixCachedBlock*> kNoBlocks{};
+  size_t FreeCachedBlocks(size_t block_num, const ReservedBlocks& reserved);
+  size_t CountEvictableBlocks(const ReservedBlocks& reserved) const;
   size_t FreeCachedBlockRecursively(PrefixCachedBlock* cached_block, size_t depth);
   size_t DropSubtree(PrefixCachedBlock* cached_block);
   bool AppendFilledCachedBlock(PrefixCachedRequest& req, size_t block_index, PrefixCachedBlock* cached_block);
@@ -379,7 +389,6 @@ class PrefixCacheManager {
   // The timed blocks no request references, in timed order: the only ones FreeCachedBlocks can
   // evict, so its newest-first walk need not step over the (many) referenced ones.
   BlockSeqIndex evictable_cached_blocks_;
-  uint64_t reserve_epoch_ = 0;
   std::vector<SwapoutTask> swapout_tasks_;  // in start order
   std::vector<SwapinTask> swapin_tasks_;
   int64_t leaked_blocks_ = 0;  // device blocks lost by KsanaLLM's duplicate swap-in

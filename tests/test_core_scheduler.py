@@ -168,3 +168,75 @@ def test_bad_requests(core):
         with pytest.raises(CoreError):
             s.add_request(*args)
     assert [r.finished for r in s.run(5)] == [[1]]
+
+
+def _workload():
+    # Shared prefixes, a burst of ties (equal lengths arriving together: introsort order), idle gaps.
+    base = list(range(1, 33))
+    items = [(0, 10 + i, base + [100 + i] * (i % 3), 2 + i % 4) for i in range(20)]
+    items += [(7, 40, base[:9], 3), (30, 41, [5] * 40, 2), (30, 42, base, 1)]
+    return items
+
+
+def test_replay_is_the_step_loop(core):
+    cfg = dict(device_blocks=40, max_batch_size=4, split_fuse_token_num=8, preempt_mode="swap")
+    workload = _workload()
+    looped = scheduler(core, **cfg)
+    expected, i = [], 0
+    while i < len(workload) or looped.has_work():
+        while i < len(workload) and workload[i][0] <= looped.step_count:
+            looped.add_request(workload[i][1], workload[i][2], workload[i][3])
+            i += 1
+        expected.append(looped.step().to_dict())
+    s = scheduler(core, **cfg)
+    assert [r.to_dict() for r in s.replay(workload)] == expected
+    assert s.step_count == looped.step_count and not s.has_work()
+    capped = scheduler(core, **cfg)
+    assert [r.to_dict() for r in capped.replay(iter(workload), max_steps=5)] == expected[:5]
+    assert capped.step_count == 5 and capped.has_work()
+
+
+def test_replay_refuses_bad_workloads(core):
+    s = scheduler(core)
+    with pytest.raises(CoreError, match="workload item 1 arrives at step 0, before item 0"):
+        s.replay([(1, 1, [1, 2], 1), (0, 2, [3], 1)])
+    assert s.step_count == 0 and not s.has_work()  # checked before anything was added
+    with pytest.raises(TypeError, match="workload item 0 must be"):
+        s.replay([(0, 1, [1, 2])])
+    with pytest.raises(CoreError, match="max_steps"):
+        s.replay([], max_steps=-1)
+    with pytest.raises(CoreError, match="already exists"):  # add_request's own checks apply
+        s.replay([(0, 1, [1, 2], 1), (0, 1, [3], 1)])
+    assert s.step_count == 0 and s.has_work()  # the first one was queued, as a loop would have
+
+
+def test_prompt_tokens_of_every_int_width_cross_exactly():
+    import codewalk.core as cpp
+
+    s = cpp.Scheduler(cpp.SchedulerConfig(block_size=4, device_blocks=20, host_blocks=20))
+    edge = [0, 1, -1, 2**30 - 1, 2**30, -(2**30), 2**31 - 1, -(2**31), 7]
+    s.add_request(1, edge, 1)
+    s.add_request(2, tuple(edge), 1)
+    s.add_request(3, range(5), 1)  # not a list or tuple: the generic path
+    assert s.request_tokens(1) == edge and s.request_tokens(2) == edge and s.request_tokens(3) == [0, 1, 2, 3, 4]
+    for bad in ([2**31], [1, -(2**31) - 1], [1, "2"], [1.0]):
+        with pytest.raises(TypeError, match="prompt_tokens must be a sequence of ints"):
+            s.add_request(9, bad, 1)
+    assert sorted(rid for rid, _ in s.step().prefill) == [1, 2, 3]  # the refused ones left no trace
+
+
+def test_step_result_fields_need_an_initialised_object():
+    import codewalk.core as cpp
+
+    blank = cpp.StepResult.__new__(cpp.StepResult)
+    with pytest.raises(TypeError, match="before StepResult.__init__"):
+        blank.waiting
+    r = cpp.StepResult()
+    assert (r.step, r.waiting, r.prefill, r.prefix_hit_tokens) == (0, [], [], {})
+    with pytest.raises(AttributeError):
+        r.waiting = [1]
+    blank_scheduler = cpp.Scheduler.__new__(cpp.Scheduler)
+    with pytest.raises(TypeError, match="before Scheduler.__init__"):
+        blank_scheduler.has_work()
+    with pytest.raises(TypeError, match="before Scheduler.__init__"):
+        blank_scheduler.step_count

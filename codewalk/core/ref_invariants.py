@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections import deque
+from typing import Protocol
 
 from codewalk.core.errors import CoreError
+from codewalk.core.ref_blocks import PrefixCachedBlock, PrefixCachedRequest
 
-if TYPE_CHECKING:
-    from codewalk.core.ref_prefix_cache import PrefixCacheManager, PrefixCachedBlock
+
+class CacheState(Protocol):
+    """What the checks read of a `ref_prefix_cache.PrefixCacheManager` (which imports this module)."""
+
+    root: PrefixCachedBlock
+    free: deque[PrefixCachedBlock]
+    host_free: deque[int]
+    requests: dict[int, PrefixCachedRequest]
+    reusable: dict[PrefixCachedBlock, None]
+    timed: dict[PrefixCachedBlock, None]
+    swapout_tasks: dict[int, tuple[list[PrefixCachedBlock], list[PrefixCachedBlock]]]
+    swapin_tasks: dict[int, tuple[list[PrefixCachedBlock], list[int]]]
+    fix_upstream_bugs: bool
+    leaked_blocks: int
+    device_blocks: int
+    host_blocks: int
 
 
 def _fail(name: str, detail: str) -> None:
     raise CoreError(f"invariant '{name}' broken: {detail}")
 
 
-def _tree_nodes(m: PrefixCacheManager) -> list[PrefixCachedBlock]:
+def _tree_nodes(m: CacheState) -> list[PrefixCachedBlock]:
     nodes, stack = [], list(m.root.children.items())
     while stack:
         key, cb = stack.pop()
@@ -30,7 +46,7 @@ def _tree_nodes(m: PrefixCacheManager) -> list[PrefixCachedBlock]:
     return nodes
 
 
-def check_prefix_cache(m: PrefixCacheManager) -> None:
+def check_prefix_cache(m: CacheState) -> None:
     """Raise CoreError naming the first broken invariant of `m`."""
     nodes = _tree_nodes(m)
     in_tree = {id(cb) for cb in nodes}
@@ -53,7 +69,7 @@ def check_prefix_cache(m: PrefixCacheManager) -> None:
     _check_conservation(m, nodes, free_ids)
 
 
-def _check_requests(m: PrefixCacheManager, in_tree: set[int]) -> None:
+def _check_requests(m: CacheState, in_tree: set[int]) -> None:
     free = {id(cb) for cb in m.free}
     for rid, req in m.requests.items():
         for i, cb in enumerate(req.cached_blocks):
@@ -72,7 +88,7 @@ def _check_requests(m: PrefixCacheManager, in_tree: set[int]) -> None:
                 _fail("block-table", f"req {rid} block table {req.req_block_ids} != its blocks {held}")
 
 
-def _check_conservation(m: PrefixCacheManager, nodes: list[PrefixCachedBlock], free_ids: list[int]) -> None:
+def _check_conservation(m: CacheState, nodes: list[PrefixCachedBlock], free_ids: list[int]) -> None:
     """Every device block id is in exactly one place; so is every host block id."""
     device: list[int] = list(free_ids) + [cb.memory_block_id for cb in nodes]
     host: list[int] = list(m.host_free)

@@ -9,40 +9,14 @@ Children are visited in token order (KsanaLLM's `unordered_map` order is unspeci
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from codewalk.core.config import CacheConfig
 from codewalk.core.errors import CoreError
+from codewalk.core.ref_blocks import RUNNING, SWAPPED, WAITING, PrefixCachedBlock, PrefixCachedRequest
+from codewalk.core.ref_invariants import check_prefix_cache
 
-WAITING, RUNNING, SWAPPED = "waiting", "running", "swapped"
-
-
-@dataclass(eq=False, slots=True)
-class PrefixCachedBlock:
-    """A block object; its memory moves between device and host on swap (identity stays)."""
-
-    memory_block_id: int = -1
-    is_device_location: bool = True
-    is_root: bool = False
-    parent: PrefixCachedBlock | None = None
-    children: dict[tuple[int, ...], PrefixCachedBlock] = field(default_factory=dict)
-    is_shareable: bool = False
-    token_ids: tuple[int, ...] = ()
-    active_requests: dict[int, int] = field(default_factory=dict)  # req_id -> block index
-    inactive_requests: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(eq=False, slots=True)
-class PrefixCachedRequest:
-    req_id: int
-    req_state: str = WAITING
-    shared_block_num: int = 0
-    cached_blocks: list[PrefixCachedBlock] = field(default_factory=list)
-    req_block_ids: list[int] = field(default_factory=list)  # the InferRequest's kv_cache_blocks[0]
-    matched_tokens: list[int] = field(default_factory=list)  # tokens of the blocks the last lookup matched
-    swap_phase: str = ""  # "", "swapping_out", "swapping_in"
-
+__all__ = ["PrefixCacheManager", "PrefixCachedBlock", "PrefixCachedRequest", "RUNNING", "SWAPPED", "WAITING"]
 
 class PrefixCacheManager:
     """Prefix-cache block tree with reference counts, eviction and two-phase swap."""
@@ -547,6 +521,4 @@ class PrefixCacheManager:
 
     def check_invariants(self) -> None:
         """Raise CoreError naming the first broken invariant."""
-        from codewalk.core.ref_invariants import check_prefix_cache
-
         check_prefix_cache(self)

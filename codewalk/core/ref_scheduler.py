@@ -8,8 +8,9 @@ during the fake forward pass, so a swap started in step k is merged in step k+1.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from codewalk.core.config import StepResult
 from codewalk.core.errors import CoreError
@@ -112,6 +113,36 @@ class Scheduler:
         for _ in range(max_steps):
             if not self.has_work():
                 break
+            results.append(self.step())
+        return results
+
+    def replay(self, workload: Iterable[Sequence[Any]], max_steps: int | None = None) -> list[StepResult]:
+        """Run a workload of (arrival_step, req_id, prompt_tokens, max_new_tokens) in one call.
+
+        Before each step, every request due by then (arrival_step <= step_count) is added, in workload
+        order; stepping stops once all have arrived and no work is left, or after `max_steps` steps.
+        The workload must be sorted by arrival step (checked first, so a refused one changes nothing).
+        """
+        arrivals = []
+        for i, item in enumerate(workload):
+            if not isinstance(item, Sequence) or len(item) != 4:
+                raise TypeError(f"replay: workload item {i} must be (arrival_step, req_id, prompt_tokens, max_new_tokens)")
+            arrivals.append(item)
+        for i in range(1, len(arrivals)):
+            if arrivals[i][0] < arrivals[i - 1][0]:
+                raise CoreError(f"replay: workload item {i} arrives at step {arrivals[i][0]}, before item {i - 1} "
+                                f"(step {arrivals[i - 1][0]}): sort the workload by arrival step")
+        if max_steps is not None and max_steps < 0:
+            raise CoreError(f"replay: max_steps must be non-negative, got {max_steps}")
+        results: list[StepResult] = []
+        i = 0
+        while i < len(arrivals) or self.has_work():
+            if max_steps is not None and len(results) >= max_steps:
+                break
+            while i < len(arrivals) and arrivals[i][0] <= self.step_count:
+                _, req_id, prompt, max_new = arrivals[i]
+                self.add_request(req_id, prompt, max_new)
+                i += 1
             results.append(self.step())
         return results
 
