@@ -1,7 +1,7 @@
 """Compile KsanaLLM's real ContinuousBatchingStrategy from the user's checkout into a Python module.
 
-Called by `build.build()` (so `codewalk upstream build` builds both engines). Fourteen translation
-units of the checkout are compiled unmodified (`SOURCES`) with the stand-in headers in
+Called by `build.build()` (so `codewalk upstream build` builds both engines). Thirteen or fourteen
+translation units of the checkout are compiled unmodified (`sources()`) with the stand-in headers in
 `standins/scheduler/` (listed in its `MAP`: file -> the header it shadows), layered over the cache
 build's stand-ins (`standins/`, searched next; see `layers`), and the binding `sched_binding.cpp`
 (with `binding_common.h`, shared with the cache build's binding). Generated at build time from
@@ -21,7 +21,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from codewalk.upstream.build import CACHE_ONLY, STANDINS, BuildError, binding_common, extract_decl, standin_files
+from codewalk.upstream.layout import CACHE_ONLY, STANDINS, BuildError, binding_common, extract_decl, standin_files
 
 SCHED_MODULE = "ksanallm_scheduler"
 PKG = "codewalk.upstream"
@@ -35,13 +35,15 @@ SOURCES = tuple(K + s for s in (
     "runtime/infer_request.cpp",
     "utils/request.cpp",
     "utils/stop_checker.cpp",
-    "utils/schedule_output_process.cpp",
     "utils/status.cpp",
     "utils/waiter.cpp",
     "data_hub/schedule_output.cpp",
     "profiler/timer.cpp",
     "profiler/profile_event.cpp",
 ))
+# Compiled when the checkout has them: utils/schedule_output_process.cpp came in 22235b91 (before
+# it, nothing the strategy compiles refers to its functions).
+OPTIONAL_SOURCES = tuple(K + s for s in ("utils/schedule_output_process.cpp",))
 # Real headers the binding or the stand-ins name directly (the rest are found through SOURCES).
 HEADERS = tuple(K + h for h in (
     "batch_scheduler/strategy/continuous_batching.h",
@@ -63,12 +65,19 @@ CONFIG_ENUMS = ("PreemptMode", "GemmReductionPrecision", "ScheduleStrategy", "PP
                 "W4AFP8_MOE_BACKEND")
 CONFIG_STRUCTS = ("AttentionDPGroupBalanceConfig", "ReasoningConfig", "BatchSchedulerConfig", "CacheManagerConfig",
                   "KVCacheConfig", "AttnBackendConfig", "ParallelismBasicConfig", "RuntimeConfig")
+# Config structs older checkouts do not have yet (nothing else there refers to them).
+OPTIONAL_STRUCTS = ("AttentionDPGroupBalanceConfig", "ReasoningConfig", "KVCacheConfig")
 GUARD = "#if defined(ENABLE_ACL) || defined(ENABLE_CUDA)"
 
 
 def inputs() -> tuple[str, ...]:
-    """Every checkout file this build reads (for the layout check and the reuse key)."""
+    """Every checkout file this build needs (for the layout check and the reuse key)."""
     return (*SOURCES, *HEADERS, CONFIG_HEADER, ENV_HEADER, FORWARD_REQUEST)
+
+
+def sources(root: Path) -> tuple[str, ...]:
+    """The translation units compiled for this checkout: `SOURCES` and the `OPTIONAL_SOURCES` it has."""
+    return (*SOURCES, *(s for s in OPTIONAL_SOURCES if (root / s).is_file()))
 
 
 def standins() -> dict[str, str]:
@@ -98,7 +107,7 @@ def generated(root: Path) -> dict[str, str]:
     for kind, names, required in (("enum", CONFIG_ENUMS, False), ("struct", CONFIG_STRUCTS, True)):
         for name in names:
             body = extract_decl(cfg, kind, name)
-            if body is None and required:
+            if body is None and required and name not in OPTIONAL_STRUCTS:
                 raise BuildError(f"{kind} {name} is no longer defined in {CONFIG_HEADER}")
             if body is not None:  # an enum the structs no longer use may go (GemmReductionPrecision did)
                 parts.append(body)
