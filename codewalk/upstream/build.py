@@ -256,7 +256,7 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
             sched_path, secs2, reused2 = _build_target(
                 "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags,
                 includes, sched_build.layers({**generated, API_HEADER: api.api_header(sched_api)}),
-                [root / s for s in sched_build.sources(root)], sched_build.binding_text(), "sched_binding.cpp",
+                [root / s for s in sched_build.sources(root)], sched_build.binding_text(root), "sched_binding.cpp",
                 [root / r for r in (*sched_build.inputs(), *api.headers(engines))], force, say, sanitize)
             total += secs2
             reused = reused and reused2

@@ -41,9 +41,17 @@ SOURCES = tuple(K + s for s in (
     "profiler/timer.cpp",
     "profiler/profile_event.cpp",
 ))
-# Compiled when the checkout has them: utils/schedule_output_process.cpp came in 22235b91 (before
-# it, nothing the strategy compiles refers to its functions).
-OPTIONAL_SOURCES = tuple(K + s for s in ("utils/schedule_output_process.cpp",))
+# Translation units only some checkouts need: (source, the compiled file that shows the need, the
+# name it calls; None, None: whenever the source is present). schedule_output_process.cpp came in
+# 22235b91; the synchronous scheduler (before 14c72d41) asks IsAbsorbWeightsEnabled.
+OPTIONAL_SOURCES = (
+    (K + "utils/schedule_output_process.cpp", None, None),
+    (K + "utils/absorb_weights_type.cpp", K + "batch_scheduler/strategy/continuous_batching.cpp",
+     "IsAbsorbWeightsEnabled"),
+)
+# Appended to the binding when a compiled file calls the structured-output state machine (request.cpp
+# of the synchronous scheduler's checkouts): its real .cpp needs re2 and abseil (standins/scheduler/).
+FSM_STANDIN = ("fsm_unused.inc", K + "utils/request.cpp", "CreateOrGetFSM")
 # Real headers the binding or the stand-ins name directly (the rest are found through SOURCES).
 HEADERS = tuple(K + h for h in (
     "batch_scheduler/strategy/continuous_batching.h",
@@ -75,9 +83,18 @@ def inputs() -> tuple[str, ...]:
     return (*SOURCES, *HEADERS, CONFIG_HEADER, ENV_HEADER, FORWARD_REQUEST)
 
 
+def _needs(root: Path, src: str, caller: str | None, name: str | None) -> bool:
+    if not (root / src).is_file():
+        return False
+    if caller is None or name is None:
+        return True
+    path = root / caller
+    return path.is_file() and name in path.read_text(encoding="utf-8", errors="replace")
+
+
 def sources(root: Path) -> tuple[str, ...]:
-    """The translation units compiled for this checkout: `SOURCES` and the `OPTIONAL_SOURCES` it has."""
-    return (*SOURCES, *(s for s in OPTIONAL_SOURCES if (root / s).is_file()))
+    """The translation units compiled for this checkout: `SOURCES` and the `OPTIONAL_SOURCES` it needs."""
+    return (*SOURCES, *(src for src, caller, name in OPTIONAL_SOURCES if _needs(root, src, caller, name)))
 
 
 def standins() -> dict[str, str]:
@@ -146,5 +163,10 @@ def layers(generated_files: dict[str, str]) -> list[dict[str, str]]:
     return [own, common]
 
 
-def binding_text() -> str:
-    return resources.files(PKG).joinpath("sched_binding.cpp").read_text(encoding="utf-8")
+def binding_text(root: Path | None = None) -> str:
+    """`sched_binding.cpp`, plus the stand-in definitions this checkout needs (`FSM_STANDIN`)."""
+    text = resources.files(PKG).joinpath("sched_binding.cpp").read_text(encoding="utf-8")
+    name, caller, called = FSM_STANDIN
+    if root is not None and _needs(root, caller, caller, called):
+        text += "\n" + standin_text(name)
+    return text
