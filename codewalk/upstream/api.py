@@ -60,6 +60,7 @@ class Feature:
     header: str
     engines: tuple[str, ...]  # "cache", "scheduler": the builds that need it
     variants: tuple[Variant, ...]
+    unmatched: str = ""  # what no variant matching means, when "no known form of <symbol>" would mislead
 
 
 def _states(prefix: str) -> dict[str, str]:
@@ -162,8 +163,7 @@ FEATURES: tuple[Feature, ...] = (
         Variant("no planned tasks: the forward pass sets generated_token", ("int generated_token;",),
                 {"CODEWALK_HAS_IS_STOPPED": "0", "CODEWALK_HAS_INFLIGHT_TASK": "0"}),
     )),
-    Feature("InferStage values", "the InferStage values continuous_batching.cpp uses, as runtime/infer_stage.h "
-            "declares them", STRATEGY_CPP, ("scheduler",), (
+    Feature("InferStage values", "InferStage::kDecode / STATE_DECODE", STRATEGY_CPP, ("scheduler",), (
         # From 22235b91 to 14c72d41 the strategy's .cpp names values its header does not declare yet
         # (it does not compile in those commits): no variant matches there.
         Variant("InferStage::kContext / kDecode (enum class InferStage)", ("InferStage::kDecode",),
@@ -172,15 +172,17 @@ FEATURES: tuple[Feature, ...] = (
         Variant("InferStage::STAGE_CONTEXT / STATE_DECODE (enum InferStage)", ("InferStage::STATE_DECODE",),
                 elsewhere=((INFER_STAGE_H, "enum InferStage { STAGE_CONTEXT , STATE_DECODE"),),
                 without=("InferStage::kContext", "InferStage::kDecode")),
-    )),
-    Feature("InferRequest block pointers", "the block-pointer call infer_request.cpp makes, as runtime/infer_request.h "
-            "declares it", INFER_REQUEST_CPP, ("scheduler",), (
+    ), f"{STRATEGY_CPP} uses InferStage values {INFER_STAGE_H} does not declare (the checkout's scheduler "
+       f"does not compile)"),
+    Feature("InferRequest block pointers", "InferRequest::UpdateBlockPtrs / GetBlockPtrs", INFER_REQUEST_CPP,
+            ("scheduler",), (
         # From b1ae6386 to 14a8c9f6 infer_request.cpp calls UpdateBlockPtrs, which its header does not
         # declare yet (it does not compile in those commits).
         Variant("UpdateBlockPtrs(block_ptrs)", ("UpdateBlockPtrs(",),
                 elsewhere=((INFER_REQUEST_H, "void UpdateBlockPtrs("),)),
         Variant("GetBlockPtrs()", ("InferRequest::GetBlockPtrs()",), without=("UpdateBlockPtrs(",)),
-    )),
+    ), f"{INFER_REQUEST_CPP} calls UpdateBlockPtrs, which {INFER_REQUEST_H} does not declare (the checkout's "
+       f"scheduler does not compile)"),
 )
 
 
@@ -237,7 +239,7 @@ def detect_texts(read: dict[str, str | None], engines: tuple[str, ...] = ("cache
                 cleaned[h] = clean(read[h] or "")
         hit = next((v for v in feat.variants if _matches(v, text, cleaned)), None)
         if hit is None:
-            raise Unsupported(feat, f"{feat.name}: no known form of {feat.symbol} in {feat.header}")
+            raise Unsupported(feat, f"{feat.name}: {feat.unmatched or f'no known form of {feat.symbol} in {feat.header}'}")
         chosen[feat.name] = hit
     return chosen
 
