@@ -287,6 +287,7 @@ def sched_read(shape: str) -> dict[str, str | None]:
             api.INFER_REQUEST_H: infer_h,
             api.STRATEGY_CPP: "req->infer_stage = InferStage::kDecode;" if new else "x = InferStage::STATE_DECODE;",
             api.INFER_STAGE_H: _NEW_STAGE if new else _OLD_STAGE,
+            api.REQUEST_H: "class Request {\n  uint64_t timestamp_in_us;\n};\n",
             api.INFER_REQUEST_CPP: "UpdateBlockPtrs(forward_request_->kv_cache_ptrs);" if new else
                                    "std::vector<std::vector<void *>> InferRequest::GetBlockPtrs() {}"}
 
@@ -318,6 +319,10 @@ def test_sources_that_disagree_with_their_headers_are_refused():
         api.detect_texts(read)
     assert err.value.feature.name == "InferRequest block pointers" and api.INFER_REQUEST_CPP in err.value.missing
     assert api.detect_texts(read, ("cache",))  # the cache manager does not read them
+    read = sched_read("sync")
+    read[api.REQUEST_H] = "class Request {\n  opentelemetry::trace::SpanContext span_context;\n};\n"
+    with pytest.raises(api.Unsupported, match="OpenTelemetry"):  # before 2bd80a8a
+        api.detect_texts(read)
 
 
 def test_optional_units_follow_the_checkout(tmp_path):

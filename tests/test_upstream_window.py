@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(not HISTORY, reason="set CODEWALK_KSANALLM_GIT t
 # commit -> build the scheduler too. The issue's acceptance set, plus the oldest commits each
 # engine is tested from (api.OLDEST_TESTED) and one commit of each shape of the scheduler (api.py,
 # feature "batch state"): asynchronous with swap (b9a053fc on), asynchronous recompute-only
-# (d38e67a0..43ba40b0), synchronous (12431117..7c026475).
+# (d38e67a0..43ba40b0), synchronous (2bd80a8a..7c026475).
 WINDOW = {
     "e569567c": True,   # 2026-01-07, asynchronous scheduler with swap
     "7392c00d": False,  # 2025-12-03 (GemmReductionPrecision gone; the scheduler builds, see docs/core.md)
@@ -37,7 +37,8 @@ WINDOW = {
     "14c72d41": False,  # 2025-11-13, RequestState values renamed back, lookup with check_token_num
     "9165eae0": False,  # 2025-10-22, no check_token_num
     "39256dce": False,  # 2025-09-30
-    "12431117": True,   # 2025-08-05, oldest cache manager, oldest (synchronous) scheduler
+    "2bd80a8a": True,   # 2025-09-10, oldest (synchronous) scheduler
+    "12431117": False,  # 2025-08-05, oldest cache manager
 }
 # Commits whose own scheduler sources do not compile against their headers (docs/core.md): the
 # scheduler is refused in one line, the cache manager builds and verifies.

@@ -33,9 +33,10 @@ STRATEGY_H = K + "batch_scheduler/strategy/continuous_batching.h"
 STRATEGY_CPP = K + "batch_scheduler/strategy/continuous_batching.cpp"
 INFER_STAGE_H = K + "runtime/infer_stage.h"
 INFER_REQUEST_CPP = K + "runtime/infer_request.cpp"
+REQUEST_H = K + "utils/request.h"
 
 # The oldest commits known to build and verify, per engine (docs/core.md lists the tested set).
-OLDEST_TESTED = {"cache": "12431117", "scheduler": "12431117"}
+OLDEST_TESTED = {"cache": "12431117", "scheduler": "2bd80a8a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,7 @@ FEATURES: tuple[Feature, ...] = (
         Variant("block table out-parameter",
                 ("Status AllocateRequestBlocks(int64_t @, size_t @, std::vector<std::vector<int>>& @)",)),
     )),
-    Feature("GetUsedBlockNumber", "PrefixCacheManager::GetUsedBlockNumber", PCM_H, ("cache",), (
+    Feature("GetUsedBlockNumber", "PrefixCacheManager::GetUsedBlockNumber", PCM_H, ("cache", "scheduler"), (
         Variant("GetUsedBlockNumber()", ("size_t GetUsedBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "1"}),
         Variant("none yet (the binding computes it as 51183c82 defines it: device allocator's used - usable)",
                 ("size_t GetUsableBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "0"}),
@@ -163,6 +164,11 @@ FEATURES: tuple[Feature, ...] = (
         Variant("no planned tasks: the forward pass sets generated_token", ("int generated_token;",),
                 {"CODEWALK_HAS_IS_STOPPED": "0", "CODEWALK_HAS_INFLIGHT_TASK": "0"}),
     )),
+    Feature("request tracing", "Request::span_context", REQUEST_H, ("scheduler",), (
+        # Before 2bd80a8a requests carry OpenTelemetry spans, and the strategy reports through them;
+        # the scheduler build's stand-ins have no OpenTelemetry (nor SchedulerTickTok before 785ac505).
+        Variant("no OpenTelemetry types in requests", ("class Request {",), without=("opentelemetry::",)),
+    ), f"{REQUEST_H} holds OpenTelemetry spans, which codewalk's scheduler stand-ins do not provide"),
     Feature("InferStage values", "InferStage::kDecode / STATE_DECODE", STRATEGY_CPP, ("scheduler",), (
         # From 22235b91 to 14c72d41 the strategy's .cpp names values its header does not declare yet
         # (it does not compile in those commits): no variant matches there.

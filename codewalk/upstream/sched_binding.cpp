@@ -132,6 +132,14 @@ class GatedCache : public PrefixCacheManager {
   size_t reusable_number() { return (this->*get(ReusableTag())).size(); }
   bool has(int64_t req_id) { return cached_requests_.count(req_id) > 0; }
   size_t free_queue_size() { return free_cached_blocks_.size(); }
+  size_t used_blocks() {
+#if CODEWALK_HAS_USED_BLOCK_NUMBER
+    return GetUsedBlockNumber();
+#else
+    // Before KsanaLLM had GetUsedBlockNumber (51183c82): its later definition, as binding.cpp computes it.
+    return group_->GetDeviceBlockAllocator(0)->GetUsedBlockNumber() - GetUsableBlockNumber();
+#endif
+  }
   PrefixCachedRequest* find(int64_t req_id) {
     auto it = cached_requests_.find(req_id);
     return it == cached_requests_.end() ? nullptr : it->second.get();
@@ -639,7 +647,7 @@ PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
       .def("get_usable_block_number", [](GatedCache& c) { return c.GetUsableBlockNumber(); })
       .def("get_future_free_block_number", [](GatedCache& c) { return c.GetFutureFreeBlockNumber(); })
       .def("get_host_free_block_number", [](GatedCache& c) { return c.GetHostFreeBlockNumber(); })
-      .def("get_used_block_number", [](GatedCache& c) { return c.GetUsedBlockNumber(); })
+      .def("get_used_block_number", [](GatedCache& c) { return c.used_blocks(); })
       .def("get_reusable_block_number", [](GatedCache& c) { return c.reusable_number(); })
       .def("has_request", [](GatedCache& c, int64_t r) { return c.has(r); }, py::arg("req_id"))
       .def("get_request_usable_block_number",
