@@ -275,7 +275,7 @@ _OLD_STAGE = "enum InferStage {\n  STAGE_CONTEXT,\n  STATE_DECODE,\n};\n"
 
 def sched_read(shape: str) -> dict[str, str | None]:
     """Header texts of the three scheduler shapes: 'swap' (b9a053fc on), 'recompute' (d38e67a0..43ba40b0),
-    'sync' (12431117..7c026475)."""
+    'sync' (2bd80a8a..7c026475; the shape goes back to 12431117)."""
     new = shape != "sync"
     infer_h = ("const ScheduleTask& GetInflightTask() const;\nvoid UpdateBlockPtrs(std::vector<std::vector<void*>>& p);\n"
                if new else "int generated_token;\nstd::vector<std::vector<void *>> GetBlockPtrs();\n")
