@@ -247,11 +247,18 @@ def test_scheduler_divergence_is_attributed_by_its_fields(tmp_path, monkeypatch)
     old = _commit(root, {at.STRATEGY_CPP: body % "1"}, "first")
     pin = _commit(root, {at.STRATEGY_CPP: body % "2"}, "[fix] swap-in threshold")
     monkeypatch.setattr(at, "pinned_revision", lambda: pin)
-    sd = SimpleNamespace(mechanism="unexplained", fields=["swapped_in"], explained=False, explanation="")
-    other = SimpleNamespace(mechanism="unexplained", fields=["finished"], explained=False, explanation="")
-    vf.attribute_versions(SimpleNamespace(root=root, commit=old), vf.Report(), SimpleNamespace(divergences=[sd, other]))
+    sd = SimpleNamespace(mechanism="unexplained", fields=["swapped_in"], explained=False, explanation="",
+                         kind="per-request", seeds=[0, 3])
+    other = SimpleNamespace(mechanism="unexplained", fields=["finished"], explained=False, explanation="",
+                            kind="per-request", seeds=[1])
+    serving = SimpleNamespace(mechanism="unexplained", fields=["swapped"], explanation="")
+    counts = {"per-request:unexplained": 3}
+    vf.attribute_versions(SimpleNamespace(root=root, commit=old), vf.Report(),
+                          SimpleNamespace(divergences=[sd, other], serving=[serving], by_mechanism=counts))
     assert sd.mechanism == "version-difference" and "swap-in threshold" in sd.explanation and sd.explained
     assert other.mechanism == "unexplained"
+    assert serving.mechanism == "version-difference" and "swap-in threshold" in serving.explanation
+    assert counts == {"per-request:unexplained": 1, "per-request:version-difference": 2}
 
 
 # ----------------------------------------------------------------------------- the scheduler's shapes
