@@ -8,6 +8,10 @@ few C++ macros. `detect()` picks one variant per feature; `api_header()` writes 
 `codewalk_generated/api.h`, which `binding_common.h` includes. Variants are keyed by what the
 headers say, never by commit: a checkout between two known commits works if its headers match.
 
+A feature may also read a source file, to check that it agrees with its header (`Variant.elsewhere`,
+`Variant.without`): some commits' scheduler sources name what their headers do not declare yet, and
+those commits are refused in one line rather than with a page of compiler errors.
+
 Patterns are written as C++ text: `@` stands for any parameter name, a space for any whitespace
 (including none). A feature none of whose variants matches is unsupported: `Unsupported` names
 the symbol, the header and the nearest commit whose headers match (`nearest_supported`).
@@ -49,7 +53,7 @@ class Variant:
     # (header, pattern) pairs another file of the checkout must match too: a name one file uses
     # and another declares (the two disagree in a commit that does not compile).
     elsewhere: tuple[tuple[str, str], ...] = ()
-    without: tuple[str, ...] = ()  # patterns the header must not match
+    without: tuple[str, ...] = ()  # patterns the feature's file must not match
 
 
 @dataclass(frozen=True, slots=True)
