@@ -7,10 +7,12 @@ build's error paths (no compiler, no pybind11, missing or moved files) on a fake
 
 from __future__ import annotations
 
+import ast
 import os
 from pathlib import Path
 from types import SimpleNamespace
 
+import networkx as nx
 import pytest
 
 import test_core_prefix_cache as scenarios
@@ -261,3 +263,27 @@ def test_build_key_covers_every_laid_out_file():
     moved = [dict(sched[0]), dict(sched[1])]
     moved[1]["codewalk/binding_common.h"] = moved[0].pop("codewalk/binding_common.h")
     assert key(moved) != base
+
+
+def _upstream_imports() -> dict[str, set[str]]:
+    """Module of codewalk/upstream -> the package's modules it imports, anywhere in its body (ast)."""
+    pkg = Path(upstream_build.__file__).parent
+    mods = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
+    out: dict[str, set[str]] = {}
+    for name in mods:
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse((pkg / f"{name}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "codewalk.upstream":
+                deps |= {a.name for a in node.names if a.name in mods}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("codewalk.upstream."):
+                deps.add(node.module.split(".")[2])
+            elif isinstance(node, ast.Import):
+                deps |= {a.name.split(".")[2] for a in node.names if a.name.startswith("codewalk.upstream.")}
+        out[name] = deps & mods
+    return out
+
+
+def test_upstream_modules_import_no_cycle():
+    graph = nx.DiGraph([(m, d) for m, deps in _upstream_imports().items() for d in deps])
+    assert list(nx.simple_cycles(graph)) == []
+    assert {"layout"} <= _upstream_imports()["sched_build"] and "build" not in _upstream_imports()["scheduler"]

@@ -247,8 +247,101 @@ def test_scheduler_divergence_is_attributed_by_its_fields(tmp_path, monkeypatch)
     old = _commit(root, {at.STRATEGY_CPP: body % "1"}, "first")
     pin = _commit(root, {at.STRATEGY_CPP: body % "2"}, "[fix] swap-in threshold")
     monkeypatch.setattr(at, "pinned_revision", lambda: pin)
-    sd = SimpleNamespace(mechanism="unexplained", fields=["swapped_in"], explained=False, explanation="")
-    other = SimpleNamespace(mechanism="unexplained", fields=["finished"], explained=False, explanation="")
-    vf.attribute_versions(SimpleNamespace(root=root, commit=old), vf.Report(), SimpleNamespace(divergences=[sd, other]))
+    sd = SimpleNamespace(mechanism="unexplained", fields=["swapped_in"], explained=False, explanation="",
+                         kind="per-request", seeds=[0, 3])
+    other = SimpleNamespace(mechanism="unexplained", fields=["finished"], explained=False, explanation="",
+                            kind="per-request", seeds=[1])
+    serving = SimpleNamespace(mechanism="unexplained", fields=["swapped"], explanation="")
+    counts = {"per-request:unexplained": 3}
+    vf.attribute_versions(SimpleNamespace(root=root, commit=old), vf.Report(),
+                          SimpleNamespace(divergences=[sd, other], serving=[serving], by_mechanism=counts))
     assert sd.mechanism == "version-difference" and "swap-in threshold" in sd.explanation and sd.explained
     assert other.mechanism == "unexplained"
+    assert serving.mechanism == "version-difference" and "swap-in threshold" in serving.explanation
+    assert counts == {"per-request:unexplained": 1, "per-request:version-difference": 2}
+
+
+# ----------------------------------------------------------------------------- the scheduler's shapes
+
+_SCHED = "void Schedule(std::vector<std::shared_ptr<InferRequest>> &waiting_reqs) override;\n"
+_ASYNC_H = _SCHED + "void UpdateRunningRequests(const std::vector<std::shared_ptr<InferRequest>> &running_reqs) override;\n"
+_SYNC_H = _SCHED + "void UpdateRunningRequests() override;\nvoid UpdateSwapPendingRequests() override;\n"
+_ASYNC_STATE = ("std::vector<std::shared_ptr<InferRequest>> decoding_queue;\n"
+                "std::unordered_map<int64_t, std::shared_ptr<InferRequest>> async_recomputed_reqs;\n")
+_SWAP_STATE = _ASYNC_STATE + ("std::vector<int64_t> merged_swapout_req_ids;\nstd::vector<int64_t> merged_swapin_req_ids;\n"
+                              "std::unordered_map<int, std::shared_ptr<InferRequest>> swapout_pending_requests;\n")
+_SYNC_STATE = ("std::deque<std::shared_ptr<InferRequest>> waiting_queue;\n"
+               "std::vector<std::shared_ptr<InferRequest>> running_pending_reqs;\n"
+               "std::vector<int64_t> merged_swapout_req_ids;\nstd::vector<int64_t> merged_swapin_req_ids;\n"
+               "std::map<int, std::shared_ptr<InferRequest>> swapped_queue;\n"
+               "std::unordered_map<int, std::shared_ptr<InferRequest>> swapin_pending_requests_;\n"
+               "std::unordered_map<int, std::shared_ptr<InferRequest>> swapout_pending_requests_;\n")
+_NEW_STAGE = "enum class InferStage {\n  kContext,\n  kDecode,\n};\n"
+_OLD_STAGE = "enum InferStage {\n  STAGE_CONTEXT,\n  STATE_DECODE,\n};\n"
+
+
+def sched_read(shape: str) -> dict[str, str | None]:
+    """Header texts of the three scheduler shapes: 'swap' (b9a053fc on), 'recompute' (d38e67a0..43ba40b0),
+    'sync' (2bd80a8a..7c026475; the shape goes back to 12431117)."""
+    new = shape != "sync"
+    infer_h = ("const ScheduleTask& GetInflightTask() const;\nvoid UpdateBlockPtrs(std::vector<std::vector<void*>>& p);\n"
+               if new else "int generated_token;\nstd::vector<std::vector<void *>> GetBlockPtrs();\n")
+    if shape == "swap":
+        infer_h += "bool IsStopped() const { return is_stopped_; }\n"
+    return {**cache_read(**({} if new else {STATE_H: OLD_STATES, PCM_H: OLD_PCM})),
+            api.STRATEGY_H: _ASYNC_H if new else _SYNC_H,
+            api.BATCH_STATE_H: {"swap": _SWAP_STATE, "recompute": _ASYNC_STATE, "sync": _SYNC_STATE}[shape],
+            api.INFER_REQUEST_H: infer_h,
+            api.STRATEGY_CPP: "req->infer_stage = InferStage::kDecode;" if new else "x = InferStage::STATE_DECODE;",
+            api.INFER_STAGE_H: _NEW_STAGE if new else _OLD_STAGE,
+            api.REQUEST_H: "class Request {\n  uint64_t timestamp_in_us;\n};\n",
+            api.INFER_REQUEST_CPP: "UpdateBlockPtrs(forward_request_->kv_cache_ptrs);" if new else
+                                   "std::vector<std::vector<void *>> InferRequest::GetBlockPtrs() {}"}
+
+
+@pytest.mark.parametrize("shape, state, update, stopped, inflight", [
+    ("swap", "CODEWALK_STATE_ASYNC_SWAP", "1", "1", "1"),
+    ("recompute", "CODEWALK_STATE_ASYNC_RECOMPUTE", "1", "0", "1"),
+    ("sync", "CODEWALK_STATE_SYNC", "0", "0", "0"),
+])
+def test_scheduler_shapes_select_their_glue(shape, state, update, stopped, inflight):
+    header = api.api_header(api.detect_texts(sched_read(shape)))
+    assert f"#define CODEWALK_STATE {state}\n" in header
+    assert f"#define CODEWALK_UPDATE_TAKES_RUNNING {update}\n" in header
+    assert f"#define CODEWALK_HAS_IS_STOPPED {stopped}\n" in header
+    assert f"#define CODEWALK_HAS_INFLIGHT_TASK {inflight}\n" in header
+
+
+def test_sources_that_disagree_with_their_headers_are_refused():
+    """22235b91..14c72d41: continuous_batching.cpp names InferStage::kContext, infer_stage.h declares
+    STAGE_CONTEXT; b1ae6386..14a8c9f6: infer_request.cpp calls an undeclared UpdateBlockPtrs."""
+    read = sched_read("sync")
+    read[api.STRATEGY_CPP] = "a = InferStage::kContext; b = InferStage::STATE_DECODE;"
+    with pytest.raises(api.Unsupported) as err:
+        api.detect_texts(read)
+    assert err.value.feature.name == "InferStage values" and api.STRATEGY_CPP in err.value.missing
+    read = sched_read("sync")
+    read[api.INFER_REQUEST_CPP] += "\nvoid F() { UpdateBlockPtrs(p); }"
+    with pytest.raises(api.Unsupported) as err:
+        api.detect_texts(read)
+    assert err.value.feature.name == "InferRequest block pointers" and api.INFER_REQUEST_CPP in err.value.missing
+    assert api.detect_texts(read, ("cache",))  # the cache manager does not read them
+    read = sched_read("sync")
+    read[api.REQUEST_H] = "class Request {\n  opentelemetry::trace::SpanContext span_context;\n};\n"
+    with pytest.raises(api.Unsupported, match="OpenTelemetry"):  # before 2bd80a8a
+        api.detect_texts(read)
+
+
+def test_optional_units_follow_the_checkout(tmp_path):
+    from codewalk.upstream import sched_build
+
+    root = tmp_path
+    assert sched_build.sources(root) == sched_build.SOURCES
+    for rel, text in ((sched_build.OPTIONAL_SOURCES[1][0], "// absorb"),
+                      (api.STRATEGY_CPP, "if (IsAbsorbWeightsEnabled()) {}"),
+                      (sched_build.FSM_STANDIN[1], "req_fsm = c->CreateOrGetFSM(s);")):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    assert sched_build.sources(root)[-1] == sched_build.OPTIONAL_SOURCES[1][0]
+    assert "FiniteStateMachineController::CreateOrGetFSM" in sched_build.binding_text(root)
+    assert "FiniteStateMachineController" not in sched_build.binding_text()

@@ -26,16 +26,22 @@ HISTORY = os.environ.get("CODEWALK_KSANALLM_GIT")
 pytestmark = pytest.mark.skipif(not HISTORY, reason="set CODEWALK_KSANALLM_GIT to a KsanaLLM repository with history")
 
 # commit -> build the scheduler too. The acceptance set, plus the oldest commits each
-# engine is tested from (api.OLDEST_TESTED). The scheduler is supported from b9a053fc on.
+# engine is tested from (api.OLDEST_TESTED) and one commit of each shape of the scheduler (api.py,
+# feature "batch state"): asynchronous with swap (b9a053fc on), asynchronous recompute-only
+# (d38e67a0..43ba40b0), synchronous (2bd80a8a..7c026475).
 WINDOW = {
-    "e569567c": True,   # 2026-01-07
+    "e569567c": True,   # 2026-01-07, asynchronous scheduler with swap
     "7392c00d": False,  # 2025-12-03 (GemmReductionPrecision gone; the scheduler builds, see docs/core.md)
-    "b9a053fc": True,   # 2025-11-27, oldest scheduler
+    "b9a053fc": False,  # 2025-11-27, oldest asynchronous scheduler with swap
+    "d38e67a0": True,   # 2025-11-17, asynchronous, recompute only
     "14c72d41": False,  # 2025-11-13, RequestState values renamed back, lookup with check_token_num
     "9165eae0": False,  # 2025-10-22, no check_token_num
     "39256dce": False,  # 2025-09-30
+    "2bd80a8a": True,   # 2025-09-10, oldest (synchronous) scheduler
     "12431117": False,  # 2025-08-05, oldest cache manager
 }
+# Commits whose own scheduler sources do not compile against their headers (docs/core.md): the
+# scheduler is refused in one line, the cache manager builds and verifies.
 SCHEDULER_OUTSIDE = ("14c72d41", "9165eae0", "39256dce")
 BEFORE_WINDOW = "481e71a3"  # 2025-06-26: CacheManagerConfig was not yet in utils/config/
 
@@ -74,7 +80,8 @@ def test_window_commit_builds(checkouts, in_home, commit):
         assert built.scheduler is None
         err = built.scheduler_error
         assert "\n" not in err and "outside codewalk's supported range for the scheduler" in err
-        assert "nearest supported commit: b9a053fc" in err
+        assert "nearest supported commit: d38e67a0" in err
+        assert ".cpp" in err  # the file that disagrees with its header
 
 
 @pytest.mark.parametrize("commit", list(WINDOW))
@@ -98,6 +105,9 @@ def test_window_commit_verifies_with_versions(checkouts, in_home, commit):
     for d in cache["divergences"]:
         if d["category"] == "version-difference":
             assert d["commits"] and all(c["commit"] for cs in d["commits"].values() for c in cs)
+    if WINDOW[commit]:  # the scheduler: every per-request divergence explained or a version difference
+        sched = doc["scheduler"]
+        assert sched["summary"]["unexplained_per_request"] == 0, sched["summary"]
     assert res.returncode == 0, res.stderr[-2000:]
 
 

@@ -8,6 +8,10 @@ few C++ macros. `detect()` picks one variant per feature; `api_header()` writes 
 `codewalk_generated/api.h`, which `binding_common.h` includes. Variants are keyed by what the
 headers say, never by commit: a checkout between two known commits works if its headers match.
 
+A feature may also read a source file, to check that it agrees with its header (`Variant.elsewhere`,
+`Variant.without`): some commits' scheduler sources name what their headers do not declare yet, and
+those commits are refused in one line rather than with a page of compiler errors.
+
 Patterns are written as C++ text: `@` stands for any parameter name, a space for any whitespace
 (including none). A feature none of whose variants matches is unsupported: `Unsupported` names
 the symbol, the header and the nearest commit whose headers match (`nearest_supported`).
@@ -30,9 +34,13 @@ STATE_H = K + "runtime/request_state.h"
 BATCH_STATE_H = K + "batch_scheduler/state/batch_state.h"
 INFER_REQUEST_H = K + "runtime/infer_request.h"
 STRATEGY_H = K + "batch_scheduler/strategy/continuous_batching.h"
+STRATEGY_CPP = K + "batch_scheduler/strategy/continuous_batching.cpp"
+INFER_STAGE_H = K + "runtime/infer_stage.h"
+INFER_REQUEST_CPP = K + "runtime/infer_request.cpp"
+REQUEST_H = K + "utils/request.h"
 
 # The oldest commits known to build and verify, per engine (docs/core.md lists the tested set).
-OLDEST_TESTED = {"cache": "12431117", "scheduler": "b9a053fc"}
+OLDEST_TESTED = {"cache": "12431117", "scheduler": "2bd80a8a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,10 @@ class Variant:
     name: str
     patterns: tuple[str, ...]
     defines: dict[str, str] = field(default_factory=dict)
+    # (header, pattern) pairs another file of the checkout must match too: a name one file uses
+    # and another declares (the two disagree in a commit that does not compile).
+    elsewhere: tuple[tuple[str, str], ...] = ()
+    without: tuple[str, ...] = ()  # patterns the feature's file must not match
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,7 @@ class Feature:
     header: str
     engines: tuple[str, ...]  # "cache", "scheduler": the builds that need it
     variants: tuple[Variant, ...]
+    unmatched: str = ""  # what no variant matching means, when "no known form of <symbol>" would mislead
 
 
 def _states(prefix: str) -> dict[str, str]:
@@ -103,7 +116,7 @@ FEATURES: tuple[Feature, ...] = (
         Variant("block table out-parameter",
                 ("Status AllocateRequestBlocks(int64_t @, size_t @, std::vector<std::vector<int>>& @)",)),
     )),
-    Feature("GetUsedBlockNumber", "PrefixCacheManager::GetUsedBlockNumber", PCM_H, ("cache",), (
+    Feature("GetUsedBlockNumber", "PrefixCacheManager::GetUsedBlockNumber", PCM_H, ("cache", "scheduler"), (
         Variant("GetUsedBlockNumber()", ("size_t GetUsedBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "1"}),
         Variant("none yet (the binding computes it as 51183c82 defines it: device allocator's used - usable)",
                 ("size_t GetUsableBlockNumber()",), {"CODEWALK_HAS_USED_BLOCK_NUMBER": "0"}),
@@ -118,21 +131,68 @@ FEATURES: tuple[Feature, ...] = (
                  "Status WaitSwapinRequests(std::vector<int64_t>& @, size_t& @, bool @",
                  "void DestroySwappedRequest(int64_t @)")),
     )),
-    Feature("scheduler entry point", "ContinuousBatchingStrategy::Schedule(waiting_reqs)", STRATEGY_H, ("scheduler",), (
+    Feature("scheduler entry point", "ContinuousBatchingStrategy::Schedule / UpdateRunningRequests", STRATEGY_H,
+            ("scheduler",), (
         Variant("Schedule(waiting_reqs) + UpdateRunningRequests(running_reqs)",
                 ("void Schedule(std::vector<std::shared_ptr<InferRequest>> & @)",
-                 "void UpdateRunningRequests(const std::vector<std::shared_ptr<InferRequest>> & @)")),
+                 "void UpdateRunningRequests(const std::vector<std::shared_ptr<InferRequest>> & @)"),
+                {"CODEWALK_UPDATE_TAKES_RUNNING": "1"}),
+        Variant("Schedule(waiting_reqs) + UpdateRunningRequests() over the schedule output's running list "
+                "(the synchronous scheduler)",
+                ("void Schedule(std::vector<std::shared_ptr<InferRequest>> & @)", "void UpdateRunningRequests()",
+                 "void UpdateSwapPendingRequests()"),
+                {"CODEWALK_UPDATE_TAKES_RUNNING": "0"}),
     )),
-    Feature("batch state of the asynchronous scheduler", "BatchState::merged_swapin_req_ids", BATCH_STATE_H,
+    Feature("batch state", "BatchState's queues (merged_swapin_req_ids, swapped_queue, ...)", BATCH_STATE_H,
             ("scheduler",), (
-        Variant("merged swap lists and pending swap maps",
+        Variant("asynchronous, with swap: merged swap lists and pending swap maps",
                 ("std::vector<int64_t> merged_swapout_req_ids;", "std::vector<int64_t> merged_swapin_req_ids;",
-                 "swapout_pending_requests;", "async_recomputed_reqs;")),
+                 "swapout_pending_requests;", "async_recomputed_reqs;"),
+                {"CODEWALK_STATE": "CODEWALK_STATE_ASYNC_SWAP"}),
+        Variant("asynchronous, no swap (a preempted request is recomputed)",
+                ("std::vector<std::shared_ptr<InferRequest>> decoding_queue;", "async_recomputed_reqs;"),
+                {"CODEWALK_STATE": "CODEWALK_STATE_ASYNC_RECOMPUTE"}),
+        Variant("synchronous: running list in the schedule output, swapped queue, pending swap maps",
+                ("std::deque<std::shared_ptr<InferRequest>> waiting_queue;",
+                 "std::vector<std::shared_ptr<InferRequest>> running_pending_reqs;",
+                 "std::vector<int64_t> merged_swapin_req_ids;", "std::map<int, std::shared_ptr<InferRequest>> swapped_queue;",
+                 "swapin_pending_requests_;", "swapout_pending_requests_;"),
+                {"CODEWALK_STATE": "CODEWALK_STATE_SYNC"}),
     )),
-    Feature("planned request tasks", "InferRequest::IsStopped / GetInflightTask", INFER_REQUEST_H, ("scheduler",), (
-        Variant("IsStopped() and GetInflightTask()",
-                ("bool IsStopped() const", "GetInflightTask() const")),
+    Feature("planned request tasks", "InferRequest::IsStopped / GetInflightTask / generated_token", INFER_REQUEST_H,
+            ("scheduler",), (
+        Variant("IsStopped() and GetInflightTask()", ("bool IsStopped() const", "GetInflightTask() const"),
+                {"CODEWALK_HAS_IS_STOPPED": "1", "CODEWALK_HAS_INFLIGHT_TASK": "1"}),
+        Variant("GetInflightTask(), no IsStopped() (a stopped request is `finished`)", ("GetInflightTask() const",),
+                {"CODEWALK_HAS_IS_STOPPED": "0", "CODEWALK_HAS_INFLIGHT_TASK": "1"}),
+        Variant("no planned tasks: the forward pass sets generated_token", ("int generated_token;",),
+                {"CODEWALK_HAS_IS_STOPPED": "0", "CODEWALK_HAS_INFLIGHT_TASK": "0"}),
     )),
+    Feature("request tracing", "Request::span_context", REQUEST_H, ("scheduler",), (
+        # Before 2bd80a8a requests carry OpenTelemetry spans, and the strategy reports through them;
+        # the scheduler build's stand-ins have no OpenTelemetry (nor SchedulerTickTok before 785ac505).
+        Variant("no OpenTelemetry types in requests", ("class Request {",), without=("opentelemetry::",)),
+    ), f"{REQUEST_H} holds OpenTelemetry spans, which codewalk's scheduler stand-ins do not provide"),
+    Feature("InferStage values", "InferStage::kDecode / STATE_DECODE", STRATEGY_CPP, ("scheduler",), (
+        # From 22235b91 to 14c72d41 the strategy's .cpp names values its header does not declare yet
+        # (it does not compile in those commits): no variant matches there.
+        Variant("InferStage::kContext / kDecode (enum class InferStage)", ("InferStage::kDecode",),
+                elsewhere=((INFER_STAGE_H, "enum class InferStage { kContext , kDecode"),),
+                without=("InferStage::STAGE_CONTEXT", "InferStage::STATE_DECODE")),
+        Variant("InferStage::STAGE_CONTEXT / STATE_DECODE (enum InferStage)", ("InferStage::STATE_DECODE",),
+                elsewhere=((INFER_STAGE_H, "enum InferStage { STAGE_CONTEXT , STATE_DECODE"),),
+                without=("InferStage::kContext", "InferStage::kDecode")),
+    ), f"{STRATEGY_CPP} uses InferStage values {INFER_STAGE_H} does not declare (the checkout's scheduler "
+       f"does not compile)"),
+    Feature("InferRequest block pointers", "InferRequest::UpdateBlockPtrs / GetBlockPtrs", INFER_REQUEST_CPP,
+            ("scheduler",), (
+        # From b1ae6386 to 14a8c9f6 infer_request.cpp calls UpdateBlockPtrs, which its header does not
+        # declare yet (it does not compile in those commits).
+        Variant("UpdateBlockPtrs(block_ptrs)", ("UpdateBlockPtrs(",),
+                elsewhere=((INFER_REQUEST_H, "void UpdateBlockPtrs("),)),
+        Variant("GetBlockPtrs()", ("InferRequest::GetBlockPtrs()",), without=("UpdateBlockPtrs(",)),
+    ), f"{INFER_REQUEST_CPP} calls UpdateBlockPtrs, which {INFER_REQUEST_H} does not declare (the checkout's "
+       f"scheduler does not compile)"),
 )
 
 
@@ -167,8 +227,10 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out))
 
 
-def _matches(variant: Variant, text: str) -> bool:
-    return all(pattern_regex(p).search(text) for p in variant.patterns)
+def _matches(variant: Variant, text: str, other: dict[str, str]) -> bool:
+    return (all(pattern_regex(p).search(text) for p in variant.patterns)
+            and not any(pattern_regex(p).search(text) for p in variant.without)
+            and all(pattern_regex(p).search(other.get(h, "")) for h, p in variant.elsewhere))
 
 
 def detect_texts(read: dict[str, str | None], engines: tuple[str, ...] = ("cache", "scheduler")) -> dict[str, Variant]:
@@ -182,16 +244,20 @@ def detect_texts(read: dict[str, str | None], engines: tuple[str, ...] = ("cache
         if raw is None:
             raise Unsupported(feat, f"{feat.header} is missing ({feat.symbol} is read from it)")
         text = cleaned.setdefault(feat.header, clean(raw))
-        hit = next((v for v in feat.variants if _matches(v, text)), None)
+        for h in {h for v in feat.variants for h, _ in v.elsewhere}:
+            if h not in cleaned and read.get(h) is not None:
+                cleaned[h] = clean(read[h] or "")
+        hit = next((v for v in feat.variants if _matches(v, text, cleaned)), None)
         if hit is None:
-            raise Unsupported(feat, f"{feat.name}: no known form of {feat.symbol} in {feat.header}")
+            raise Unsupported(feat, f"{feat.name}: {feat.unmatched or f'no known form of {feat.symbol} in {feat.header}'}")
         chosen[feat.name] = hit
     return chosen
 
 
 def headers(engines: tuple[str, ...] = ("cache", "scheduler")) -> tuple[str, ...]:
     """The checkout headers the table reads for these engines."""
-    return tuple(dict.fromkeys(f.header for f in FEATURES if set(f.engines) & set(engines)))
+    feats = [f for f in FEATURES if set(f.engines) & set(engines)]
+    return tuple(dict.fromkeys([*(f.header for f in feats), *(h for f in feats for v in f.variants for h, _ in v.elsewhere)]))
 
 
 def detect(root: Path, engines: tuple[str, ...] = ("cache", "scheduler")) -> dict[str, Variant]:

@@ -4,7 +4,7 @@ codewalk's core models the pinned commit (sources.yaml, `ksanallm.revision`). On
 divergence the pin does not show may come from the engine itself having changed. `attribute()`
 looks up the function responsible for a divergence, and the `PrefixCacheManager` methods it calls
 (two levels, read from its text at the checkout), in `codewalk history`'s symbol-level log
-(`codewalk.history.symbol_history`) over the commits between the checkout and the pin. A
+(`codewalk.notes.history.symbol_history`) over the commits between the checkout and the pin. A
 divergence whose functions changed becomes a *version difference* naming those commits; the
 others stay unexplained. `changed_functions()` lists every function of the compared files whose
 text differs between the two versions, with the commits that changed it: what a reader of the
@@ -25,6 +25,9 @@ STRATEGY_CPP = "src/ksana_llm/batch_scheduler/strategy/continuous_batching.cpp"
 NS = "ksana_llm::"
 # Where each class's functions are defined (the files the symbol log reads).
 FILES = {"PrefixCacheManager": CACHE_CPP, "BaseCacheManager": BASE_H, "ContinuousBatchingStrategy": STRATEGY_CPP}
+# The synchronous scheduler's ProcessRunningQueue became ProcessDecodingQueue in 14c72d41: a checkout
+# before it is attributed to both (the one it has shows its changes, the other when it came or went).
+_RUNNING = "ContinuousBatchingStrategy::ProcessRunningQueue"
 # The scheduler's step-trace fields and the strategy functions that decide them (for sched_verify's
 # divergences, which name fields rather than functions).
 SCHED_FIELDS = {
@@ -32,10 +35,11 @@ SCHED_FIELDS = {
     "waiting": ("ContinuousBatchingStrategy::ProcessWaitingQueue",),
     "prefix_hit_tokens": ("ContinuousBatchingStrategy::ProcessWaitingQueue",
                           "PrefixCacheManager::GetRequestPrefixBlockNumber"),
-    "decode": ("ContinuousBatchingStrategy::ProcessDecodingQueue",),
-    "running": ("ContinuousBatchingStrategy::ProcessDecodingQueue",),
-    "swapped_out": ("ContinuousBatchingStrategy::ProcessDecodingQueue", "PrefixCacheManager::SwapoutRequestAsync"),
-    "recomputed": ("ContinuousBatchingStrategy::ProcessDecodingQueue",),
+    "decode": ("ContinuousBatchingStrategy::ProcessDecodingQueue", _RUNNING),
+    "running": ("ContinuousBatchingStrategy::ProcessDecodingQueue", _RUNNING),
+    "swapped_out": ("ContinuousBatchingStrategy::ProcessDecodingQueue", _RUNNING,
+                    "PrefixCacheManager::SwapoutRequestAsync"),
+    "recomputed": ("ContinuousBatchingStrategy::ProcessDecodingQueue", _RUNNING),
     "swapped_in": ("ContinuousBatchingStrategy::ProcessSwappedQueue", "PrefixCacheManager::SwapinRequestAsync"),
     "swapped": ("ContinuousBatchingStrategy::ProcessSwappedQueue",),
     "swapin_merged": ("ContinuousBatchingStrategy::MergePendingSwapinRequests",),

@@ -25,15 +25,20 @@ import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from codewalk.upstream import api
+from codewalk.upstream import api, sched_build
+from codewalk.upstream.layout import (API_HEADER, BINDING_COMMON, CACHE_ONLY, PKG, STANDINS, BuildError,
+                                      binding_common, extract_decl, extract_struct, package_file, standin_files)
+from codewalk.upstream.scheduler import Scheduler as _Scheduler
+from codewalk.upstream.scheduler import set_default_module
+
+__all__ = ["API_HEADER", "BINDING_COMMON", "CACHE_ONLY", "PKG", "STANDINS", "BuildError", "Built", "binding_common",
+           "build", "engine", "extract_decl", "extract_struct", "load_module", "scheduler_module", "standin_files"]
 
 MODULE = "ksanallm_upstream"
-PKG = "codewalk.upstream"
 
 # The checkout's files the build reads, relative to its root. Compiled: the first two.
 SOURCES = ("src/ksana_llm/cache_manager/prefix_cache_manager.cpp", "src/ksana_llm/utils/status.cpp")
@@ -58,20 +63,7 @@ EXTRACTED = (
     ("CacheManagerConfig", "src/ksana_llm/utils/config/schedule_config_parser.h", "cache_manager_config.inc"),
     ("FlexibleCachedCopyTask", "src/ksana_llm/utils/request.h", "flexible_cached_copy_task.inc"),
 )
-# Stand-ins shipped as package data: file -> the header it shadows (under the include dir).
-# The scheduler build layers its own stand-ins over these (sched_build.layers).
-STANDINS = {**{name: f"ksana_llm/utils/{name}" for name in
-               ("logger.h", "device_types.h", "device_utils.h", "context.h", "environment.h", "request.h")},
-            "logger_base.h": "codewalk_standin/logger_base.h"}
-# Stand-ins of the cache build only: the scheduler build compiles the real utils/request.cpp.
-CACHE_ONLY = ("request.h",)
-# The helpers both bindings include, as `codewalk/binding_common.h`.
-BINDING_COMMON = ("binding_common.h", "codewalk/binding_common.h")
 CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-fvisibility=hidden", "-pthread", "-w")
-
-
-class BuildError(RuntimeError):
-    """Why the real engine cannot be built; the message says what to do."""
 
 
 @dataclass(slots=True)
@@ -166,33 +158,6 @@ def detect_api(root: Path, engines: tuple[str, ...], commit: str) -> dict[str, a
         raise BuildError(api.unsupported_message(root, e, engines, commit)) from None
 
 
-def _strip_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group()), text, flags=re.S)
-    return re.sub(r"//[^\n]*", "", text)
-
-
-def extract_decl(text: str, kind: str, name: str) -> str | None:
-    """`struct NAME {...};` or `enum [class] NAME {...};` (comments removed), by brace matching."""
-    clean = _strip_comments(text)
-    extra = r"(?:\s+class)?" if kind == "enum" else ""
-    m = re.search(rf"\b{kind}{extra}\s+{re.escape(name)}\s*(?::[^{{;]*)?\{{", clean)
-    if not m:
-        return None
-    depth, i = 0, m.end() - 1
-    while i < len(clean):
-        depth += (clean[i] == "{") - (clean[i] == "}")
-        if depth == 0:
-            end = clean.find(";", i)
-            return clean[m.start():end + 1] if end != -1 else None
-        i += 1
-    return None
-
-
-def extract_struct(text: str, name: str) -> str | None:
-    """The text of `struct NAME { ... };` (comments removed), by brace matching."""
-    return extract_decl(text, "struct", name)
-
-
 def extracted_sources(root: Path) -> dict[str, str]:
     """Generated file name -> its text; a BuildError names the struct that moved."""
     out = {}
@@ -205,27 +170,6 @@ def extracted_sources(root: Path) -> dict[str, str]:
             raise BuildError(f"struct {struct} is no longer defined in {rel}{where}")
         out[gen] = f"// Copied by `codewalk upstream build` from {rel}: do not edit.\n{body}\n"
     return out
-
-
-def _package_file(name: str) -> str:
-    return resources.files(PKG).joinpath(name).read_text(encoding="utf-8")
-
-
-def _standin(name: str) -> str:
-    return resources.files(PKG).joinpath("standins", name).read_text(encoding="utf-8")
-
-
-def standin_files(names: Any = None) -> dict[str, str]:
-    """Include-dir relative path -> text of the cache build's stand-ins (all, or those in `names`)."""
-    return {rel: _standin(name) for name, rel in STANDINS.items() if names is None or name in names}
-
-
-def binding_common() -> dict[str, str]:
-    name, rel = BINDING_COMMON
-    return {rel: _package_file(name)}
-
-
-API_HEADER = "codewalk_generated/api.h"
 
 
 def cache_layers(extracted: dict[str, str], api_h: str) -> list[dict[str, str]]:
@@ -277,8 +221,6 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
     """Build (or reuse) the real engines for a checkout: the PrefixCacheManager module and, unless
     `scheduler=False`, the ContinuousBatchingStrategy module. `sanitize` builds both with
     AddressSanitizer into a separate `asan/` folder. `progress(message)` reports steps."""
-    from codewalk.upstream import sched_build
-
     say = progress or (lambda _m: None)
     root = resolve_repo(repo, source)
     commit = commit_of(root)
@@ -295,7 +237,7 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
     # --- the prefix cache manager
     cache_path, secs, reused = _build_target(
         "PrefixCacheManager", MODULE, root, commit, out_dir, compiler, flags, includes,
-        cache_layers(extracted, api.api_header(cache_api)), [root / s for s in SOURCES], _package_file("binding.cpp"),
+        cache_layers(extracted, api.api_header(cache_api)), [root / s for s in SOURCES], package_file("binding.cpp"),
         "binding.cpp", [root / r for r in (*HEADERS, *api.headers(("cache",)))], force, say, sanitize)
     total += secs
     found = {k: v.name for k, v in cache_api.items()}
@@ -314,7 +256,7 @@ def build(repo: str | Path | None = None, source: str | None = None, force: bool
             sched_path, secs2, reused2 = _build_target(
                 "ContinuousBatchingStrategy", sched_build.SCHED_MODULE, root, commit, out_dir, compiler, flags,
                 includes, sched_build.layers({**generated, API_HEADER: api.api_header(sched_api)}),
-                [root / s for s in sched_build.SOURCES], sched_build.binding_text(), "sched_binding.cpp",
+                [root / s for s in sched_build.sources(root)], sched_build.binding_text(root), "sched_binding.cpp",
                 [root / r for r in (*sched_build.inputs(), *api.headers(engines))], force, say, sanitize)
             total += secs2
             reused = reused and reused2
@@ -479,9 +421,6 @@ def engine(repo: str | Path | None = None, source: str | None = None, build_if_m
     scheduler_error (why `Scheduler` is unavailable: outside its supported range, or not asked for)."""
     from codewalk.core.config import CacheConfig, SchedulerConfig, StepResult
     from codewalk.core.errors import CoreError
-    from codewalk.upstream import sched_build
-    from codewalk.upstream.scheduler import Scheduler as _Scheduler
-
     root = resolve_repo(repo, source)
     sched_error = ""
     if build_if_missing:
@@ -517,3 +456,7 @@ def engine(repo: str | Path | None = None, source: str | None = None, build_if_m
                            SchedulerConfig=SchedulerConfig, Scheduler=Scheduler, StepResult=StepResult,
                            fake_token=smod.fake_token if smod else None, commit=commit, module=mod,
                            module_scheduler=smod, name="real", root=root, scheduler_error=sched_error)
+
+
+# Scheduler(config) without a module uses the one engine() loaded, else builds it for the checkout.
+set_default_module(scheduler_module)

@@ -15,6 +15,18 @@
 // Swap copies run on the cache manager's real thread pool (one worker); each swap is queued behind
 // a gate the fake forward pass opens, so a copy never completes inside the scheduler call.
 // The Python face (codewalk/upstream/scheduler.py) turns what a step observed into a StepResult.
+//
+// Three shapes of the scheduler are driven (CODEWALK_STATE, from the checkout's batch_state.h by
+// codewalk/upstream/api.py, feature "batch state"):
+//   ASYNC_SWAP       (b9a053fc on) as above;
+//   ASYNC_RECOMPUTE  (d38e67a0..43ba40b0) the same loop, but the strategy has no swap (a preempted
+//                    request is recomputed) and no InferRequest::IsStopped (a stopped request is
+//                    `finished`, which LaunchScheduleOutput skips);
+//   SYNC             (12431117..7c026475) the synchronous scheduler: no planned tasks, the running
+//                    list lives in the schedule output, UpdateRunningRequests() takes no list and
+//                    BatchScheduler::Schedule calls it first (the binding calls it at the end of a
+//                    step, with the clock already at the next step's time); the forward pass sets
+//                    generated_token; merged swap ids reach the schedule output when it runs.
 #include <algorithm>
 #include <functional>
 #include <map>
@@ -22,7 +34,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codewalk/binding_common.h"
@@ -32,7 +46,35 @@
 
 using namespace ksana_llm;
 
+// Values of CODEWALK_STATE (codewalk_generated/api.h).
+#define CODEWALK_STATE_SYNC 0
+#define CODEWALK_STATE_ASYNC_RECOMPUTE 1
+#define CODEWALK_STATE_ASYNC_SWAP 2
+
 namespace {
+
+// Fields some checkouts do not have yet: set when present.
+template <class T, class = void>
+struct HasMtpStepNum : std::false_type {};
+template <class T>
+struct HasMtpStepNum<T, std::void_t<decltype(std::declval<T&>().mtp_step_num)>> : std::true_type {};
+template <class T>
+void SetMtpStepNum(T& config) {
+  if constexpr (HasMtpStepNum<T>::value) config.mtp_step_num = 0;
+}
+template <class T, class = void>
+struct HasTimestampUs : std::false_type {};
+template <class T>
+struct HasTimestampUs<T, std::void_t<decltype(std::declval<T&>().timestamp_in_us)>> : std::true_type {};
+// The logical clock: a request added before step k arrived at k ms.
+template <class R>
+void SetArrival(R& req, int64_t step) {
+  if constexpr (HasTimestampUs<R>::value) {
+    req.timestamp_in_us = static_cast<uint64_t>(step) * 1000;
+  } else {
+    req.timestamp_in_ms = static_cast<uint64_t>(step);
+  }
+}
 
 // The real PrefixCacheManager, with the calls the scheduler makes observed (never changed).
 class GatedCache : public PrefixCacheManager {
@@ -90,6 +132,14 @@ class GatedCache : public PrefixCacheManager {
   size_t reusable_number() { return (this->*get(ReusableTag())).size(); }
   bool has(int64_t req_id) { return cached_requests_.count(req_id) > 0; }
   size_t free_queue_size() { return free_cached_blocks_.size(); }
+  size_t used_blocks() {
+#if CODEWALK_HAS_USED_BLOCK_NUMBER
+    return GetUsedBlockNumber();
+#else
+    // Before KsanaLLM had GetUsedBlockNumber (51183c82): its later definition, as binding.cpp computes it.
+    return group_->GetDeviceBlockAllocator(0)->GetUsedBlockNumber() - GetUsableBlockNumber();
+#endif
+  }
   PrefixCachedRequest* find(int64_t req_id) {
     auto it = cached_requests_.find(req_id);
     return it == cached_requests_.end() ? nullptr : it->second.get();
@@ -181,7 +231,7 @@ class Sched {
     cfg_.swapin_block_threshold = get("swapin_block_threshold", py::float_(0.0)).cast<float>();
     cfg_.max_token_len = size_t{1} << 40;  // codewalk's requests end by max_new_tokens only
     cfg_.max_decode_tokens_per_req = 1;
-    cfg_.mtp_step_num = 0;
+    SetMtpStepNum(cfg_);
 
     RuntimeConfig rc;
     rc.parallel_basic_config = ParallelismBasicConfig();
@@ -189,7 +239,7 @@ class Sched {
     rc.max_batch_size = static_cast<int>(mbs);
     rc.max_step_token_num = static_cast<size_t>(mstn);
     rc.max_seq_len = cfg_.max_token_len;
-    rc.mtp_step_num = 0;
+    SetMtpStepNum(rc);
     auto env = Singleton<Environment>::GetInstance();
     env->batch_scheduler_config = cfg_;
     env->runtime_config = rc;
@@ -245,14 +295,21 @@ class Sched {
     req->model_name = "codewalk";
     req->input_tokens = prompt;
     req->sampling_config.max_new_tokens = static_cast<int>(max_new_tokens);
-    req->timestamp_in_us = static_cast<uint64_t>(step_) * 1000;  // the logical clock
+    SetArrival(*req, step_);
     auto ir = std::make_shared<InferRequest>(req, 0);
     ir->kv_cache_blocks.resize(1);
     ir->block_token_num = block_size_;
     ir->cache_manager = cache_;
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
+    ir->infer_stage = InferStage::STAGE_CONTEXT;  // BatchManager::Enqueue (the field has no initialiser here)
+    ir->step = 0;
+    ir->kv_cached_token_num = 0;
+#endif
     // EnqueueWaitingBufferQueue.
     ir->output_tokens = ir->input_tokens;
+#if CODEWALK_HAS_INFLIGHT_TASK
     ir->ResetPrefillingTokens();
+#endif
     buffer_.push_back(ir);
     known_.insert(req_id);
     requests_[req_id] = req;
@@ -281,16 +338,88 @@ class Sched {
     for (auto& r : dp_waiting_[0]) pairs.emplace_back(tokens(r), r);
     dp_waiting_[0].clear();
     workload[0] = state_->schedule_output->running_reqs.size() * 0.7f + state_->waiting_queue.size();
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
+    workload[0] += state_->swapped_queue.size() * 1.6f;
+#endif
     algo_.BalanceReqs(workload, pairs, dp_waiting_);
   }
 
+  // The token the fake forward pass samples for a request whose prompt is fully computed.
+  int next_token(const InferRequest& req) {
+    const size_t k = req.output_tokens.size() - req.input_tokens.size();
+    auto sit = scripted_.find(req.req_id);
+    return (sit != scripted_.end() && k < sit->second.size())
+               ? sit->second[k]
+               : fake_token(req.req_id, static_cast<int64_t>(req.output_tokens.size()));
+  }
+
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
   py::dict step() {
     obs_ = Observed();
     cache_->swapped_out.clear();
     cache_->swapped_in.clear();
     cache_->prefix_hits.clear();
+    codewalk_standin::g_clock_ms = static_cast<uint64_t>(step_);
+    // Merged swap ids carried from a step that launched nothing were reported then.
+    const size_t in_carried = state_->merged_swapin_req_ids.size();
+    const size_t out_carried = state_->merged_swapout_req_ids.size();
+
+    // BatchScheduler::Schedule. It starts with UpdateRunningRequests, which also stamps the batch
+    // state's schedule time; the binding ran it at the end of the previous step, but for the first.
+    if (step_ == 0) strategy_->UpdateRunningRequests();
+    balance();
+    std::vector<std::shared_ptr<InferRequest>> before = dp_waiting_[0];
+    strategy_->SetBatchState(state_);
+    strategy_->Schedule(dp_waiting_[0]);
+    for (auto& r : before) {
+      if (r->finished && r->finish_status.GetCode() == RET_EXCEED_CAPACITY) obs_.rejected.push_back(r->req_id);
+    }
+    ScheduleOutput& out = *state_->schedule_output;
+    const bool launched = !out.running_reqs.empty();
+    auto merged = [&](const std::vector<std::vector<int64_t>>& sent, const std::vector<int64_t>& kept, size_t skip) {
+      const std::vector<int64_t>& all = launched && !sent.empty() ? sent[0] : kept;
+      return std::vector<int64_t>(all.begin() + static_cast<std::ptrdiff_t>(std::min(skip, all.size())), all.end());
+    };
+    std::vector<int64_t> swapin_merged = merged(out.merged_swapin_req_ids, state_->merged_swapin_req_ids, in_carried);
+    std::vector<int64_t> swapout_merged =
+        merged(out.merged_swapout_req_ids, state_->merged_swapout_req_ids, out_carried);
+
+    // The forward pass (RunAStep): a context chunk computes its tokens, the last chunk and a decode
+    // sample one token into generated_token.
+    std::vector<std::shared_ptr<InferRequest>> scheduled = out.running_reqs;
+    for (auto& req : scheduled) {
+      if (req->infer_stage == InferStage::STAGE_CONTEXT) {
+        obs_.prefill.emplace_back(req->req_id, req->forwarding_tokens.size() - req->kv_cached_token_num);
+      } else {
+        obs_.decode.push_back(req->req_id);
+      }
+      if (req->forwarding_tokens.size() >= req->output_tokens.size()) req->generated_token = next_token(*req);
+      req->sampling_result_tokens.clear();
+    }
+    cache_->complete_copies();
+
+    // The next BatchScheduler::Schedule starts with UpdateRunningRequests, at the next step's time.
+    codewalk_standin::g_clock_ms = static_cast<uint64_t>(step_ + 1);
+    strategy_->UpdateRunningRequests();
+    forget_stopped();
+
+    py::dict d = observed(swapin_merged, swapout_merged);
+    ++step_;
+    d["waiting"] = waiting_ids();
+    d["running"] = ids(out.running_reqs);
+    d["swapped"] = swapped_ids();
+    return d;
+  }
+#else
+  py::dict step() {
+    obs_ = Observed();
+    cache_->swapped_out.clear();
+    cache_->swapped_in.clear();
+    cache_->prefix_hits.clear();
+#if CODEWALK_STATE == CODEWALK_STATE_ASYNC_SWAP
     state_->merged_swapin_req_ids.clear();
     state_->merged_swapout_req_ids.clear();
+#endif
     codewalk_standin::g_clock_ms = static_cast<uint64_t>(step_);
 
     // BatchScheduler::Schedule.
@@ -308,7 +437,11 @@ class Sched {
     ScheduleOutput& out = *state_->schedule_output;
     std::vector<std::shared_ptr<InferRequest>> scheduled;
     for (auto it = out.running_reqs.begin(); it != out.running_reqs.end();) {
+#if CODEWALK_HAS_IS_STOPPED
       if ((*it)->IsStopped()) {
+#else
+      if ((*it)->finished) {  // LaunchScheduleOutput skips it
+#endif
         it = out.running_reqs.erase(it);
       } else {
         ++it;
@@ -333,12 +466,7 @@ class Sched {
         obs_.decode.push_back(req->req_id);
       }
       if (req->forwarding_tokens.size() >= req->output_tokens.size()) {
-        const size_t k = req->output_tokens.size() - req->input_tokens.size();
-        auto sit = scripted_.find(req->req_id);
-        int token = (sit != scripted_.end() && k < sit->second.size())
-                        ? sit->second[k]
-                        : fake_token(req->req_id, static_cast<int64_t>(req->output_tokens.size()));
-        req->generated_tokens = {token};
+        req->generated_tokens = {next_token(*req)};
       } else {
         req->generated_tokens.clear();
       }
@@ -349,8 +477,22 @@ class Sched {
     // UpdateWithGenerationResult.
     state_->schedule_time_in_ms = GetCurrentTimeInMs();
     strategy_->UpdateRunningRequests(scheduled);
+    forget_stopped();
 
-    // Forget stopped requests.
+#if CODEWALK_STATE == CODEWALK_STATE_ASYNC_SWAP
+    py::dict d = observed(state_->merged_swapin_req_ids, state_->merged_swapout_req_ids);
+#else
+    py::dict d = observed({}, {});  // no swap in this scheduler
+#endif
+    ++step_;
+    d["waiting"] = waiting_ids();
+    d["running"] = ids(state_->decoding_queue);
+    d["swapped"] = swapped_ids();
+    return d;
+  }
+#endif
+
+  void forget_stopped() {
     for (auto it = infer_.begin(); it != infer_.end();) {
       if (it->second->finished) {
         requests_.erase(it->first);
@@ -360,7 +502,10 @@ class Sched {
         ++it;
       }
     }
+  }
 
+  // What a step observed, but the queues.
+  py::dict observed(const std::vector<int64_t>& swapin_merged, const std::vector<int64_t>& swapout_merged) {
     py::dict d;
     d["step"] = step_;
     py::list prefill;
@@ -373,15 +518,11 @@ class Sched {
     d["finished"] = obs_.finished;
     d["timed_out"] = obs_.timed_out;
     d["rejected"] = obs_.rejected;
-    d["swapin_merged"] = state_->merged_swapin_req_ids;
-    d["swapout_merged"] = state_->merged_swapout_req_ids;
+    d["swapin_merged"] = swapin_merged;
+    d["swapout_merged"] = swapout_merged;
     d["prefix_hit_tokens"] = cache_->prefix_hits;
     d["usable_blocks"] = cache_->GetUsableBlockNumber();
     d["reusable_blocks"] = cache_->reusable_number();
-    ++step_;
-    d["waiting"] = waiting_ids();
-    d["running"] = ids(state_->decoding_queue);
-    d["swapped"] = swapped_ids();
     return d;
   }
 
@@ -391,29 +532,52 @@ class Sched {
     for (auto& r : buffer_) v.push_back(r->req_id);
     return v;
   }
+  // Swapped out, then pending swap-outs, then pending swap-ins (then, in the synchronous scheduler,
+  // swapped-in requests waiting for a running slot).
   std::vector<int64_t> swapped_ids() {
     std::vector<int64_t> v;
+#if CODEWALK_STATE != CODEWALK_STATE_ASYNC_RECOMPUTE
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
+    auto& out_pending = state_->swapout_pending_requests_;
+    auto& in_pending = state_->swapin_pending_requests_;
+#else
+    auto& out_pending = state_->swapout_pending_requests;
+    auto& in_pending = state_->swapin_pending_requests;
+#endif
     for (auto& kv : state_->swapped_queue) v.push_back(kv.second->req_id);
     std::vector<int64_t> out_p, in_p;
-    for (auto& kv : state_->swapout_pending_requests) out_p.push_back(kv.first);
-    for (auto& kv : state_->swapin_pending_requests) in_p.push_back(kv.first);
+    for (auto& kv : out_pending) out_p.push_back(kv.first);
+    for (auto& kv : in_pending) in_p.push_back(kv.first);
     std::sort(out_p.begin(), out_p.end());
     std::sort(in_p.begin(), in_p.end());
     v.insert(v.end(), out_p.begin(), out_p.end());
     v.insert(v.end(), in_p.begin(), in_p.end());
+#endif
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
+    for (auto& r : state_->running_pending_reqs) v.push_back(r->req_id);
+#endif
     return v;
   }
-  static std::vector<int64_t> ids(const std::vector<std::shared_ptr<InferRequest>>& q) {
+  template <class Queue>
+  static std::vector<int64_t> ids(const Queue& q) {
     std::vector<int64_t> v;
     for (auto& r : q) v.push_back(r->req_id);
     return v;
   }
 
   bool has_work() {
-    return !buffer_.empty() || !dp_waiting_[0].empty() || !state_->waiting_queue.empty() ||
-           !state_->decoding_queue.empty() || !state_->swapped_queue.empty() ||
+    const bool queued = !buffer_.empty() || !dp_waiting_[0].empty() || !state_->waiting_queue.empty();
+#if CODEWALK_STATE == CODEWALK_STATE_SYNC
+    return queued || !state_->schedule_output->running_reqs.empty() || !state_->swapped_queue.empty() ||
+           !state_->swapout_pending_requests_.empty() || !state_->swapin_pending_requests_.empty() ||
+           !state_->running_pending_reqs.empty();
+#elif CODEWALK_STATE == CODEWALK_STATE_ASYNC_RECOMPUTE
+    return queued || !state_->decoding_queue.empty() || !state_->async_recomputed_reqs.empty();
+#else
+    return queued || !state_->decoding_queue.empty() || !state_->swapped_queue.empty() ||
            !state_->swapout_pending_requests.empty() || !state_->swapin_pending_requests.empty() ||
            !state_->async_recomputed_reqs.empty() || !state_->async_swapout_reqs.empty();
+#endif
   }
 
   std::vector<int> request_tokens(int64_t req_id) {
@@ -483,7 +647,7 @@ PYBIND11_MODULE(CODEWALK_MODULE_NAME, m) {
       .def("get_usable_block_number", [](GatedCache& c) { return c.GetUsableBlockNumber(); })
       .def("get_future_free_block_number", [](GatedCache& c) { return c.GetFutureFreeBlockNumber(); })
       .def("get_host_free_block_number", [](GatedCache& c) { return c.GetHostFreeBlockNumber(); })
-      .def("get_used_block_number", [](GatedCache& c) { return c.GetUsedBlockNumber(); })
+      .def("get_used_block_number", [](GatedCache& c) { return c.used_blocks(); })
       .def("get_reusable_block_number", [](GatedCache& c) { return c.reusable_number(); })
       .def("has_request", [](GatedCache& c, int64_t r) { return c.has(r); }, py::arg("req_id"))
       .def("get_request_usable_block_number",

@@ -1,7 +1,7 @@
 """Compile KsanaLLM's real ContinuousBatchingStrategy from the user's checkout into a Python module.
 
-Called by `build.build()` (so `codewalk upstream build` builds both engines). Fourteen translation
-units of the checkout are compiled unmodified (`SOURCES`) with the stand-in headers in
+Called by `build.build()` (so `codewalk upstream build` builds both engines). Thirteen or fourteen
+translation units of the checkout are compiled unmodified (`sources()`) with the stand-in headers in
 `standins/scheduler/` (listed in its `MAP`: file -> the header it shadows), layered over the cache
 build's stand-ins (`standins/`, searched next; see `layers`), and the binding `sched_binding.cpp`
 (with `binding_common.h`, shared with the cache build's binding). Generated at build time from
@@ -21,7 +21,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from codewalk.upstream.build import CACHE_ONLY, STANDINS, BuildError, binding_common, extract_decl, standin_files
+from codewalk.upstream.layout import CACHE_ONLY, STANDINS, BuildError, binding_common, extract_decl, standin_files
 
 SCHED_MODULE = "ksanallm_scheduler"
 PKG = "codewalk.upstream"
@@ -35,13 +35,23 @@ SOURCES = tuple(K + s for s in (
     "runtime/infer_request.cpp",
     "utils/request.cpp",
     "utils/stop_checker.cpp",
-    "utils/schedule_output_process.cpp",
     "utils/status.cpp",
     "utils/waiter.cpp",
     "data_hub/schedule_output.cpp",
     "profiler/timer.cpp",
     "profiler/profile_event.cpp",
 ))
+# Translation units only some checkouts need: (source, the compiled file that shows the need, the
+# name it calls; None, None: whenever the source is present). schedule_output_process.cpp came in
+# 22235b91; the synchronous scheduler (before 14c72d41) asks IsAbsorbWeightsEnabled.
+OPTIONAL_SOURCES = (
+    (K + "utils/schedule_output_process.cpp", None, None),
+    (K + "utils/absorb_weights_type.cpp", K + "batch_scheduler/strategy/continuous_batching.cpp",
+     "IsAbsorbWeightsEnabled"),
+)
+# Appended to the binding when a compiled file calls the structured-output state machine (request.cpp
+# of the synchronous scheduler's checkouts): its real .cpp needs re2 and abseil (standins/scheduler/).
+FSM_STANDIN = ("fsm_unused.inc", K + "utils/request.cpp", "CreateOrGetFSM")
 # Real headers the binding or the stand-ins name directly (the rest are found through SOURCES).
 HEADERS = tuple(K + h for h in (
     "batch_scheduler/strategy/continuous_batching.h",
@@ -63,12 +73,28 @@ CONFIG_ENUMS = ("PreemptMode", "GemmReductionPrecision", "ScheduleStrategy", "PP
                 "W4AFP8_MOE_BACKEND")
 CONFIG_STRUCTS = ("AttentionDPGroupBalanceConfig", "ReasoningConfig", "BatchSchedulerConfig", "CacheManagerConfig",
                   "KVCacheConfig", "AttnBackendConfig", "ParallelismBasicConfig", "RuntimeConfig")
+# Config structs older checkouts do not have yet (nothing else there refers to them).
+OPTIONAL_STRUCTS = ("AttentionDPGroupBalanceConfig", "ReasoningConfig", "KVCacheConfig")
 GUARD = "#if defined(ENABLE_ACL) || defined(ENABLE_CUDA)"
 
 
 def inputs() -> tuple[str, ...]:
-    """Every checkout file this build reads (for the layout check and the reuse key)."""
+    """Every checkout file this build needs (for the layout check and the reuse key)."""
     return (*SOURCES, *HEADERS, CONFIG_HEADER, ENV_HEADER, FORWARD_REQUEST)
+
+
+def _needs(root: Path, src: str, caller: str | None, name: str | None) -> bool:
+    if not (root / src).is_file():
+        return False
+    if caller is None or name is None:
+        return True
+    path = root / caller
+    return path.is_file() and name in path.read_text(encoding="utf-8", errors="replace")
+
+
+def sources(root: Path) -> tuple[str, ...]:
+    """The translation units compiled for this checkout: `SOURCES` and the `OPTIONAL_SOURCES` it needs."""
+    return (*SOURCES, *(src for src, caller, name in OPTIONAL_SOURCES if _needs(root, src, caller, name)))
 
 
 def standins() -> dict[str, str]:
@@ -98,7 +124,7 @@ def generated(root: Path) -> dict[str, str]:
     for kind, names, required in (("enum", CONFIG_ENUMS, False), ("struct", CONFIG_STRUCTS, True)):
         for name in names:
             body = extract_decl(cfg, kind, name)
-            if body is None and required:
+            if body is None and required and name not in OPTIONAL_STRUCTS:
                 raise BuildError(f"{kind} {name} is no longer defined in {CONFIG_HEADER}")
             if body is not None:  # an enum the structs no longer use may go (GemmReductionPrecision did)
                 parts.append(body)
@@ -137,5 +163,10 @@ def layers(generated_files: dict[str, str]) -> list[dict[str, str]]:
     return [own, common]
 
 
-def binding_text() -> str:
-    return resources.files(PKG).joinpath("sched_binding.cpp").read_text(encoding="utf-8")
+def binding_text(root: Path | None = None) -> str:
+    """`sched_binding.cpp`, plus the stand-in definitions this checkout needs (`FSM_STANDIN`)."""
+    text = resources.files(PKG).joinpath("sched_binding.cpp").read_text(encoding="utf-8")
+    name, caller, called = FSM_STANDIN
+    if root is not None and _needs(root, caller, caller, called):
+        text += "\n" + standin_text(name)
+    return text

@@ -9,7 +9,7 @@ strategy; this wrapper gives it the core's face: `Scheduler(SchedulerConfig)`, `
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from codewalk.core.config import SchedulerConfig, StepResult
 from codewalk.core.errors import CoreError
@@ -20,6 +20,17 @@ _FIELDS = ("prefill", "decode", "swapped_out", "swapped_in", "recomputed", "fini
 _MUTATING = ("get_request_prefix_block_number", "allocate_request_blocks", "update_request_tokens",
              "free_cached_blocks", "destroy_finished_request", "swapout_request_async", "merge_swapout_request",
              "swapin_request_async", "merge_swapin_request", "destroy_swapped_request")
+
+
+# Where Scheduler(config) without a module gets one: build.py registers its scheduler_module (the
+# module engine() loaded, else the checkout's build). Passed in rather than imported, so this
+# module does not import build.py, which imports it.
+_default_module: list[Callable[[], ModuleType]] = []
+
+
+def set_default_module(factory: Callable[[], ModuleType]) -> None:
+    """Register what `Scheduler(config)` calls for the compiled module when none is given."""
+    _default_module[:] = [factory]
 
 
 class SchedulerCache:
@@ -53,9 +64,9 @@ class Scheduler:
 
     def __init__(self, config: Any, module: ModuleType | None = None) -> None:
         if module is None:
-            from codewalk.upstream.build import scheduler_module
-
-            module = scheduler_module()
+            if not _default_module:
+                raise CoreError("no real scheduler module: import codewalk.upstream (its build registers one)")
+            module = _default_module[0]()
         self.config = config
         self._s = module.Scheduler(config)
         self._cache = SchedulerCache(self._s)

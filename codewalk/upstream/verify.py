@@ -477,6 +477,23 @@ def attribute_versions(real: Any, rep: Report, sched_rep: Any = None) -> dict[st
         if found.functions:
             sd.mechanism, sd.explained = "version-difference", True
             sd.explanation = f"KsanaLLM {commit[:8]} is not the commit the core models ({v.pin[:8]}): {found.summary()}"
+            # The workloads of this kind are counted under their new mechanism.
+            counts, n = sched_rep.by_mechanism, len(sd.seeds)
+            old_key, new_key = f"{sd.kind}:unexplained", f"{sd.kind}:version-difference"
+            if counts.get(old_key, 0) >= n:
+                counts[old_key] -= n
+                counts[new_key] = counts.get(new_key, 0) + n
+                if not counts[old_key]:
+                    del counts[old_key]
+    # Serving-scale workloads name their first differing fields too.
+    for res in getattr(sched_rep, "serving", []) if sched_rep is not None else []:
+        if res.mechanism != "unexplained":
+            continue
+        names = [n for f in res.fields for n in at.SCHED_FIELDS.get(f, ())]
+        found = at.attribute(v, list(dict.fromkeys(names)), cache)
+        if found.functions:
+            res.mechanism = "version-difference"
+            res.explanation = f"KsanaLLM {commit[:8]} is not the commit the core models ({v.pin[:8]}): {found.summary()}"
     rep.versions = {"checkout": commit, "pin": v.pin, "direction": v.direction, "range": v.rev, "error": v.error,
                     "changed_functions": at.changed_functions(v) if v.rev else {}}
     return rep.versions

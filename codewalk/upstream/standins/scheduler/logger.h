@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>  // the real logger brings it to its includers (absorb_weights_type.cpp uses strcmp)
 #include <stdexcept>
 #include <string>
 
