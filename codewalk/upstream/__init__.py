@@ -11,8 +11,7 @@ checkout, held against codewalk's core.
   managers, every divergence shrunk, checked against the invariants and explained;
 * `sched_verify.py` — the same for the schedulers on random workloads (per-request outcomes and
   step traces).
+
+`BuildError` and `engine` live in `build.py`; the package re-exports nothing, so importing one of
+its modules never imports the others first.
 """
-
-from codewalk.upstream.build import BuildError, engine
-
-__all__ = ["BuildError", "engine"]
