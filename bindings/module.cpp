@@ -14,6 +14,7 @@
 #include "continuous_batching.h"
 #include "core_error.h"
 #include "prefix_cache_manager.h"
+#include "vllm_kv_cache_manager.h"
 
 namespace py = pybind11;
 using namespace ksana_llm;
@@ -87,6 +88,33 @@ struct type_caster<std::vector<int>> : list_caster<std::vector<int>, int> {
     return LoadPlainInts(src.ptr(), value) || list_caster<std::vector<int>, int>::load(src, convert);
   }
 };
+
+// `Cls.__new__(Cls)` makes an instance whose __init__ never ran: it holds no C++ object, and
+// pybind11 would hand a method freshly allocated, uninitialised memory as `self` (a crash, or
+// garbage). Every bound class loads through this caster, which refuses such an instance before
+// that allocation happens (its value pointer is still null then; constructed instances and
+// references handed out by C++ always have one).
+template <typename T>
+struct initialised_caster : type_caster_base<T> {
+  bool load(handle src, bool convert) {
+    static const type_info* info = get_type_info(typeid(T));
+    if (info != nullptr && src && PyObject_TypeCheck(src.ptr(), info->type)) {
+      const value_and_holder vh = reinterpret_cast<instance*>(src.ptr())->get_value_and_holder(info, false);
+      if (!vh || vh.value_ptr() == nullptr) {
+        throw type_error(std::string(Py_TYPE(src.ptr())->tp_name) + " used before its __init__ ran");
+      }
+    }
+    return type_caster_base<T>::load(src, convert);
+  }
+};
+
+template <> struct type_caster<ksana_llm::CacheConfig> : initialised_caster<ksana_llm::CacheConfig> {};
+template <> struct type_caster<ksana_llm::SchedulerConfig> : initialised_caster<ksana_llm::SchedulerConfig> {};
+template <> struct type_caster<ksana_llm::PrefixCacheManager> : initialised_caster<ksana_llm::PrefixCacheManager> {};
+template <> struct type_caster<ksana_llm::StepResult> : initialised_caster<ksana_llm::StepResult> {};
+template <> struct type_caster<ksana_llm::ContinuousBatchingStrategy>
+    : initialised_caster<ksana_llm::ContinuousBatchingStrategy> {};
+template <> struct type_caster<ksana_llm::VllmKVCacheManager> : initialised_caster<ksana_llm::VllmKVCacheManager> {};
 
 }  // namespace detail
 }  // namespace pybind11
