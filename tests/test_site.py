@@ -222,7 +222,7 @@ def test_core_call_links_land_on_definitions(core_site: Path) -> None:
 
 
 def test_python_imports_link_to_their_definition(core_site: Path) -> None:
-    page = Page((core_site / "core/codewalk/core/ref_invariants.py.html").read_text())
+    page = Page((core_site / "core/codewalk/core/ref_scheduler.py.html").read_text())
     assert any(a["text"] == "PrefixCacheManager" and a["href"].startswith("ref_prefix_cache.py.html#L")
                for a in page.links)
 

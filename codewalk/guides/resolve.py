@@ -52,14 +52,17 @@ class ResolvedGuide:
 class Checkouts:
     """Opens (and caches) one index per source; None for a source without a checkout."""
 
-    def __init__(self, notes: Notes, overrides: dict[str, Path]) -> None:
+    def __init__(self, notes: Notes, overrides: dict[str, Path], only: bool = False) -> None:
         self.notes = notes
         self.overrides = overrides
+        self.only = only  # no registry or environment: the overrides (and the core) are all there is
         self._indexes: dict[str, Any] = {}
 
     def target(self, name: str) -> Target | None:
         from codewalk.sources import checkouts as sources
 
+        if self.only and name not in self.overrides and name != "core":
+            return None
         return sources.resolve(name, self.notes.sources.get(name), self.overrides)
 
     def index(self, name: str) -> Any | None:
@@ -71,9 +74,11 @@ class Checkouts:
         return self._indexes[name]
 
 
-def resolve_guide(guide: Guide, notes: Notes, overrides: dict[str, Path] | None = None) -> ResolvedGuide:
-    """Every step with its note and, where a checkout allows, its code."""
-    checkouts = Checkouts(notes, overrides or {})
+def resolve_guide(guide: Guide, notes: Notes, overrides: dict[str, Path] | None = None,
+                  only: bool = False) -> ResolvedGuide:
+    """Every step with its note and, where a checkout allows, its code. `only`: read no checkout
+    but the overrides and the core (a site links excerpts only into the sources it contains)."""
+    checkouts = Checkouts(notes, overrides or {}, only)
     by_id = notes.by_id()
     steps = [_resolve_step(s, by_id.get(s.note) if s.note else None, checkouts) for s in guide.steps]
     used = {name: str(ix.root) if ix is not None else "" for name, ix in checkouts._indexes.items()}

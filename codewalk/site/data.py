@@ -87,11 +87,12 @@ def load_guides(notes: Notes) -> list[Any]:
 
 
 def render_guide(guide: Any, notes: Notes, overrides: dict[str, Path], lang: str) -> tuple[str, Any]:
-    """(today's HTML export of a guide, its resolved steps) with excerpts from `overrides`."""
+    """(today's HTML export of a guide, its resolved steps) with excerpts from `overrides` only
+    (the sources in the site; a KsanaLLM step without one falls back to the core's mirror)."""
     from codewalk.guides.export.html import render
     from codewalk.guides.resolve import resolve_guide
 
-    resolved = resolve_guide(guide, notes, overrides)
+    resolved = resolve_guide(guide, notes, overrides, only=True)
     return render(resolved, lang), resolved
 
 
