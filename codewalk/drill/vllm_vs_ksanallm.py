@@ -78,28 +78,20 @@ def _v_row(d: dict[str, Any]) -> dict[str, Any]:
 
 def replay(engine: Any, trace: list[list[Any]]) -> dict[str, Any]:
     """Both engines stepped in lock-step over the trace: {"steps": [{step, ksanallm, vllm}]}."""
-    k, v = _engines(engine)
+    from codewalk.lessons.compare import lockstep
+
     ks: list[dict[str, Any]] = []
     vs: list[dict[str, Any]] = []
     first_launch: dict[str, dict[int, int]] = {"ksanallm": {}, "vllm": {}}
-    for step in range(MAX_STEPS):
-        for at, rid, prompt, max_new in trace:
-            if at == step:
-                k.add_request(rid, prompt, max_new)
-                v.add_request(rid, prompt, max_new)
-        pending = any(at > step for at, *_ in trace)
-        if k.has_work() or pending:
-            d = k.step().to_dict()
-            for rid, _ in d["prefill"]:
-                first_launch["ksanallm"].setdefault(rid, int(d["prefix_hit_tokens"].get(rid, 0)))
-            ks.append(_k_row(d))
-        if v.has_work() or pending:
-            d = v.step().to_dict()
-            for rid, n in d["prefix_hit_tokens"].items():
+    for a, b in lockstep(*_engines(engine), trace, MAX_STEPS):
+        if a is not None:
+            for rid, _ in a["prefill"]:
+                first_launch["ksanallm"].setdefault(rid, int(a["prefix_hit_tokens"].get(rid, 0)))
+            ks.append(_k_row(a))
+        if b is not None:
+            for rid, n in b["prefix_hit_tokens"].items():
                 first_launch["vllm"].setdefault(int(rid), n)
-            vs.append(_v_row(d))
-        if not (k.has_work() or v.has_work() or pending):
-            break
+            vs.append(_v_row(b))
     n = max(len(ks), len(vs))
     steps = [{"step": i, "ksanallm": ks[i] if i < len(ks) else None, "vllm": vs[i] if i < len(vs) else None}
              for i in range(n)]

@@ -12,7 +12,7 @@ the first step where the two schedules differ, with the functions of each engine
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -155,24 +155,33 @@ def _why(k: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compare(trace: list[tuple[int, int, list[int], int]] | None = None) -> dict[str, Any]:
-    """Replay the trace through both engines; the whole comparison as a JSON-ready dict."""
-    trace = trace if trace is not None else TRACE
-    k, v = _engines()
-    ks: list[dict[str, Any]] = []
-    vs: list[dict[str, Any]] = []
-    for step in range(MAX_STEPS):
+def lockstep(k: Any, v: Any, trace: list[Any], max_steps: int = MAX_STEPS
+             ) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+    """Two engines stepped together over `trace` ((arrival, id, prompt, max_new_tokens) items):
+    each step's `to_dict()` of each, None for an engine with nothing to do and no arrival pending."""
+    for step in range(max_steps):
         for at, rid, prompt, max_new in trace:
             if at == step:
                 k.add_request(rid, prompt, max_new)
                 v.add_request(rid, prompt, max_new)
         pending = any(at > step for at, *_ in trace)
-        if k.has_work() or pending:
-            ks.append(_k_step(k.step().to_dict()))
-        if v.has_work() or pending:
-            vs.append(_v_step(v.step().to_dict()))
+        a = k.step().to_dict() if k.has_work() or pending else None
+        b = v.step().to_dict() if v.has_work() or pending else None
+        yield a, b
         if not (k.has_work() or v.has_work() or pending):
-            break
+            return
+
+
+def compare(trace: list[tuple[int, int, list[int], int]] | None = None) -> dict[str, Any]:
+    """Replay the trace through both engines; the whole comparison as a JSON-ready dict."""
+    trace = trace if trace is not None else TRACE
+    ks: list[dict[str, Any]] = []
+    vs: list[dict[str, Any]] = []
+    for a, b in lockstep(*_engines(), trace):
+        if a is not None:
+            ks.append(_k_step(a))
+        if b is not None:
+            vs.append(_v_step(b))
     divergence = None
     for i in range(max(len(ks), len(vs))):
         a = ks[i] if i < len(ks) else None
